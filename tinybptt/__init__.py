@@ -1,0 +1,27 @@
+"""tinybptt: a small tape-based autograd framework for backpropagation through time.
+
+>>> import tinybptt as tb
+>>> x = tb.tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4.])
+"""
+import numpy as np
+
+from .autograd import current_scope, detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
+from .creation import (arange, as_tensor, empty, eye, from_numpy, full, linspace, ones, ones_like, rand, randint,
+                       randn, randperm, tensor, zeros, zeros_like)
+from .functions import (abs, allclose, argmax, cat, chunk, clamp, concat, exp, flatten, is_tensor, log,
+                        log_softmax, masked_fill, matmul, max, mean, min, numel, permute, pow, relu, reshape,
+                        sigmoid, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, where)
+from .random import manual_seed
+from .tensor import Tensor
+from . import nn  # noqa: E402
+
+float32 = float = np.dtype(np.float32)
+float64 = double = np.dtype(np.float64)
+int64 = long = np.dtype(np.int64)
+int32 = np.dtype(np.int32)
+bool = np.dtype(np.bool_)
+
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""Factories: tensor, zeros, ones, randn, rand, arange and friends."""
+import numpy as np
+
+from .random import rng
+from .tensor import Tensor, _infer_array, as_dtype
+
+
+def _shape(size):
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+
+
+def _float_dtype(dtype):
+    dtype = as_dtype(dtype) or np.dtype(np.float32)
+    return dtype
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (Python floats become float32, arrays keep their dtype)."""
+    return Tensor(np.array(_infer_array(data, dtype), copy=True), requires_grad=requires_grad)
+
+
+def as_tensor(data, dtype=None):
+    """Like ``tensor`` but shares memory with a numpy array when it can."""
+    return data if isinstance(data, Tensor) and dtype is None else Tensor(_infer_array(data, dtype))
+
+
+def from_numpy(array):
+    """A tensor sharing memory with ``array``."""
+    return Tensor(array)
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    """A tensor of zeros (float32 unless ``dtype``)."""
+    return Tensor(np.zeros(_shape(size), _float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    """A tensor of ones (float32 unless ``dtype``)."""
+    return Tensor(np.ones(_shape(size), _float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    """A tensor filled with ``fill_value``."""
+    return Tensor(np.full(_shape((size,)), fill_value, _float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False):
+    """An uninitialised tensor (here: zeros)."""
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad=False):
+    """Zeros of ``t``'s shape and dtype."""
+    return Tensor(np.zeros(t.shape, as_dtype(dtype) or t.dtype), requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False):
+    """Ones of ``t``'s shape and dtype."""
+    return Tensor(np.ones(t.shape, as_dtype(dtype) or t.dtype), requires_grad=requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False):
+    """Samples from N(0, 1)."""
+    return Tensor(rng().standard_normal(_shape(size)).astype(_float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False):
+    """Samples from U[0, 1)."""
+    return Tensor(rng().random(_shape(size)).astype(_float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None):
+    """Integers in [low, high) (int64)."""
+    if high is None:
+        low, high = 0, low
+    return Tensor(rng().integers(low, high, size).astype(as_dtype(dtype) or np.int64))
+
+
+def randperm(n):
+    """A random permutation of 0..n-1 (int64)."""
+    return Tensor(rng().permutation(n).astype(np.int64))
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    """Evenly spaced values in [start, end); int64 for integer arguments, float32 otherwise."""
+    if end is None:
+        start, end = 0, start
+    ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+    dtype = as_dtype(dtype) or (np.dtype(np.int64) if ints else np.dtype(np.float32))
+    return Tensor(np.arange(start, end, step).astype(dtype), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None):
+    """``steps`` values evenly spaced from start to end inclusive."""
+    return Tensor(np.linspace(start, end, steps).astype(_float_dtype(dtype)))
+
+
+def eye(n, m=None, dtype=None):
+    """Identity matrix."""
+    return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)))

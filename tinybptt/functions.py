@@ -1,0 +1,64 @@
+"""Free functions mirroring ``torch.*`` (each delegates to the op table)."""
+import numpy as np
+
+from . import ops
+from .tensor import Tensor, _infer_array
+
+cat, stack, split, chunk = ops.cat, ops.stack, ops.split, ops.chunk
+concat = cat
+
+
+def _t(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def where(condition, input, other):
+    """Elementwise ``input`` where ``condition`` is True, else ``other``."""
+    cond = _infer_array(condition).astype(bool)
+    a = input if isinstance(input, Tensor) else np.asarray(input, other.dtype if isinstance(other, Tensor) else None)
+    b = other if isinstance(other, Tensor) else np.asarray(other, a.dtype)
+    return ops.Where.apply(cond, a, b)
+
+
+def matmul(a, b):
+    """Matrix product (batched, with broadcasting over leading dims)."""
+    return _t(a) @ b
+
+
+def exp(x): return _t(x).exp()
+def log(x): return _t(x).log()
+def sqrt(x): return _t(x).sqrt()
+def abs(x): return _t(x).abs()  # noqa: A001
+def tanh(x): return _t(x).tanh()
+def sigmoid(x): return _t(x).sigmoid()
+def relu(x): return _t(x).relu()
+def softmax(x, dim): return _t(x).softmax(dim)
+def log_softmax(x, dim): return _t(x).log_softmax(dim)
+def sum(x, dim=None, keepdim=False): return _t(x).sum(dim, keepdim)  # noqa: A001
+def mean(x, dim=None, keepdim=False): return _t(x).mean(dim, keepdim)
+def max(x, dim=None, keepdim=False): return _t(x).max(dim, keepdim)  # noqa: A001
+def min(x, dim=None, keepdim=False): return _t(x).min(dim, keepdim)  # noqa: A001
+def argmax(x, dim=None, keepdim=False): return _t(x).argmax(dim, keepdim)
+def clamp(x, min=None, max=None): return _t(x).clamp(min, max)  # noqa: A002
+def reshape(x, shape): return _t(x).reshape(shape)
+def transpose(x, dim0, dim1): return _t(x).transpose(dim0, dim1)
+def permute(x, dims): return _t(x).permute(dims)
+def flatten(x, start_dim=0, end_dim=-1): return _t(x).flatten(start_dim, end_dim)
+def unsqueeze(x, dim): return _t(x).unsqueeze(dim)
+def squeeze(x, dim=None): return _t(x).squeeze(dim)
+def masked_fill(x, mask, value): return _t(x).masked_fill(mask, value)
+def pow(x, p): return _t(x) ** p  # noqa: A001
+
+
+def allclose(a, b, rtol=1e-5, atol=1e-8):
+    """True when all elements are close (as ``np.allclose``)."""
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol))
+
+
+def is_tensor(x):
+    """True for a tinybptt Tensor."""
+    return isinstance(x, Tensor)
+
+
+def numel(x):
+    return _t(x).numel()

@@ -1,0 +1,128 @@
+"""nn.functional: activations, dropout, embedding and losses."""
+import numpy as np
+
+from .. import ops
+from ..random import rng
+from ..tensor import Tensor, _infer_array
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def relu(x): return x.relu()
+def tanh(x): return x.tanh()
+def sigmoid(x): return x.sigmoid()
+def softmax(x, dim): return x.softmax(dim)
+def log_softmax(x, dim): return x.log_softmax(dim)
+
+
+def linear(x, weight, bias=None):
+    """y = x W^T + b."""
+    if x.shape[-1] != weight.shape[-1]:
+        raise RuntimeError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
+                           f"expects {weight.shape[-1]} (weight shape {weight.shape})")
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    mask = (rng().random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
+    return ops.Dropout.apply(x, mask)
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` picked by the integer tensor ``input``."""
+    idx = _infer_array(input)
+    return ops.Embedding.apply(weight, idx, padding_idx=padding_idx)
+
+
+def _check_reduction(name, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _targets(name, input, target):
+    t = _infer_array(target)
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}: expected target of an integer dtype (class indices, e.g. tinybptt.int64), "
+                           f"got {t.dtype}")
+    if input.ndim != 2 or t.shape != input.shape[:1]:
+        raise RuntimeError(f"{name}: expected input of shape (N, C) and target of shape (N,), "
+                           f"got input {input.shape} and target {t.shape}")
+    return t
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy between logits (N, C) and class indices (N,), fused and stable.
+
+    ``reduction='mean'`` divides by the summed weight of the non-ignored targets, as PyTorch.
+    """
+    _check_reduction("cross_entropy", reduction)
+    if input.ndim == 1:
+        return cross_entropy(input.unsqueeze(0), _infer_array(target).reshape(1), weight, ignore_index,
+                             "sum" if reduction != "none" else "none", label_smoothing).reshape(())
+    if input.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
+        c = input.shape[1]
+        flat = input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)
+        out = cross_entropy(flat, _infer_array(target).reshape(-1), weight, ignore_index, reduction, label_smoothing)
+        return out.reshape(_infer_array(target).shape) if reduction == "none" else out
+    t = _targets("cross_entropy", input, target)
+    c = input.shape[1]
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if bad.any():
+        raise IndexError(f"cross_entropy: target {t[bad][0]} is out of bounds for {c} classes")
+    w = np.ones(c, input.dtype) if weight is None else np.ascontiguousarray(_infer_array(weight), input.dtype)
+    return ops.CrossEntropy.apply(input, t, weight=w, ignore_index=int(ignore_index),
+                                  smoothing=float(label_smoothing), reduction=reduction)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C) at class indices (N,)."""
+    _check_reduction("nll_loss", reduction)
+    t = _targets("nll_loss", input, target)
+    c = input.shape[1]
+    valid = t != ignore_index
+    if ((t[valid] < 0) | (t[valid] >= c)).any():
+        raise IndexError(f"nll_loss: a target is out of bounds for {c} classes")
+    w = np.ones(c, input.dtype) if weight is None else _infer_array(weight).astype(input.dtype)
+    safe = np.where(valid, t, 0)
+    wt = np.where(valid, w[safe], 0).astype(input.dtype)
+    picked = input[np.arange(len(t)), safe]
+    losses = -picked * wt
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / wt.sum()
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error (or summed / elementwise)."""
+    _check_reduction("mse_loss", reduction)
+    target = target if isinstance(target, Tensor) else Tensor(_infer_array(target, input.dtype))
+    if input.shape != target.shape:
+        ops._broadcast_check("mse_loss", input._data, target._data)
+    d = input - target
+    sq = d * d
+    return sq if reduction == "none" else sq.sum() if reduction == "sum" else sq.mean()
+
+
+def l1_loss(input, target, reduction="mean"):
+    """Mean absolute error (or summed / elementwise)."""
+    _check_reduction("l1_loss", reduction)
+    a = (input - target).abs()
+    return a if reduction == "none" else a.sum() if reduction == "sum" else a.mean()
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """Sigmoid + binary cross-entropy, stable: max(x,0) - x*y + log(1 + exp(-|x|))."""
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    target = target if isinstance(target, Tensor) else Tensor(_infer_array(target, input.dtype))
+    loss = input.relu() - input * target + ((-input.abs()).exp() + 1).log()
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()

@@ -1,0 +1,533 @@
+"""The table of primitives: each op's forward and its vector-Jacobian product side by side.
+
+``forward`` works on numpy arrays and saves on ``self`` what ``backward``
+needs; ``backward`` gets the gradient of each output and returns one gradient
+per positional input (``None`` where there is none).  Gradients may keep a
+broadcast shape: ``autograd.unbroadcast`` sums them back, in one place.
+"""
+import numpy as np
+
+from .autograd import Function
+
+Tensor = None  # set by tensor.py
+_kernels = None
+
+
+def kernels():
+    """The numba kernel module, imported (and numba with it) on first use."""
+    global _kernels
+    if _kernels is None:
+        from . import kernels as k
+        _kernels = k
+    return _kernels
+
+
+def _broadcast_check(name, a, b):
+    sa, sb = np.shape(a), np.shape(b)
+    if sa == sb:
+        return
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        if sa[-i] != sb[-i] and sa[-i] != 1 and sb[-i] != 1:
+            raise RuntimeError(f"{name}: the size of tensor a ({sa[-i]}) must match the size of tensor b "
+                               f"({sb[-i]}) at non-singleton dimension {max(len(sa), len(sb)) - i} "
+                               f"(shapes {sa} and {sb})")
+
+
+def _flat_kernel(f, *arrays):
+    """Run an elementwise kernel over contiguous flat views; returns the output array."""
+    arrays = [np.ascontiguousarray(a) for a in arrays]
+    out = np.empty_like(arrays[0])
+    f(*[a.reshape(-1) for a in arrays], out.reshape(-1))
+    return out
+
+
+def _float(a):
+    return a if a.dtype.kind == "f" else a.astype(np.float32)
+
+
+# ---------------------------------------------------------------- arithmetic
+class Add(Function):
+    def forward(self, a, b):
+        _broadcast_check("add", a, b)
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        _broadcast_check("sub", a, b)
+        return a - b
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        _broadcast_check("mul", a, b)
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        return g * self.b, g * self.a
+
+
+class Div(Function):
+    def forward(self, a, b):
+        _broadcast_check("div", a, b)
+        self.a, self.b = a, b
+        return _float(a / b) if a.dtype.kind != "f" else a / b
+
+    def backward(self, g):
+        gb = g / self.b
+        return gb, -gb * self.a / self.b
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        _broadcast_check("pow", a, b)
+        self.a, self.b = a, b
+        self.y = np.power(a, b)
+        return self.y
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        ga = g * b * np.power(a, b - 1) if np.ndim(b) or b != 0 else np.zeros_like(g)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # d a^b / db = a^b log a, taken as 0 where a == 0 (as PyTorch does)
+            gb = g * self.y * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0) if np.ndim(b) else None
+        return ga, gb
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        ka = a.shape[-1]
+        kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if ka != kb:
+            raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                               f"({ka} != {kb} in the contracted dimension)")
+        self.a, self.b = a, b
+        return np.matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = g[..., None]
+        ga = g @ np.swapaxes(b2, -1, -2)
+        if b2.ndim == 2 and a2.ndim > 2:  # (.., n, k) @ (k, m): weight gradient as one big GEMM
+            gb = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+        else:
+            gb = np.swapaxes(a2, -1, -2) @ g
+        if a.ndim == 1:
+            ga = ga[..., 0, :]
+        if b.ndim == 1:
+            gb = gb[..., :, 0]
+        return ga, gb
+
+
+class Cast(Function):
+    def forward(self, a, dtype):
+        self.dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.dtype) if self.dtype.kind == "f" else None
+
+
+class Clone(Function):
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+# ---------------------------------------------------------------- elementwise functions
+class Exp(Function):
+    def forward(self, a):
+        self.y = np.exp(a)
+        return self.y
+
+    def backward(self, g):
+        return g * self.y
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return np.log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.y = np.sqrt(a)
+        return self.y
+
+    def backward(self, g):
+        return g / (2 * self.y)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.a = a
+        return np.abs(a)
+
+    def backward(self, g):
+        return g * np.sign(self.a)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.y = np.tanh(a)
+        return self.y
+
+    def backward(self, g):
+        return _flat_kernel(kernels().tanh_backward, g, self.y)  # g * (1 - y^2)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        self.y = _flat_kernel(kernels().sigmoid_forward, a)  # stable for |a| of any size
+        return self.y
+
+    def backward(self, g):
+        return _flat_kernel(kernels().sigmoid_backward, g, self.y)  # g * y * (1 - y)
+
+
+class Relu(Function):
+    def forward(self, a):
+        self.mask = a > 0
+        return a * self.mask
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class Clamp(Function):
+    def forward(self, a, lo=None, hi=None):
+        self.mask = np.ones(a.shape, bool)
+        if lo is not None:
+            self.mask &= a >= lo
+        if hi is not None:
+            self.mask &= a <= hi
+        return np.clip(a, lo, hi).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class Where(Function):
+    def forward(self, cond, a, b):
+        _broadcast_check("where", cond, a)
+        _broadcast_check("where", a, b)
+        self.cond = np.asarray(cond, bool)
+        return np.where(self.cond, a, b)
+
+    def backward(self, g):
+        zero = np.zeros((), g.dtype)
+        return None, np.where(self.cond, g, zero), np.where(self.cond, zero, g)
+
+
+class Softmax(Function):
+    log = False
+
+    def forward(self, a, dim):
+        self.dim = dim
+        x = np.moveaxis(a, dim, -1)
+        x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1]) if x.size else x.reshape(0, 0)
+        y = np.empty_like(x2)
+        if x2.size:
+            kernels().softmax_forward(_float(x2), y, self.log)
+        self.y = y.reshape(x.shape)
+        return np.moveaxis(self.y, -1, dim)
+
+    def backward(self, g):
+        g2 = np.ascontiguousarray(np.moveaxis(g, self.dim, -1))
+        shape = g2.shape
+        out = np.empty_like(g2)
+        if g2.size:
+            kernels().softmax_backward(g2.reshape(-1, shape[-1]), self.y.reshape(-1, shape[-1]),
+                                       out.reshape(-1, shape[-1]), self.log)
+        return np.moveaxis(out, -1, self.dim)
+
+
+class LogSoftmax(Softmax):
+    log = True
+
+
+# ---------------------------------------------------------------- reductions
+def _axes(dim, ndim):
+    if dim is None:
+        return None
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise RuntimeError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
+    return tuple(d % max(ndim, 1) for d in dims) if ndim else None
+
+
+def _expand_back(g, shape, axes, keepdim):
+    """Reinsert reduced axes so ``g`` broadcasts against the input."""
+    if axes is not None and not keepdim:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    def forward(self, a, dim=None, keepdim=False):
+        self.shape, self.axes, self.keepdim = a.shape, _axes(dim, a.ndim), keepdim
+        return np.asarray(a.sum(axis=self.axes, keepdims=keepdim))
+
+    def backward(self, g):
+        return _expand_back(g, self.shape, self.axes, self.keepdim)
+
+
+class Mean(Function):
+    def forward(self, a, dim=None, keepdim=False):
+        self.shape, self.axes, self.keepdim = a.shape, _axes(dim, a.ndim), keepdim
+        self.n = a.size // max(np.asarray(a.sum(axis=self.axes, keepdims=True)).size, 1) if a.size else 0
+        return np.asarray(_float(a).mean(axis=self.axes, keepdims=keepdim))
+
+    def backward(self, g):
+        return _expand_back(g / max(self.n, 1), self.shape, self.axes, self.keepdim)
+
+
+class MinMax(Function):
+    """max/min over dims; with dim=None the gradient is shared evenly among ties (as PyTorch)."""
+
+    def forward(self, a, reduce, dim=None, keepdim=False):
+        if a.size == 0:
+            raise RuntimeError(f"{reduce.__name__}: cannot reduce an empty tensor of shape {a.shape}")
+        self.a, self.axes, self.keepdim, self.dim = a, _axes(dim, a.ndim), keepdim, dim
+        self.arg = None
+        if dim is not None and not isinstance(dim, (tuple, list)):
+            self.arg = (np.argmax if reduce is np.max else np.argmin)(a, axis=self.axes[0] if self.axes else None)
+        self.y = np.asarray(reduce(a, axis=self.axes, keepdims=True))
+        return self.y if keepdim else np.asarray(reduce(a, axis=self.axes))
+
+    def backward(self, g):
+        g = g if self.keepdim or self.axes is None else np.expand_dims(g, self.axes)
+        if self.arg is not None:  # one winner per slice: the index that argmax/argmin returns
+            out = np.zeros(self.a.shape, g.dtype)
+            ax = self.axes[0] if self.axes else 0
+            np.put_along_axis(out, np.expand_dims(self.arg, ax), g if g.ndim == out.ndim else g.reshape(1), ax)
+            return out
+        ties = self.a == self.y
+        return ties * (g / ties.sum(axis=self.axes, keepdims=True))
+
+
+# ---------------------------------------------------------------- shape
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for input of shape {a.shape} "
+                               f"({a.size} elements)") from None
+
+    def backward(self, g):
+        return g.reshape(self.shape)
+
+
+class Permute(Function):
+    def forward(self, a, dims):
+        if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
+            raise RuntimeError(f"permute: dims {dims} are not a permutation of the {a.ndim} dims of shape {a.shape}")
+        self.dims = dims
+        return np.transpose(a, dims)
+
+    def backward(self, g):
+        return np.transpose(g, np.argsort([d % g.ndim for d in self.dims]))
+
+
+class Expand(Function):
+    def forward(self, a, shape):
+        try:
+            return np.broadcast_to(a, shape)
+        except ValueError:
+            raise RuntimeError(f"expand: cannot expand shape {a.shape} to {shape}") from None
+
+    def backward(self, g):
+        return g  # summed back to the input's shape by the walk
+
+
+class Tile(Function):
+    def forward(self, a, reps):
+        self.shape, self.reps = a.shape, reps
+        return np.tile(a, reps)
+
+    def backward(self, g):
+        split = [x for r, n in zip(self.reps, self.shape) for x in (r, n)]
+        return g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+
+
+def _basic_index(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
+
+
+class GetItem(Function):
+    def forward(self, a, index):
+        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        try:
+            return np.asarray(a[index])
+        except IndexError as e:
+            raise IndexError(f"__getitem__: {e} (tensor of shape {a.shape})") from None
+
+    def backward(self, g):
+        out = np.zeros(self.shape, g.dtype)
+        if _basic_index(self.index):
+            out[self.index] = g
+        else:  # repeated integer indices must add up: scatter-add
+            np.add.at(out, self.index, g)
+        return out
+
+
+class Cat(Function):
+    def forward(self, *arrays, dim=0):
+        first = arrays[0]
+        d = dim % max(first.ndim, 1)
+        for i, a in enumerate(arrays):
+            if a.ndim != first.ndim or a.shape[:d] + a.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
+                raise RuntimeError(f"cat: sizes of tensors must match except in dimension {dim}: "
+                                   f"tensor 0 has shape {first.shape}, tensor {i} has shape {a.shape}")
+        self.dim, self.bounds = d, np.cumsum([a.shape[d] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=d)
+
+    def backward(self, g):
+        return tuple(np.split(g, self.bounds, axis=self.dim))
+
+
+class Stack(Function):
+    def forward(self, *arrays, dim=0):
+        for i, a in enumerate(arrays):
+            if a.shape != arrays[0].shape:
+                raise RuntimeError(f"stack: expects each tensor to be equal size, but got {arrays[0].shape} "
+                                   f"at entry 0 and {a.shape} at entry {i}")
+        self.dim = dim % (arrays[0].ndim + 1)
+        return np.stack(arrays, axis=self.dim)
+
+    def backward(self, g):
+        return tuple(np.moveaxis(g, self.dim, 0))
+
+
+def cat(tensors, dim=0):
+    """Concatenate tensors along an existing dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of tensors")
+    return Cat.apply(*_same_dtype(tensors), dim=dim)
+
+
+def stack(tensors, dim=0):
+    """Join tensors of equal shape along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack: expected a non-empty list of tensors")
+    return Stack.apply(*_same_dtype(tensors), dim=dim)
+
+
+def _same_dtype(tensors):
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    dtype = np.result_type(*[t.dtype for t in tensors])
+    return [t if t.dtype == dtype else t.to(dtype) for t in tensors]
+
+
+def split(t, split_size, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
+    n = t.shape[dim]
+    if isinstance(split_size, int):
+        sizes = [min(split_size, n - i) for i in range(0, n, split_size)]
+    else:
+        sizes = list(split_size)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split: sizes {sizes} do not add up to {n}, the size of dimension {dim}")
+    lead = (slice(None),) * (dim % t.ndim)
+    starts = np.cumsum([0] + sizes[:-1])
+    return tuple(t[lead + (slice(s, s + k),)] for s, k in zip(starts, sizes))
+
+
+def chunk(t, chunks, dim=0):
+    """Split into ``chunks`` pieces; all but the last have ceil(n / chunks) elements."""
+    n = t.shape[dim]
+    return split(t, max(1, -(-n // chunks)), dim)
+
+
+# ---------------------------------------------------------------- layers' primitives
+class Embedding(Function):
+    def forward(self, weight, idx, padding_idx=None):
+        if idx.dtype.kind not in "iu":
+            raise RuntimeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= weight.shape[0]):
+            raise IndexError(f"embedding: index out of range: indices span [{idx.min()}, {idx.max()}] "
+                             f"but the table has {weight.shape[0]} rows")
+        self.idx, self.shape, self.padding_idx = idx, weight.shape, padding_idx
+        return weight[idx]
+
+    def backward(self, g):
+        out = np.zeros(self.shape, g.dtype)
+        np.add.at(out, self.idx.reshape(-1), g.reshape(-1, self.shape[1]))
+        if self.padding_idx is not None:
+            out[self.padding_idx] = 0
+        return out, None
+
+
+class Dropout(Function):
+    def forward(self, a, mask):
+        self.mask = mask
+        return a * mask
+
+    def backward(self, g):
+        return g * self.mask, None
+
+
+class CrossEntropy(Function):
+    """Softmax + negative log-likelihood in one fused kernel (stable for huge logits)."""
+
+    def forward(self, logits, target, weight, ignore_index, smoothing, reduction):
+        n, c = logits.shape
+        self.target, self.weight = np.ascontiguousarray(target, np.int64), weight
+        self.ignore_index, self.smoothing, self.reduction = ignore_index, smoothing, reduction
+        logits = np.ascontiguousarray(logits)
+        self.logp = np.empty_like(logits)
+        losses = np.empty(n, logits.dtype)
+        kernels().cross_entropy_forward(logits, self.target, weight, ignore_index, smoothing, self.logp, losses)
+        valid = self.target != ignore_index
+        if reduction == "none":
+            return losses
+        if reduction == "sum":
+            return np.asarray(losses.sum(), logits.dtype)
+        self.denom = weight[self.target[valid]].sum(dtype=logits.dtype)
+        return np.asarray(losses.sum() / self.denom, logits.dtype)
+
+    def backward(self, g):
+        n = self.logp.shape[0]
+        if self.reduction == "none":
+            g = np.ascontiguousarray(g, self.logp.dtype)
+        else:
+            scale = g / self.denom if self.reduction == "mean" else g
+            g = np.full(n, scale, self.logp.dtype)
+        out = np.empty_like(self.logp)
+        kernels().cross_entropy_backward(g, self.logp, self.target, self.weight, self.ignore_index,
+                                         self.smoothing, out)
+        return out, None

@@ -1,0 +1,549 @@
+"""Tensor: an ``np.ndarray`` plus what autograd needs (grad, grad_fn, hooks)."""
+import collections
+import numbers
+
+import numpy as np
+
+from . import autograd
+from . import ops
+
+ReturnMinMax = collections.namedtuple("ReturnMinMax", ["values", "indices"])
+
+
+def as_dtype(dtype):
+    """Normalise a dtype given as tinybptt/numpy dtype, type or string ('float32')."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        dtype = dtype.replace("torch.", "")
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"unknown dtype {dtype!r}: use tinybptt.float32, float64 or int64") from None
+
+
+def _infer_array(data, dtype=None):
+    """Convert data to an array the way PyTorch does: Python floats -> float32."""
+    dtype = as_dtype(dtype)
+    if isinstance(data, Tensor):
+        data = data._data
+    if isinstance(data, np.ndarray):
+        return data.astype(dtype, copy=False) if dtype is not None else data
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)
+    arr = np.asarray(data)
+    if arr.dtype == object:
+        arr = np.asarray([np.asarray(_infer_array(x)) for x in data])
+    if dtype is None and arr.dtype == np.float64:
+        dtype = np.float32
+    return arr.astype(dtype, copy=False) if dtype is not None else arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it."""
+
+    __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_out_index", "_version",
+                 "_hooks", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        self._data = _infer_array(data, dtype)
+        self._grad, self.grad_fn, self._out_index, self._version = None, None, 0, 0
+        self._hooks, self._retains_grad = [], False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array, requires_grad=False):
+        t = cls.__new__(cls)
+        t._data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        t._grad, t.grad_fn, t._out_index, t._version = None, None, 0, 0
+        t._hooks, t._retains_grad, t.requires_grad = [], False, requires_grad
+        return t
+
+    # ------------------------------------------------------------ basic attributes
+    shape = property(lambda self: self._data.shape, doc="Tuple of dimension sizes.")
+    ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
+    dtype = property(lambda self: self._data.dtype, doc="The numpy dtype of the elements.")
+    is_leaf = property(lambda self: self.grad_fn is None, doc="True when no recorded op made this tensor.")
+    T = property(lambda self: self.permute(*reversed(range(self.ndim))), doc="Reversed dimensions.")
+    mT = property(lambda self: self.transpose(-2, -1), doc="Last two dimensions swapped.")
+    device = property(lambda self: "cpu", doc="Always 'cpu'.")
+    is_floating_point = lambda self: self._data.dtype.kind == "f"  # noqa: E731
+
+    def size(self, dim=None):
+        """Shape, or the size of one dimension."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self):
+        """Number of dimensions."""
+        return self.ndim
+
+    def numel(self):
+        """Number of elements."""
+        return self._data.size
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    @property
+    def data(self):
+        """A tensor sharing this one's memory, without history (changes to it bypass autograd)."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = _infer_array(value)
+
+    @property
+    def grad(self):
+        """Gradient accumulated by ``backward`` (a Tensor), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor(value, dtype=self.dtype)
+        if value is not None and value.shape != self.shape:
+            raise RuntimeError(f"assigned grad has shape {value.shape}, tensor has shape {self.shape}")
+        self._grad = value
+
+    def numpy(self):
+        """The underlying array (shares memory)."""
+        if self.requires_grad:
+            raise RuntimeError("numpy(): call .detach().numpy() on a tensor that requires grad")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def item(self):
+        """The single value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(f"item(): a tensor with {self._data.size} elements cannot be converted to a scalar")
+        return self._data.item()
+
+    def tolist(self):
+        """Nested Python lists of the values."""
+        return self._data.tolist()
+
+    def __repr__(self):
+        body = np.array2string(self._data, separator=", ", precision=4, prefix="tensor(")
+        extra = ""
+        if self._data.dtype not in (np.float32, np.int64, np.bool_):
+            extra += f", dtype=tinybptt.{self._data.dtype}"
+        if self.grad_fn is not None:
+            extra += f", grad_fn={self.grad_fn!r}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError("bool(): the truth value of a tensor with more than one element is ambiguous")
+        return bool(self._data)
+
+    def __hash__(self):
+        return id(self)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        return int(self.item())
+
+    # ------------------------------------------------------------ autograd
+    def requires_grad_(self, requires_grad=True):
+        """Set whether gradients are recorded for this leaf (in place)."""
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(f"requires_grad_: only floating point tensors can require gradients, "
+                               f"got dtype {self._data.dtype}")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach() instead")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: tensor does not require grad and has no grad_fn "
+                               "(no input had requires_grad=True, or it was made under no_grad)")
+        if gradient is None:
+            if self._data.size != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
+                                   f"this tensor has shape {self.shape}, pass gradient=")
+            gradient = np.ones_like(self._data)
+        else:
+            gradient = _infer_array(gradient, self.dtype)
+            if gradient.shape != self.shape:
+                raise RuntimeError(f"backward: gradient has shape {gradient.shape}, tensor has shape {self.shape}")
+        autograd.backward([self], [gradient], retain_graph=retain_graph)
+
+    def detach(self):
+        """A tensor sharing this one's data, cut from the graph."""
+        return Tensor._wrap(self._data)
+
+    def detach_(self):
+        """Cut this tensor from the graph in place, making it a leaf."""
+        self.grad_fn, self.requires_grad = None, False
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: tensor does not require grad")
+        if self.grad_fn is not None:
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when the gradient w.r.t. this tensor is computed.
+
+        The hook may return a new gradient that replaces it.  Returns a handle
+        with ``remove()``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        self._hooks.append(hook)
+        hooks = self._hooks
+        return _HookHandle(lambda: hook in hooks and hooks.remove(hook))
+
+    def _run_hooks(self, g):
+        for hook in self._hooks:
+            out = hook(Tensor._wrap(g))
+            if out is not None:
+                g = _infer_array(out, self.dtype)
+        return g
+
+    def _accumulate(self, g):
+        if self._grad is None:
+            self._grad = Tensor._wrap(np.array(g, dtype=self.dtype, copy=True))
+        else:
+            self._grad._data += g
+
+    def zero_(self):
+        """Fill with zeros in place."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Fill with ``value`` in place."""
+        self._check_inplace("fill_")
+        self._data[...] = value
+        self._version += 1
+        return self
+
+    def copy_(self, src):
+        """Copy values of ``src`` into this tensor in place (broadcasting)."""
+        self._check_inplace("copy_")
+        self._data[...] = _infer_array(src)
+        self._version += 1
+        return self
+
+    def _check_inplace(self, name):
+        if autograd.is_grad_enabled() and self.requires_grad and self.grad_fn is None:
+            raise RuntimeError(f"{name}: a leaf tensor that requires grad is used in an in-place "
+                               f"operation; wrap it in tinybptt.no_grad()")
+
+    def __setitem__(self, index, value):
+        self._check_inplace("__setitem__")
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError("__setitem__: in-place assignment into a tensor that is part of a graph "
+                               "is not supported; build the result with where/cat instead")
+        self._data[_index_array(index)] = _infer_array(value, self.dtype)
+        self._version += 1
+
+    # ------------------------------------------------------------ conversions
+    def to(self, dtype=None, *args, **kwargs):
+        """Convert to ``dtype`` (a device argument 'cpu' is accepted and ignored)."""
+        dtype = kwargs.get("dtype", dtype)
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        if isinstance(dtype, Tensor):
+            dtype = dtype.dtype
+        dtype = as_dtype(dtype)
+        if dtype is None or dtype == self.dtype:
+            return self
+        return ops.Cast.apply(self, dtype=dtype)
+
+    type = to
+    float = lambda self: self.to(np.float32)  # noqa: E731
+    double = lambda self: self.to(np.float64)  # noqa: E731
+    long = lambda self: self.to(np.int64)  # noqa: E731
+    int = lambda self: self.to(np.int32)  # noqa: E731
+    bool = lambda self: self.to(np.bool_)  # noqa: E731
+    cpu = lambda self: self  # noqa: E731
+
+    def clone(self):
+        """A copy with its own memory that stays in the graph."""
+        return ops.Clone.apply(self)
+
+    def contiguous(self):
+        return self
+
+    # ------------------------------------------------------------ arithmetic
+    def _other(self, x):
+        """Turn a Python/numpy operand into an array of a matching dtype."""
+        if isinstance(x, Tensor):
+            return x
+        if isinstance(x, numbers.Number) and not isinstance(x, np.ndarray):
+            if isinstance(x, bool) or self.dtype.kind == "f":
+                return np.asarray(x, dtype=self.dtype if self.dtype.kind == "f" else None)
+            if isinstance(x, numbers.Integral):
+                return np.asarray(x, dtype=self.dtype)
+            return np.asarray(x, dtype=np.float32)
+        return _infer_array(x)
+
+    def __add__(self, o): return ops.Add.apply(self, self._other(o))
+    def __radd__(self, o): return ops.Add.apply(self._other(o), self)
+    def __sub__(self, o): return ops.Sub.apply(self, self._other(o))
+    def __rsub__(self, o): return ops.Sub.apply(self._other(o), self)
+    def __mul__(self, o): return ops.Mul.apply(self, self._other(o))
+    def __rmul__(self, o): return ops.Mul.apply(self._other(o), self)
+    def __truediv__(self, o): return ops.Div.apply(self, self._other(o))
+    def __rtruediv__(self, o): return ops.Div.apply(self._other(o), self)
+    def __pow__(self, o): return ops.Pow.apply(self, self._other(o))
+    def __rpow__(self, o): return ops.Pow.apply(self._other(o), self)
+    def __matmul__(self, o): return ops.MatMul.apply(self, _infer_array(o) if not isinstance(o, Tensor) else o)
+    def __rmatmul__(self, o): return ops.MatMul.apply(_infer_array(o), self)
+    def __neg__(self): return ops.Neg.apply(self)
+    def __pos__(self): return self
+    def __abs__(self): return ops.Abs.apply(self)
+
+    def __floordiv__(self, o): return Tensor._wrap(self._data // np.asarray(self._other(o)))
+    def __mod__(self, o): return Tensor._wrap(self._data % np.asarray(self._other(o)))
+
+    def _inplace(self, name, result):
+        self._check_inplace(name)
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(f"{name}: in-place arithmetic on a tensor that requires grad is not "
+                               f"supported; write x = x + y, or use tinybptt.no_grad()")
+        self._data[...] = result
+        self._version += 1
+        return self
+
+    def __iadd__(self, o): return self._inplace("add_", self._data + np.asarray(self._other(o)))
+    def __isub__(self, o): return self._inplace("sub_", self._data - np.asarray(self._other(o)))
+    def __imul__(self, o): return self._inplace("mul_", self._data * np.asarray(self._other(o)))
+    def __itruediv__(self, o): return self._inplace("div_", self._data / np.asarray(self._other(o)))
+
+    def add_(self, o, alpha=1): return self._inplace("add_", self._data + alpha * np.asarray(self._other(o)))
+    def sub_(self, o, alpha=1): return self._inplace("sub_", self._data - alpha * np.asarray(self._other(o)))
+    def mul_(self, o): return self._inplace("mul_", self._data * np.asarray(self._other(o)))
+    def div_(self, o): return self._inplace("div_", self._data / np.asarray(self._other(o)))
+    def clamp_(self, min=None, max=None): return self._inplace("clamp_", np.clip(self._data, min, max))
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill in place with samples from U(a, b)."""
+        from .random import rng
+        return self._inplace("uniform_", rng().uniform(a, b, self.shape))
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill in place with samples from N(mean, std^2)."""
+        from .random import rng
+        return self._inplace("normal_", rng().normal(mean, std, self.shape))
+
+    # comparisons: boolean tensors, never recorded
+    def _cmp(self, o, f): return Tensor._wrap(f(self._data, np.asarray(self._other(o))))
+    def __eq__(self, o): return self._cmp(o, np.equal)
+    def __ne__(self, o): return self._cmp(o, np.not_equal)
+    def __lt__(self, o): return self._cmp(o, np.less)
+    def __le__(self, o): return self._cmp(o, np.less_equal)
+    def __gt__(self, o): return self._cmp(o, np.greater)
+    def __ge__(self, o): return self._cmp(o, np.greater_equal)
+    def __and__(self, o): return self._cmp(o, np.logical_and)
+    def __or__(self, o): return self._cmp(o, np.logical_or)
+    def __invert__(self): return Tensor._wrap(~self._data)
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    # ------------------------------------------------------------ elementwise functions
+    def exp(self): return ops.Exp.apply(self)
+    def log(self): return ops.Log.apply(self)
+    def sqrt(self): return ops.Sqrt.apply(self)
+    def abs(self): return ops.Abs.apply(self)
+    def tanh(self): return ops.Tanh.apply(self)
+    def sigmoid(self): return ops.Sigmoid.apply(self)
+    def relu(self): return ops.Relu.apply(self)
+    def pow(self, p): return self ** p
+    def add(self, o): return self + o
+    def sub(self, o): return self - o
+    def mul(self, o): return self * o
+    def div(self, o): return self / o
+    def matmul(self, o): return self @ o
+    def clamp(self, min=None, max=None): return ops.Clamp.apply(self, lo=min, hi=max)
+    clip = clamp
+
+    def softmax(self, dim):
+        """Softmax along ``dim``."""
+        return ops.Softmax.apply(self, dim=dim)
+
+    def log_softmax(self, dim):
+        """Log of softmax along ``dim``, computed stably."""
+        return ops.LogSoftmax.apply(self, dim=dim)
+
+    def masked_fill(self, mask, value):
+        """Where ``mask`` is True take ``value``, elsewhere this tensor."""
+        return ops.Where.apply(_infer_array(mask).astype(bool), np.asarray(value, dtype=self.dtype), self)
+
+    # ------------------------------------------------------------ reductions
+    def sum(self, dim=None, keepdim=False):
+        """Sum over ``dim`` (int or tuple; all dims when None)."""
+        return ops.Sum.apply(self, dim=dim, keepdim=keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        """Mean over ``dim`` (int or tuple; all dims when None)."""
+        return ops.Mean.apply(self, dim=dim, keepdim=keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        """Largest value; with ``dim``, a (values, indices) pair like PyTorch."""
+        return self._minmax(np.max, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        """Smallest value; with ``dim``, a (values, indices) pair like PyTorch."""
+        return self._minmax(np.min, dim, keepdim)
+
+    def _minmax(self, f, dim, keepdim):
+        if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
+            return ops.Where.apply(np.asarray(f is np.max and self._data >= dim._data or
+                                              f is np.min and self._data <= dim._data), self, dim)
+        if dim is None:
+            return ops.MinMax.apply(self, reduce=f, dim=None, keepdim=False)
+        values = ops.MinMax.apply(self, reduce=f, dim=dim, keepdim=keepdim)
+        arg = np.argmax if f is np.max else np.argmin
+        idx = arg(self._data, axis=dim)
+        return ReturnMinMax(values, Tensor._wrap(np.expand_dims(idx, dim) if keepdim else idx))
+
+    def amax(self, dim=None, keepdim=False): return ops.MinMax.apply(self, reduce=np.max, dim=dim, keepdim=keepdim)
+    def amin(self, dim=None, keepdim=False): return ops.MinMax.apply(self, reduce=np.min, dim=dim, keepdim=keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        """Index of the largest value (over the flattened tensor when dim is None)."""
+        idx = np.argmax(self._data, axis=dim)
+        return Tensor._wrap(np.expand_dims(idx, dim) if keepdim and dim is not None else np.asarray(idx))
+
+    def argmin(self, dim=None, keepdim=False):
+        """Index of the smallest value (over the flattened tensor when dim is None)."""
+        idx = np.argmin(self._data, axis=dim)
+        return Tensor._wrap(np.expand_dims(idx, dim) if keepdim and dim is not None else np.asarray(idx))
+
+    def norm(self, p=2):
+        """The p-norm of all elements."""
+        return (self.abs() ** p).sum() ** (1.0 / p) if p != 2 else (self * self).sum().sqrt()
+
+    def var(self, dim=None, unbiased=True, keepdim=False):
+        """Variance over ``dim`` (Bessel-corrected by default, like PyTorch)."""
+        n = self._data.size if dim is None else np.prod([self.shape[d] for d in np.atleast_1d(dim)])
+        d = self - self.mean(dim, keepdim=True)
+        return (d * d).sum(dim, keepdim=keepdim) / (n - 1 if unbiased else n)
+
+    def std(self, dim=None, unbiased=True, keepdim=False):
+        """Standard deviation over ``dim``."""
+        return self.var(dim, unbiased, keepdim).sqrt()
+
+    def all(self): return Tensor._wrap(np.asarray(self._data.all()))
+    def any(self): return Tensor._wrap(np.asarray(self._data.any()))
+
+    # ------------------------------------------------------------ shape
+    def reshape(self, *shape):
+        """Same data, new shape (one dimension may be -1)."""
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return ops.Reshape.apply(self, shape=tuple(int(s) for s in shape))
+
+    view = reshape
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Merge dims ``start_dim..end_dim`` into one."""
+        s = list(self.shape)
+        end = end_dim % max(self.ndim, 1)
+        start = start_dim % max(self.ndim, 1)
+        return self.reshape(*s[:start], -1, *s[end + 1:]) if self.ndim else self.reshape(1)
+
+    def permute(self, *dims):
+        """Reorder dimensions."""
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return ops.Permute.apply(self, dims=tuple(dims))
+
+    def transpose(self, dim0, dim1):
+        """Swap two dimensions."""
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return self.permute(*dims)
+
+    def t(self):
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def unsqueeze(self, dim):
+        """Insert a size-1 dimension at ``dim``."""
+        return self.reshape(np.expand_dims(self._data, dim).shape)
+
+    def squeeze(self, dim=None):
+        """Remove size-1 dimensions (only ``dim`` if given)."""
+        if dim is not None and self.shape[dim] != 1:
+            return self
+        return self.reshape(np.squeeze(self._data, axis=dim).shape)
+
+    def expand(self, *shape):
+        """Broadcast to a larger shape (-1 keeps a size)."""
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        lead = len(shape) - self.ndim
+        shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+        return ops.Expand.apply(self, shape=shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def repeat(self, *reps):
+        """Tile the tensor ``reps`` times along each dim."""
+        reps = reps[0] if len(reps) == 1 and isinstance(reps[0], (tuple, list)) else reps
+        lead = len(reps) - self.ndim
+        x = self.reshape((1,) * lead + self.shape)
+        return ops.cat([x] * reps[0], 0) if len(reps) == 1 else ops.Tile.apply(x, reps=tuple(reps))
+
+    def split(self, split_size, dim=0):
+        """Split into pieces of ``split_size`` (int) or of the given sizes (list)."""
+        return ops.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        """Split into ``chunks`` pieces of (nearly) equal size."""
+        return ops.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        """Tuple of slices along ``dim``, with that dimension removed."""
+        return tuple(self[(slice(None),) * (dim % self.ndim) + (i,)] for i in range(self.shape[dim]))
+
+    def __getitem__(self, index):
+        return ops.GetItem.apply(self, index=_index_array(index))
+
+    def __iter__(self):
+        return iter(self.unbind(0))
+
+
+class _HookHandle:
+    def __init__(self, remove):
+        self.remove = remove
+
+
+def _index_array(index):
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, tuple):
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+autograd.Tensor = Tensor
+ops.Tensor = Tensor
