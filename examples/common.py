@@ -1,0 +1,70 @@
+"""Shared bits of the examples: command line, output folder, progress bar, plotting."""
+import argparse
+import os
+import sys
+import time
+
+
+def parse_args(description, quick_help="tiny settings that run in seconds (used by the tests)", extra=None):
+    """Parse ``--quick``, ``--out DIR`` and ``--seed`` (plus any ``extra(parser)`` arguments)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--out", default=None, help="output folder (default: out/<example name>)")
+    p.add_argument("--seed", type=int, default=0)
+    if extra:
+        extra(p)
+    return p.parse_args()
+
+
+def out_dir(args, name):
+    """The example's output folder, created if needed."""
+    path = args.out or os.path.join("out", name)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+class Progress:
+    """A one-line progress bar with loss and speed: ``for i in Progress(n, 'train'): ... bar.set(loss=..)``."""
+
+    def __init__(self, total, label="", stream=sys.stdout):
+        self.total, self.label, self.stream = total, label, stream
+        self.info, self.start, self.i = {}, time.perf_counter(), 0
+
+    def set(self, **info):
+        self.info.update(info)
+
+    def __iter__(self):
+        for self.i in range(self.total):
+            yield self.i
+            self._draw()
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _draw(self):
+        done = self.i + 1
+        elapsed = time.perf_counter() - self.start
+        width = 24
+        filled = int(width * done / max(self.total, 1))
+        info = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.info.items())
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
+                          f"{done / max(elapsed, 1e-9):.1f} it/s {info}   ")
+        self.stream.flush()
+
+
+def plt():
+    """matplotlib.pyplot with a non-interactive backend, or None when matplotlib is missing."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as pyplot
+        return pyplot
+    except ImportError:
+        print("(matplotlib not installed: pip install 'tinybptt[examples]' for the plots)")
+        return None
+
+
+def claim(text, evidence, holds):
+    """Print a claim from the literature beside the measured evidence; returns ``holds``."""
+    mark = "REPRODUCED" if holds else "NOT reproduced"
+    print(f"\nClaim: {text}\nMeasured: {evidence}\n=> {mark}")
+    return holds
