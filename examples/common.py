@@ -5,15 +5,17 @@ import sys
 import time
 
 
-def parse_args(description, quick_help="tiny settings that run in seconds (used by the tests)", extra=None):
-    """Parse ``--quick``, ``--out DIR`` and ``--seed`` (plus any ``extra(parser)`` arguments)."""
+def parse_args(description, quick_help="tiny settings that run in seconds (used by the tests)", extra=None,
+               argv=None):
+    """Parse ``--quick``, ``--out DIR`` and ``--seed`` (plus any ``extra(parser)`` arguments) from ``argv``
+    (``sys.argv[1:]`` when None)."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--out", default=None, help="output folder (default: out/<example name>)")
     p.add_argument("--seed", type=int, default=0)
     if extra:
         extra(p)
-    return p.parse_args()
+    return p.parse_args(argv)
 
 
 def out_dir(args, name):
