@@ -17,6 +17,8 @@ from .functions import (abs, allclose, argmax, cat, chunk, clamp, concat, exp, f
 from .random import manual_seed
 from .tensor import Tensor
 from . import nn  # noqa: E402
+from . import optim  # noqa: E402
+from .serialization import load, save  # noqa: E402
 
 float32 = float = np.dtype(np.float32)
 float64 = double = np.dtype(np.float64)

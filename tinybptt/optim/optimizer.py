@@ -1,0 +1,208 @@
+"""Optimizer base class: parameter groups, per-parameter state, state_dict.
+
+Optimizers update the parameters' arrays in place (vectorised numpy, nothing
+recorded on the tape) and bump each parameter's ``_version`` so that a tensor
+saved for a pending backward notices the change.
+"""
+import copy
+import warnings
+from collections import defaultdict
+from itertools import chain
+
+import numpy as np
+
+from ..autograd import enable_grad
+from ..tensor import Tensor
+
+
+class _RequiredParameter:
+    """Marks a hyper-parameter that every parameter group must give."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+def _typename(obj):
+    t = type(obj)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _scalar(x):
+    """A hyper-parameter as a Python float (accepts one-element tensors and arrays)."""
+    return float(np.asarray(x)) if isinstance(x, (Tensor, np.ndarray)) else x
+
+
+class Optimizer:
+    """Base class of optimizers, with PyTorch's layout.
+
+    ``params`` is an iterable of Tensors, of ``(name, Tensor)`` pairs, or of
+    dicts each holding ``'params'`` plus options that override ``defaults``
+    for that group.  Subclasses implement ``step``.
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            f"but got {_typename(params)}")
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters (a dict with 'params' and optional per-group options)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
+                            "of tensors in sets will change between runs. Please use a list instead.")
+        params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            param_group["param_names"] = names
+        param_group["params"] = params
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {_typename(p)}")
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+            param_group.setdefault(name, default)
+        ids = [id(p) for p in params]
+        if len(ids) != len(set(ids)):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; "
+                          "in future, this will cause an error", stacklevel=3)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for g in self.param_groups:
+            if ("param_names" in g) != ("param_names" in param_group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {which} to the optimizer")
+        if seen & set(ids):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradients of all optimised parameters (set them to None by default)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.grad_fn, p.grad.requires_grad = None, False
+                    p.grad._data[...] = 0
+
+    def step(self, closure=None):
+        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
+        raise NotImplementedError
+
+    def _closure_loss(self, closure):
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    @staticmethod
+    def _params_with_grad(group):
+        """(parameter, its gradient array) for each parameter of ``group`` that has a gradient."""
+        return [(p, p.grad._data) for p in group["params"] if p.grad is not None]
+
+    # ------------------------------------------------------------ state
+    def state_dict(self):
+        """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as PyTorch lays it out.
+
+        Parameters are replaced by their position over all groups; state arrays
+        are numpy copies.
+        """
+        index, groups = {}, []
+        for g in self.param_groups:
+            packed = {k: v for k, v in g.items() if k != "params"}
+            for p in g["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in g["params"]]
+            groups.append(packed)
+        state = {index[id(p)] if isinstance(p, Tensor) else p: _copy_state(s) for p, s in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a state from ``state_dict()`` (ours, or PyTorch's with tensors converted to numpy).
+
+        State arrays are copied and cast to their parameter's dtype.
+        """
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(self.param_groups, saved_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
+                             "optimizer's group")
+        id_map = dict(zip(chain.from_iterable(s["params"] for s in saved_groups),
+                          chain.from_iterable(g["params"] for g in self.param_groups)))
+        state = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            p = id_map.get(k)
+            if p is None:
+                state[k] = v
+                continue
+            state[p] = {key: _state_value(key, val, p.dtype) for key, val in v.items()}
+        for g, s in zip(self.param_groups, saved_groups):
+            s["params"] = g["params"]
+            if "param_names" in g and "param_names" not in s:
+                s["param_names"] = g["param_names"]
+        self.state, self.param_groups = state, saved_groups
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+def _copy_state(s):
+    return {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else copy.deepcopy(v) for k, v in s.items()}
+
+
+def _state_value(key, value, dtype):
+    """A copy of a loaded state value: arrays (also Tensors, torch tensors) as numpy, cast to the param's dtype.
+
+    'step' becomes a float32 scalar array, as PyTorch keeps it.
+    """
+    if hasattr(value, "detach"):
+        value = value.detach()
+    if key == "step":
+        return np.array(float(np.asarray(value)), dtype=np.float32)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    a = np.array(value, copy=True)
+    return a.astype(dtype, copy=False) if a.dtype.kind == "f" else a
+
+
+def _lerp_(a, b, w):
+    """a <- a + w (b - a) in place, evaluated as PyTorch's lerp does (from the nearer end for w >= 0.5)."""
+    if abs(w) < 0.5:
+        a += w * (b - a)
+    else:
+        a[...] = b - (b - a) * (1 - w)
+
+
+def _bump(p):
+    p._version += 1

@@ -1,0 +1,73 @@
+"""RMSprop (Hinton's lecture 6e; centered variant of Graves 2013)."""
+import numpy as np
+
+from .optimizer import Optimizer, _bump, _lerp_, _scalar
+
+
+class RMSprop(Optimizer):
+    """RMSprop, exactly as ``torch.optim.RMSprop``.
+
+    With g the gradient (plus weight_decay * p; negated when ``maximize``):
+    v = alpha v + (1 - alpha) g^2; the denominator is sqrt(v) + eps, or with
+    ``centered`` sqrt(v - gbar^2) + eps where gbar is the running mean of g
+    (eps outside the square root).  Without momentum p -= lr g / denom; with
+    it b = momentum b + g / denom and p -= lr b.  ``capturable``, ``foreach``
+    and ``differentiable`` are accepted for compatibility and ignored.
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One RMSprop update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, alpha, eps, momentum = _scalar(group["lr"]), group["alpha"], group["eps"], group["momentum"]
+            wd = _scalar(group["weight_decay"])
+            for p, g in self._params_with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = np.zeros((), np.float32)
+                    state["square_avg"] = np.zeros_like(p._data)
+                    if momentum > 0:
+                        state["momentum_buffer"] = np.zeros_like(p._data)
+                    if group["centered"]:
+                        state["grad_avg"] = np.zeros_like(p._data)
+                if group["maximize"]:
+                    g = -g
+                state["step"] += 1
+                if wd != 0:
+                    g = g + wd * p._data
+                v = state["square_avg"]
+                v *= alpha
+                v += (1 - alpha) * g * g
+                if group["centered"]:
+                    gbar = state["grad_avg"]
+                    _lerp_(gbar, g, 1 - alpha)
+                    denom = np.sqrt(v - gbar * gbar)
+                else:
+                    denom = np.sqrt(v)
+                denom += eps
+                if momentum > 0:
+                    buf = state["momentum_buffer"]
+                    buf *= momentum
+                    buf += g / denom
+                    p._data += -lr * buf
+                else:
+                    p._data += -lr * g / denom
+                _bump(p)
+        return loss

@@ -1,0 +1,53 @@
+"""Stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
+import numpy as np
+
+from .optimizer import Optimizer, _bump, _scalar
+
+
+class SGD(Optimizer):
+    """SGD, exactly as ``torch.optim.SGD``.
+
+    With g the gradient (negated when ``maximize``), each step does
+    g += weight_decay * p; then with momentum b = g on the first step and
+    b = momentum * b + (1 - dampening) * g afterwards, g = g + momentum * b
+    (nesterov) or g = b; finally p -= lr * g.  ``foreach``, ``differentiable``
+    and ``fused`` are accepted for compatibility and ignored.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+                        fused=fused)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One SGD update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, momentum, wd = _scalar(group["lr"]), group["momentum"], _scalar(group["weight_decay"])
+            for p, g in self._params_with_grad(group):
+                if group["maximize"]:
+                    g = -g
+                if wd != 0:
+                    g = g + wd * p._data
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:  # the first buffer is the gradient itself, not (1 - dampening) * g
+                        buf = state["momentum_buffer"] = np.array(g, copy=True)
+                    else:
+                        buf *= momentum
+                        buf += (1 - group["dampening"]) * g
+                    g = g + momentum * buf if group["nesterov"] else buf
+                p._data += -lr * g
+                _bump(p)
+        return loss
