@@ -20,8 +20,9 @@ if "NUMBA_CACHE_DIR" not in os.environ and not os.access(os.path.dirname(__file_
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), "tinybptt-numba-cache")
 
 import numba  # noqa: E402
+from llvmlite import ir  # noqa: E402
 from numba import njit, types  # noqa: E402
-from numba.extending import overload  # noqa: E402
+from numba.extending import intrinsic, overload  # noqa: E402
 
 
 def tanh_(x):
@@ -50,6 +51,44 @@ def _tanh_impl(x):
             return x * p / q
         return rational_tanh
     return lambda x: math.tanh(x)
+
+
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """Reinterpret the low 32 bits of an integer as a float32 (an LLVM bitcast: free and vectorisable)."""
+    def codegen(context, builder, signature, args):
+        word = builder.trunc(args[0], ir.IntType(32)) if bits.bitwidth > 32 else args[0]
+        return builder.bitcast(word, ir.FloatType())
+    return types.float32(bits), codegen
+
+
+def exp_(x):
+    """exp for use inside kernels: libm's in float64; in float32 a vectorisable polynomial (< 2 ulp)."""
+    return math.exp(x)
+
+
+@overload(exp_)
+def _exp_impl(x):
+    if x == types.float32:
+        def poly_exp(x):
+            # exp(x) = 2^n * exp(r), n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2]
+            # (ln 2 split in two parts so r stays exact); exp(r) by Cephes' degree-7 fit;
+            # 2^n is built directly as float32 bits: exponent field n + 127, mantissa 0.
+            t = max(np.float32(-126.0), min(np.float32(127.0), x * np.float32(1.44269504088896341)))
+            n = np.floor(t + np.float32(0.5))
+            r = x - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)
+            p = np.float32(1.9875691500e-4)
+            p = p * r + np.float32(1.3981999507e-3)
+            p = p * r + np.float32(8.3334519073e-3)
+            p = p * r + np.float32(4.1665795894e-2)
+            p = p * r + np.float32(1.6666665459e-1)
+            p = p * r + np.float32(5.0000001201e-1)
+            y = (p * r * r + r + np.float32(1.0)) * _float32_from_bits((np.int32(n) + 127) << 23)
+            # below -87.3 the result is subnormal or 0 (and exp(-inf), a masked score, is exactly 0)
+            return np.float32(0.0) if x < np.float32(-87.33654) else (
+                np.float32(np.inf) if x > np.float32(88.72283) else y)
+        return poly_exp
+    return lambda x: math.exp(x)
 
 
 def sigmoid_(x):
@@ -100,54 +139,66 @@ def tanh_backward(g, y, out):
 
 
 # ---------------------------------------------------------------- row-wise (last axis)
-@njit(cache=True)
+# fastmath flags that let LLVM vectorise row sums (reassociation) while keeping inf/NaN checks intact
+_ROW_FASTMATH = {"reassoc", "nsz", "contract"}
+
+
+@njit(cache=True, fastmath=_ROW_FASTMATH)
 def softmax_forward(x, out, log):
     """Softmax (or log-softmax when ``log``) of each row of a 2-D array.
 
     Rows are shifted by their max, so huge logits never overflow; a row that
-    is all -inf (fully masked) gives zeros instead of NaN.
+    is all -inf (fully masked) gives zeros instead of NaN.  For the softmax,
+    ``out`` may be ``x`` itself (computed in place).
     """
     n, m = x.shape
+    if m == 0:
+        return
     for r in range(n):
-        mx = -np.inf
-        for j in range(m):
-            mx = max(mx, x[r, j])
+        xr, o = x[r], out[r]
+        mx = xr[0]
+        for j in range(1, m):
+            mx = max(mx, xr[j])
         if mx == -np.inf:
-            for j in range(m):
-                out[r, j] = -np.inf if log else 0.0
+            o[:] = -np.inf if log else 0.0
             continue
-        s = 0.0
-        for j in range(m):
-            e = math.exp(x[r, j] - mx)
-            s += e
-            if not log:
-                out[r, j] = e
+        s = 0.0  # float64 accumulator even for float32 rows
         if log:
+            for j in range(m):
+                s += exp_(xr[j] - mx)
             lse = mx + math.log(s)
             for j in range(m):
-                out[r, j] = x[r, j] - lse
+                o[j] = xr[j] - lse
         else:
+            for j in range(m):
+                o[j] = exp_(xr[j] - mx)
+            for j in range(m):
+                s += o[j]
             inv = 1.0 / s
             for j in range(m):
-                out[r, j] *= inv
+                o[j] *= inv
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_ROW_FASTMATH)
 def softmax_backward(g, y, out, log):
-    """Row-wise VJP: softmax dx = y * (g - sum(g*y)); log-softmax dx = g - exp(y) * sum(g)."""
+    """Row-wise VJP: softmax dx = y * (g - sum(g*y)); log-softmax dx = g - exp(y) * sum(g).
+
+    ``out`` may be ``g`` itself (computed in place).
+    """
     n, m = g.shape
     for r in range(n):
+        gr, yr, o = g[r], y[r], out[r]
         s = 0.0
         if log:
             for j in range(m):
-                s += g[r, j]
+                s += gr[j]
             for j in range(m):
-                out[r, j] = g[r, j] - math.exp(y[r, j]) * s
+                o[j] = gr[j] - exp_(yr[j]) * s
         else:
             for j in range(m):
-                s += g[r, j] * y[r, j]
+                s += gr[j] * yr[j]
             for j in range(m):
-                out[r, j] = y[r, j] * (g[r, j] - s)
+                o[j] = yr[j] * (gr[j] - s)
 
 
 @njit(cache=True)
