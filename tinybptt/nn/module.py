@@ -1,9 +1,12 @@
 """nn.Module and Parameter: named parameters, train/eval, state_dict."""
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from ..tensor import Tensor, _infer_array, as_dtype
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Parameter(Tensor):
@@ -34,6 +37,9 @@ class Module:
         if value is None and name in self._parameters:  # e.g. bias=False keeps the name, as None
             self._parameters[name] = None
             return
+        if name in self._parameters and not isinstance(value, Parameter):
+            raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                            "(nn.Parameter or None expected)")
         for d in (self._parameters, self._modules, self._buffers):
             d.pop(name, None)
         if isinstance(value, Parameter):
@@ -65,21 +71,30 @@ class Module:
         self.__dict__.pop(name, None)
         self._parameters[name] = param
 
-    def register_buffer(self, name, tensor):
-        """Register a non-trainable tensor that is saved in the state_dict."""
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register a non-trainable tensor; it is in the state_dict unless ``persistent=False``."""
+        self.__dict__.pop(name, None)
         self._buffers[name] = tensor
+        skip = self.__dict__.setdefault("_non_persistent_buffers", set())
+        (skip.discard if persistent else skip.add)(name)
 
     def add_module(self, name, module):
         """Register a child module under ``name``."""
         self._modules[name] = module
 
     # ------------------------------------------------------------ traversal
-    def named_modules(self, prefix=""):
-        """Yield (dotted name, module) for this module and all below it."""
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """Yield (dotted name, module) for this module and all below it (a shared module once)."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
             if m is not None:
-                yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+                yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self):
         """This module and every module below it."""
@@ -96,7 +111,7 @@ class Module:
     def named_parameters(self, prefix="", recurse=True):
         """Yield (dotted name, parameter), each parameter once, as PyTorch names them."""
         seen = set()
-        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         for mname, m in mods:
             for pname, p in m._parameters.items():
                 if p is not None and id(p) not in seen:
@@ -107,20 +122,25 @@ class Module:
         """Every parameter, each once."""
         return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self, prefix=""):
-        for mname, m in self.named_modules(prefix):
+    def named_buffers(self, prefix="", recurse=True):
+        """Yield (dotted name, buffer)."""
+        for mname, m in (self.named_modules(prefix=prefix) if recurse else [(prefix, self)]):
             for bname, b in m._buffers.items():
                 if b is not None:
                     yield (f"{mname}.{bname}" if mname else bname), b
 
-    def buffers(self):
-        return (b for _, b in self.named_buffers())
+    def buffers(self, recurse=True):
+        """Every buffer."""
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     # ------------------------------------------------------------ modes and grads
     def train(self, mode=True):
         """Set training mode (dropout on) here and below; returns self."""
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        object.__setattr__(self, "training", mode)
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self):
@@ -140,11 +160,19 @@ class Module:
             elif p.grad is not None:
                 p.grad._data[...] = 0
 
-    def to(self, dtype=None, *args, **kwargs):
-        """Convert every floating parameter and buffer to ``dtype`` in place; returns self."""
-        dtype = as_dtype(kwargs.get("dtype", dtype)) if not (isinstance(dtype, str) and dtype == "cpu") else None
-        if dtype is None:
+    def to(self, *args, **kwargs):
+        """Convert every floating parameter (and its grad) and buffer to ``dtype`` in place; returns self.
+
+        Accepts ``to(dtype)``, ``to(dtype=...)``, ``to(tensor)`` and device
+        arguments ('cpu', ignored) like PyTorch.
+        """
+        wanted = [a.dtype if isinstance(a, Tensor) else a for a in (*args, kwargs.get("dtype"))
+                  if a is not None and not (isinstance(a, str) and a.split(":")[0] == "cpu")]
+        if not wanted:
             return self
+        dtype = as_dtype(wanted[-1])
+        if dtype.kind != "f":
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
             if t.dtype.kind == "f":
                 t._data = t._data.astype(dtype)
@@ -171,48 +199,61 @@ class Module:
         return self
 
     # ------------------------------------------------------------ state
-    def state_dict(self):
-        """An ordered dict of dotted names to numpy arrays (copies) of parameters and buffers."""
-        out = OrderedDict()
-        for mname, m in self.named_modules():
-            for name, t in list(m._parameters.items()) + list(m._buffers.items()):
-                if t is not None:
-                    out[f"{mname}.{name}" if mname else name] = np.array(t._data, copy=True)
+    def _state_tensors(self, prefix=""):
+        """(dotted name, tensor) of every parameter and persistent buffer, shared ones under each name."""
+        skip = self.__dict__.get("_non_persistent_buffers", ())
+        for name, t in list(self._parameters.items()) + list(self._buffers.items()):
+            if t is not None and name not in skip:
+                yield prefix + name, t
+        for name, m in self._modules.items():
+            if m is not None:
+                yield from m._state_tensors(f"{prefix}{name}.")
+
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """An ordered dict of dotted names to numpy arrays (copies) of parameters and buffers.
+
+        With ``keep_vars=True`` the values are the Parameter/buffer tensors themselves.
+        """
+        out = OrderedDict() if destination is None else destination
+        for name, t in self._state_tensors(prefix):
+            out[name] = t if keep_vars else np.array(t._data, copy=True)
         return out
 
-    def load_state_dict(self, state_dict, strict=True):
-        """Copy values from ``state_dict`` (numpy arrays or Tensors) into the parameters.
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy values from ``state_dict`` (numpy arrays, Tensors, or anything np.asarray takes) in place.
 
-        With ``strict`` (the default) missing or unexpected keys raise; shape
-        mismatches always raise.  Returns (missing_keys, unexpected_keys).
+        Values are cast to each parameter's dtype (``assign=True`` takes the
+        arrays themselves instead).  With ``strict`` (the default)
+        missing or unexpected keys raise; shape mismatches always raise, all
+        problems listed in one RuntimeError.  Returns a named tuple
+        ``(missing_keys, unexpected_keys)``.
         """
-        own = OrderedDict()
-        for mname, m in self.named_modules():
-            for name, t in list(m._parameters.items()) + list(m._buffers.items()):
-                if t is not None:
-                    own[f"{mname}.{name}" if mname else name] = t
+        own = OrderedDict(self._state_tensors())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        errors = []
+        errors, values = [], {}
         if strict and missing:
-            errors.append(f"missing keys: {missing}")
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
         if strict and unexpected:
-            errors.append(f"unexpected keys: {unexpected}")
-        values = {}
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
         for k, t in own.items():
             if k in state_dict:
                 v = state_dict[k]
-                v = v.detach().numpy() if isinstance(v, Tensor) else np.asarray(v)
+                v = np.asarray(v.detach() if hasattr(v, "detach") else v)
                 if v.shape != t.shape:
-                    errors.append(f"size mismatch for {k}: checkpoint has shape {v.shape}, "
-                                  f"this model has shape {t.shape}")
+                    errors.append(f"size mismatch for {k}: copying a param with shape {v.shape} from checkpoint, "
+                                  f"the shape in current model is {t.shape}.")
                 values[k] = v
         if errors:
-            raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + "; ".join(errors))
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
         for k, v in values.items():
-            own[k]._data[...] = v.astype(own[k].dtype, copy=False)
+            if assign:  # take the checkpoint's array (and dtype) instead of copying into ours
+                own[k]._data = v
+            else:
+                own[k]._data[...] = v
             own[k]._version += 1
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ calling and printing
     def __call__(self, *args, **kwargs):
