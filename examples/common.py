@@ -70,3 +70,8 @@ def claim(text, evidence, holds):
     mark = "REPRODUCED" if holds else "NOT reproduced"
     print(f"\nClaim: {text}\nMeasured: {evidence}\n=> {mark}")
     return holds
+
+
+def done(path):
+    """Print where the example wrote its pictures and files."""
+    print(f"\nPictures and files written to {os.path.abspath(path)}/")
