@@ -1,0 +1,578 @@
+"""Recurrent cells and layers: RNN, LSTM and GRU with PyTorch's names, shapes and gate order.
+
+A layer runs its cell once per time step inside ``scope(f"{name}.l{k}.fwd")`` (``.bwd``
+for the reverse direction) and ``scope(f"t={t}")``, so every record on the tape says
+which layer, direction and step it belongs to.  A step runs one of two ways, with the
+same result:
+
+* fused (default): the input projection of all steps is one GEMM before the loop; a
+  step is ONE tape record (``fused.LSTMCell``, ...) doing h_{t-1} W_hh^T with BLAS and
+  all its gate arithmetic in one numba kernel, forward and backward.  The gradient of
+  W_hh summed over all steps is one GEMM too (see ``_Sequence``).
+* unfused (``fused=False``): the cell written with the engine's primitives (matmul,
+  add, chunk, sigmoid, tanh, mul), so the op-level graph can be drawn and read.
+
+Variable-length batches: ``forward(x, hx, lengths=...)`` marks steps past each
+sequence's end inactive: the state passes through them unchanged (so ``h_n`` is the
+state at the last valid step, and the reverse direction starts at each sequence's own
+last step), their outputs are zero and no gradient flows from them.
+"""
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import ops
+from ..autograd import Function, scope
+from ..functions import where
+from ..tensor import Tensor, _infer_array, as_dtype
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+_kernels = None
+
+
+def rnn_kernels():
+    """The fused cell kernels (and numba), imported on first use."""
+    global _kernels
+    if _kernels is None:
+        from .. import rnn_kernels as k
+        _kernels = k
+    return _kernels
+
+
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}  # gate blocks in the rows of W_ih, W_hh
+
+
+# ---------------------------------------------------------------- cells from primitives
+def _linear(x, w, b):
+    y = x @ w.T
+    return y if b is None else y + b
+
+
+def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", residual=False):
+    """h' = phi(x W_ih^T + b_ih + h W_hh^T + b_hh), plus h when ``residual``."""
+    a = _linear(x, w_ih, b_ih) + _linear(h, w_hh, b_hh)
+    y = a.tanh() if nonlinearity == "tanh" else a.relu()
+    return y + h if residual else y
+
+
+def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
+    """Gates i, f, g, o; c' = f*c + i*g, h' = o*tanh(c').  Returns (h', c')."""
+    h, c = state
+    i, f, g, o = (_linear(x, w_ih, b_ih) + _linear(h, w_hh, b_hh)).chunk(4, 1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
+
+
+def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+    """Gates r, z, n with n = tanh(W_in x + b_in + r*(W_hn h + b_hn)); h' = (1-z)*n + z*h."""
+    r_x, z_x, n_x = _linear(x, w_ih, b_ih).chunk(3, 1)
+    r_h, z_h, n_h = _linear(h, w_hh, b_hh).chunk(3, 1)
+    r, z = (r_x + r_h).sigmoid(), (z_x + z_h).sigmoid()
+    n = (n_x + r * n_h).tanh()
+    return n + z * (h - n)
+
+
+def _unfused_step(mode, x, state, w_ih, w_hh, b_ih, b_hh, active, residual=False):
+    if mode == "LSTM":
+        new = lstm_cell(x, state, w_ih, w_hh, b_ih, b_hh)
+    elif mode == "GRU":
+        new = gru_cell(x, state, w_ih, w_hh, b_ih, b_hh)
+    else:
+        new = rnn_cell(x, state, w_ih, w_hh, b_ih, b_hh, "relu" if mode == "RNN_RELU" else "tanh", residual)
+    if active is None or active.all():
+        return new
+    keep = active[:, None]  # finished (or not yet started) sequences keep their state
+    if mode == "LSTM":
+        return tuple(where(keep, n, s) for n, s in zip(new, state))
+    return where(keep, new, state)
+
+
+# ---------------------------------------------------------------- fused cell steps
+class Unbind(Function):
+    """Split a (T, ...) array into T views in one record; backward stacks the T gradients."""
+
+    def forward(self, a):
+        return tuple(a)
+
+    def backward(self, *grads):
+        return np.stack(grads)
+
+
+class _Sequence:
+    """What the fused steps of one layer direction share, so weight gradients are one GEMM.
+
+    Forward keeps h_{s-1} of every step s (numbered in the order they run); backward
+    collects each step's gradient dhh_s of its recurrent pre-activation.  Step 0 is the
+    last step the reverse walk reaches (each later step sends it a gradient through h),
+    so it returns dW_hh = sum_s dhh_s^T h_{s-1} and db_hh = sum_s dhh_s for all steps.
+    """
+
+    def __init__(self, steps, h_shape, dtype, gates, weight_grad=True):
+        self.h_prev = np.empty((steps, *h_shape), dtype)
+        self.gates, self.weight_grad, self.dhh = gates, weight_grad, None
+
+    def grad_slot(self, s):
+        """Where step s writes dhh_s (the rows of steps the walk never reaches stay zero)."""
+        if self.dhh is None:
+            self.dhh = np.zeros((*self.h_prev.shape[:2], self.gates), self.h_prev.dtype)
+        return self.dhh[s]
+
+    def weight_grads(self, bias):
+        """(dW_hh, db_hh) summed over all steps; clears the buffer for the next backward."""
+        dhh, self.dhh = self.dhh, None
+        if not self.weight_grad:
+            return None, None
+        flat = dhh.reshape(-1, self.gates)
+        return flat.T @ self.h_prev.reshape(len(flat), -1), (flat.sum(0) if bias else None)
+
+
+class _FusedStep(Function):
+    """One cell step as one record: hh = h_prev W_hh^T + b_hh by BLAS, then one gate kernel."""
+
+    def _recurrent(self, h_prev, w, b, seq, s):
+        seq.h_prev[s] = h_prev
+        self.w, self.seq, self.s, self.bias = w, seq, s, b is not None
+        hh = h_prev @ w.T
+        if b is not None:
+            hh += b
+        return hh
+
+    def _grads(self, dxp, dhh, dh_direct):
+        """(dxp, dh_prev, dW_hh, db_hh); dh_prev = dhh W_hh + the part that skips W_hh."""
+        dh_prev = dhh @ self.w
+        dh_prev += dh_direct
+        dw, db = self.seq.weight_grads(self.bias) if self.s == 0 else (None, None)
+        return dxp, dh_prev, dw, db
+
+
+def _c(a):
+    return np.ascontiguousarray(a)
+
+
+class fused:
+    """The fused steps, each one tape record named like the cell it runs."""
+
+    class LSTMCell(_FusedStep):
+        def forward(self, xp, h_prev, c_prev, w, b, seq, s, active):
+            h_prev, c_prev = _c(h_prev), _c(c_prev)
+            hh = self._recurrent(h_prev, w, b, seq, s)
+            h, c, tc = np.empty_like(h_prev), np.empty_like(h_prev), np.empty_like(h_prev)
+            rnn_kernels().lstm_forward(_c(xp), hh, h_prev, c_prev, active, h, c, tc)
+            self.acts, self.c_prev, self.tc, self.active = hh, c_prev, tc, active
+            return h, c
+
+        def backward(self, dh, dc):
+            dgates = self.seq.grad_slot(self.s)
+            dc_prev, dh_direct = np.empty_like(self.tc), np.empty_like(self.tc)
+            rnn_kernels().lstm_backward(self.acts, self.c_prev, self.tc, _c(dh), _c(dc), self.active,
+                                        dgates, dc_prev, dh_direct)
+            dxp, dh_prev, dw, db = self._grads(dgates, dgates, dh_direct)
+            return dxp, dh_prev, dc_prev, dw, db
+
+    class GRUCell(_FusedStep):
+        def forward(self, xp, h_prev, w, b, seq, s, active):
+            h_prev = _c(h_prev)
+            hh = self._recurrent(h_prev, w, b, seq, s)
+            h, n = np.empty_like(h_prev), np.empty_like(h_prev)
+            rnn_kernels().gru_forward(_c(xp), hh, h_prev, active, h, n)
+            self.acts, self.n, self.active = hh, n, active
+            return h
+
+        def backward(self, dh):
+            dhh = self.seq.grad_slot(self.s)
+            dxp, dh_direct = np.empty_like(dhh), np.empty_like(self.n)
+            rnn_kernels().gru_backward(self.acts, self.n, self.seq.h_prev[self.s], _c(dh), self.active,
+                                       dxp, dhh, dh_direct)
+            return self._grads(dxp, dhh, dh_direct)
+
+    class RNNCell(_FusedStep):
+        def forward(self, xp, h_prev, w, b, seq, s, active, relu=False, residual=False):
+            h_prev = _c(h_prev)
+            hh = self._recurrent(h_prev, w, b, seq, s)
+            h = np.empty_like(h_prev)
+            rnn_kernels().rnn_forward(_c(xp), hh, h_prev, active, relu, residual, h)
+            self.y, self.active, self.relu, self.residual = hh, active, relu, residual
+            return h
+
+        def backward(self, dh):
+            da = self.seq.grad_slot(self.s)
+            dh_direct = np.empty_like(self.y)
+            rnn_kernels().rnn_backward(self.y, _c(dh), self.active, self.relu, self.residual, da, dh_direct)
+            return self._grads(da, da, dh_direct)
+
+
+def _fused_step(mode, xp, state, w_hh, b_hh, seq, s, active, residual=False):
+    if mode == "LSTM":
+        return fused.LSTMCell.apply(xp, state[0], state[1], w_hh, b_hh, seq=seq, s=s, active=active)
+    if mode == "GRU":
+        return fused.GRUCell.apply(xp, state, w_hh, b_hh, seq=seq, s=s, active=active)
+    return fused.RNNCell.apply(xp, state, w_hh, b_hh, seq=seq, s=s, active=active,
+                               relu=mode == "RNN_RELU", residual=residual)
+
+
+# ---------------------------------------------------------------- shared checks
+def _tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(_infer_array(x))
+
+
+def _check_nonlinearity(nonlinearity):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+
+
+def _check_dtype(x, w):
+    if x.dtype != w.dtype:
+        raise ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype ({w.dtype}). "
+                         f"Convert input: input.to({w.dtype}), or convert model: model.to({x.dtype})")
+
+
+def _mode(module):
+    return "RNN_" + module.nonlinearity.upper() if module.mode == "RNN" else module.mode
+
+
+def _uniform_init(module):
+    bound = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
+    for p in module.parameters():
+        init.uniform_(p, -bound, bound)
+
+
+def _new(shape, dtype):
+    return Parameter(np.zeros(shape, as_dtype(dtype) or np.float32))
+
+
+# ---------------------------------------------------------------- cells
+class _CellBase(Module):
+    mode = None
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=None, fused=True):
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias, self.fused = input_size, hidden_size, bias, fused
+        g = GATES[self.mode]
+        self.weight_ih = _new((g * hidden_size, input_size), dtype)
+        self.weight_hh = _new((g * hidden_size, hidden_size), dtype)
+        if bias:
+            self.bias_ih = _new((g * hidden_size,), dtype)
+            self.bias_hh = _new((g * hidden_size,), dtype)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        _uniform_init(self)
+
+    def forward(self, input, hx=None):
+        """One step: returns h' (RNN, GRU) or (h', c') (LSTM); unbatched 1-D input allowed."""
+        name, n_states = type(self).__name__, 2 if self.mode == "LSTM" else 1
+        x = _tensor(input)
+        if x.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.ndim}D instead")
+        states = None if hx is None else [_tensor(h) for h in (hx if n_states == 2 else (hx,))]
+        for i, h in enumerate(states or ()):
+            if h.ndim not in (1, 2):
+                what = f"hx[{i}]" if n_states == 2 else "hidden"
+                raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {h.ndim}D instead")
+        batched = x.ndim == 2
+        if not batched:
+            x = x.unsqueeze(0)
+        if states is None:
+            states = [Tensor(np.zeros((x.shape[0], self.hidden_size), x.dtype))] * n_states
+        elif not batched:
+            states = [h.unsqueeze(0) for h in states]
+        self._check(x, states)
+        new = self._step(x, states[0] if n_states == 1 else tuple(states))
+        if not batched:
+            new = tuple(h.squeeze(0) for h in new) if n_states == 2 else new.squeeze(0)
+        return new
+
+    def _check(self, x, states):
+        _check_dtype(x, self.weight_ih)
+        if x.shape[1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {x.shape[1]} expected {self.input_size}")
+        for i, h in enumerate(states):
+            _check_dtype(h, self.weight_ih)
+            if h.shape[0] != x.shape[0]:
+                raise RuntimeError(f"Input batch size {x.shape[0]} doesn't match hidden{i} batch size {h.shape[0]}")
+            if h.shape[1] != self.hidden_size:
+                raise RuntimeError(f"hidden{i} has inconsistent hidden_size: got {h.shape[1]}, "
+                                   f"expected {self.hidden_size}")
+
+    def _step(self, x, state):
+        mode, residual = _mode(self), getattr(self, "residual", False)
+        w_ih, w_hh, b_ih, b_hh = self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        if not self.fused:
+            return _unfused_step(mode, x, state, w_ih, w_hh, b_ih, b_hh, None, residual)
+        batch = x.shape[0]
+        seq = _Sequence(1, (batch, self.hidden_size), x.dtype, w_hh.shape[0])
+        return _fused_step(mode, F.linear(x, w_ih, b_ih), state, w_hh, b_hh, seq, 0,
+                           np.ones(batch, bool), residual)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        if getattr(self, "residual", False):
+            s += ", residual=True"
+        return s
+
+
+class RNNCell(_CellBase):
+    """h' = phi(W_ih x + b_ih + W_hh h + b_hh), phi tanh or relu; with ``residual=True``
+    h' = h + phi(...) (the residual form that keeps gradients from vanishing).
+
+    >>> cell = RNNCell(10, 20); h = cell(tinybptt.randn(3, 10))   # h: (3, 20)
+    """
+
+    mode = "RNN"
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", residual=False,
+                 dtype=None, fused=True):
+        _check_nonlinearity(nonlinearity)
+        super().__init__(input_size, hidden_size, bias, dtype, fused)
+        self.nonlinearity, self.residual = nonlinearity, residual
+
+
+class LSTMCell(_CellBase):
+    """One LSTM step, gates i, f, g, o: ``h1, c1 = cell(x, (h0, c0))`` (state zeros if omitted)."""
+
+    mode = "LSTM"
+
+
+class GRUCell(_CellBase):
+    """One GRU step, gates r, z, n with n = tanh(W_in x + b_in + r*(W_hn h + b_hn)): ``h1 = cell(x, h0)``."""
+
+    mode = "GRU"
+
+
+# ---------------------------------------------------------------- layers
+def _lengths_mask(lengths, steps, batch):
+    """(T, B) bool: True where step t is inside sequence b."""
+    lens = np.asarray(_infer_array(lengths)).reshape(-1)
+    if lens.dtype.kind not in "iu":
+        if lens.dtype.kind != "f" or not np.all(lens == np.round(lens)):
+            raise TypeError(f"lengths: expected integer lengths, got dtype {lens.dtype}")
+        lens = lens.astype(np.int64)
+    if lens.shape != (batch,):
+        raise ValueError(f"lengths: expected one length per sequence ({batch}), got {lens.size}")
+    if (lens <= 0).any():
+        raise ValueError("lengths: length of all samples has to be greater than 0, "
+                         f"got {lens.tolist()}")
+    if lens.max() > steps:
+        raise ValueError(f"lengths: a length of {lens.max()} is longer than the input's {steps} time steps")
+    return np.arange(steps)[:, None] < lens[None, :]
+
+
+class _RNNBase(Module):
+    mode = None
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, fused=True, dtype=None):
+        super().__init__()
+        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability "
+                             "of an element being zeroed")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                          f"expects num_layers greater than 1, but got dropout={dropout} and "
+                          f"num_layers={num_layers}", stacklevel=2)
+        for what, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+                raise TypeError(f"{what} should be of type int, got: {type(v).__name__}")
+            if v <= 0:
+                raise ValueError(f"{what} must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.fused = bidirectional, fused
+        self.proj_size = 0
+        self.name = type(self).__name__.lower()
+        gates = GATES[self.mode] * hidden_size
+        dirs = 2 if bidirectional else 1
+        self._flat_weights_names = []
+        for k in range(num_layers):
+            for d in range(dirs):
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                size_in = input_size if k == 0 else hidden_size * dirs
+                shapes = [("weight_ih", (gates, size_in)), ("weight_hh", (gates, hidden_size))]
+                if bias:
+                    shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
+                for n, shape in shapes:
+                    setattr(self, n + sfx, _new(shape, dtype))
+                    self._flat_weights_names.append(n + sfx)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        _uniform_init(self)
+
+    def flatten_parameters(self):
+        """No-op, for code written for PyTorch's cuDNN path."""
+
+    @property
+    def all_weights(self):
+        """[[weight_ih, weight_hh, bias_ih, bias_hh] per layer and direction] as in PyTorch."""
+        per = 4 if self.bias else 2
+        names = self._flat_weights_names
+        return [[getattr(self, n) for n in names[i:i + per]] for i in range(0, len(names), per)]
+
+    def _weights(self, k, d):
+        sfx = f"_l{k}" + ("_reverse" if d else "")
+        if self.bias:
+            return tuple(getattr(self, n + sfx) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        return getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx), None, None
+
+    def forward(self, input, hx=None, lengths=None):
+        """Run all layers over the sequence; returns (output, h_n), or (output, (h_n, c_n)) for LSTM.
+
+        input: (T, B, input_size) ((B, T, input_size) with batch_first, (T, input_size)
+        unbatched).  hx: (num_layers * num_directions, B, hidden_size) (a pair for LSTM),
+        zeros when omitted.  lengths: optional length of each sequence of the batch.
+        """
+        lstm, name = self.mode == "LSTM", type(self).__name__
+        x = _tensor(input)
+        if x.ndim not in (2, 3):
+            tensor_word = " tensor" if self.mode == "RNN" else ""
+            raise ValueError(f"{name}: Expected input to be 2D or 3D, got {x.ndim}D{tensor_word} instead")
+        batched, batch_dim = x.ndim == 3, 0 if self.batch_first else 1
+        if hx is not None:
+            hs = [_tensor(h) for h in hx] if lstm else [_tensor(hx)]
+            want = 3 if batched else 2
+            if any(h.ndim != want for h in hs):
+                kind = "batched 3-D" if batched else "unbatched 2-D"
+                got = ", ".join(f"{h.ndim}-D" for h in hs)
+                raise RuntimeError(f"For {kind} input, hx and cx should also be {want}-D but got ({got}) tensors"
+                                   if lstm else f"For {kind} input, hx should also be {want}-D but got {got} tensor")
+            if not batched:
+                hs = [h.unsqueeze(1) for h in hs]
+        if not batched:
+            x = x.unsqueeze(batch_dim)
+        _check_dtype(x, self.weight_ih_l0)
+        if x.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {x.shape[-1]}")
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        steps, batch = x.shape[:2]
+        dirs = 2 if self.bidirectional else 1
+        expected = (self.num_layers * dirs, batch, self.hidden_size)
+        if hx is not None:
+            for i, h in enumerate(hs):
+                if h.shape != expected:
+                    what = f"hidden[{i}]" if lstm else "hidden"
+                    raise RuntimeError(f"Expected {what} size {expected}, got {list(h.shape)}")
+                _check_dtype(h, self.weight_ih_l0)
+        mask = None if lengths is None else _lengths_mask(lengths, steps, batch)
+
+        layer_in, finals = x, []
+        for k in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                if hx is None:
+                    zeros = Tensor(np.zeros((batch, self.hidden_size), x.dtype))
+                    state = (zeros, zeros) if lstm else zeros
+                else:
+                    state = tuple(h[k * dirs + d] for h in hs) if lstm else hs[0][k * dirs + d]
+                with scope(f"{self.name}.l{k}.{'bwd' if d else 'fwd'}"):
+                    out, state = self._direction(layer_in, state, k, d, mask)
+                outs.append(out)
+                finals.append(state)
+            layer_in = outs[0] if dirs == 1 else ops.cat(outs, dim=2)
+            if k < self.num_layers - 1 and self.dropout > 0 and self.training:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+
+        output = layer_in
+        if mask is not None:
+            output = output * Tensor(mask[:, :, None].astype(x.dtype))
+        if self.batch_first:
+            output = output.transpose(0, 1)
+        h_n = (ops.stack([s[0] for s in finals]), ops.stack([s[1] for s in finals])) if lstm \
+            else ops.stack(finals)
+        if not batched:
+            output = output.squeeze(batch_dim)
+            h_n = tuple(h.squeeze(1) for h in h_n) if lstm else h_n.squeeze(1)
+        return output, h_n
+
+    def _direction(self, x, state, k, d, mask):
+        """One layer, one direction over all steps; returns (outputs (T, B, H), final state)."""
+        steps, batch = x.shape[:2]
+        mode, residual = _mode(self), getattr(self, "residual", False)
+        w_ih, w_hh, b_ih, b_hh = self._weights(k, d)
+        order = range(steps - 1, -1, -1) if d else range(steps)
+        if self.fused:
+            xp = F.linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih)  # all steps: one GEMM
+            inputs = Unbind.apply(xp.reshape(steps, batch, w_ih.shape[0]))
+            needs = w_hh.requires_grad or (b_hh is not None and b_hh.requires_grad)
+            seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], needs)
+            active = mask if mask is not None else np.ones((steps, batch), bool)
+        else:
+            inputs = Unbind.apply(x)
+        hs = [None] * steps
+        for s, t in enumerate(order):
+            with scope(f"t={t}"):
+                if self.fused:
+                    state = _fused_step(mode, inputs[t], state, w_hh, b_hh, seq, s, active[t], residual)
+                else:
+                    state = _unfused_step(mode, inputs[t], state, w_ih, w_hh, b_ih, b_hh,
+                                          None if mask is None else mask[t], residual)
+            hs[t] = state[0] if mode == "LSTM" else state
+        return ops.stack(hs), state
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(_RNNBase):
+    """Elman RNN layers: h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), phi tanh or relu.
+
+    ``residual=True`` gives h_t = h_{t-1} + phi(...).  Returns (output, h_n).
+
+    >>> rnn = RNN(10, 20, num_layers=2); out, h_n = rnn(tinybptt.randn(5, 3, 10))  # (5, 3, 20), (2, 3, 20)
+    """
+
+    mode = "RNN"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, residual=False, fused=True, dtype=None):
+        _check_nonlinearity(nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, fused, dtype)
+        self.nonlinearity, self.residual = nonlinearity, residual
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        if self.nonlinearity != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        return s + (", residual=True" if self.residual else "")
+
+
+class LSTM(_RNNBase):
+    """LSTM layers (gates i, f, g, o); returns (output, (h_n, c_n)).
+
+    >>> lstm = LSTM(10, 20); out, (h, c) = lstm(tinybptt.randn(5, 3, 10))
+    """
+
+    mode = "LSTM"
+
+
+class GRU(_RNNBase):
+    """GRU layers (gates r, z, n with n = tanh(W_in x + b_in + r*(W_hn h + b_hn))); returns (output, h_n)."""
+
+    mode = "GRU"

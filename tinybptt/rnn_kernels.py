@@ -1,0 +1,142 @@
+"""Fused numba kernels for one step of an RNN, LSTM or GRU cell (forward and backward).
+
+Imported lazily (``nn.rnn.rnn_kernels()``) the first time a fused step runs, like
+``kernels.py``, whose dtype-aware ``sigmoid_`` and ``tanh_`` they use (a rational
+tanh in float32 that LLVM vectorises).  Arrays are 2-D and C-contiguous: a row
+per sequence of the batch, gates side by side in PyTorch's order.  ``hh`` is
+the recurrent product h_{t-1} W_hh^T + b_hh computed by BLAS before the call;
+the kernels overwrite it with what backward needs.  ``active[b]`` is False for
+a sequence that has ended (or, running backward in time, not yet begun): its
+state passes through unchanged and its gradient goes straight to h_{t-1}.
+"""
+import numpy as np
+
+from .kernels import njit, sigmoid_, tanh_
+
+
+# ---------------------------------------------------------------- LSTM: gates i, f, g, o
+@njit(cache=True)
+def lstm_forward(xp, hh, h_prev, c_prev, active, h, c, tc):
+    """c = f*c_prev + i*g, h = o*tanh(c); leaves i, f, g, o in ``hh`` and tanh(c) in ``tc``."""
+    n, H = c.shape
+    for b in range(n):
+        if not active[b]:
+            h[b, :] = h_prev[b, :]
+            c[b, :] = c_prev[b, :]
+            continue
+        x, a = xp[b], hh[b]
+        for j in range(H):
+            i = sigmoid_(x[j] + a[j])
+            f = sigmoid_(x[H + j] + a[H + j])
+            g = tanh_(x[2 * H + j] + a[2 * H + j])
+            o = sigmoid_(x[3 * H + j] + a[3 * H + j])
+            cj = f * c_prev[b, j] + i * g
+            t = tanh_(cj)
+            a[j], a[H + j], a[2 * H + j], a[3 * H + j] = i, f, g, o
+            c[b, j], tc[b, j], h[b, j] = cj, t, o * t
+
+
+@njit(cache=True)
+def lstm_backward(acts, c_prev, tc, dh, dc, active, dgates, dc_prev, dh_direct):
+    """Gradients of the gate pre-activations (same for x and h parts), of c_prev, and the
+    part of dh_prev that skips W_hh (nonzero only for inactive rows)."""
+    n, H = dh.shape
+    one, zero = dh.dtype.type(1), dh.dtype.type(0)
+    for b in range(n):
+        if not active[b]:
+            dgates[b, :] = 0
+            dc_prev[b, :] = dc[b, :]
+            dh_direct[b, :] = dh[b, :]
+            continue
+        a, d = acts[b], dgates[b]
+        for j in range(H):
+            i, f, g, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
+            t = tc[b, j]
+            dct = dc[b, j] + dh[b, j] * o * (one - t * t)
+            d[j] = dct * g * i * (one - i)
+            d[H + j] = dct * c_prev[b, j] * f * (one - f)
+            d[2 * H + j] = dct * i * (one - g * g)
+            d[3 * H + j] = dh[b, j] * t * o * (one - o)
+            dc_prev[b, j] = dct * f
+            dh_direct[b, j] = zero
+
+
+# ---------------------------------------------------------------- GRU: gates r, z, n
+@njit(cache=True)
+def gru_forward(xp, hh, h_prev, active, h, nn):
+    """n = tanh(x_n + r*hh_n), h = (1-z)*n + z*h_prev; leaves r, z, hh_n in ``hh`` and n in ``nn``."""
+    n_rows, H = h.shape
+    for b in range(n_rows):
+        if not active[b]:
+            h[b, :] = h_prev[b, :]
+            continue
+        x, a = xp[b], hh[b]
+        for j in range(H):
+            r = sigmoid_(x[j] + a[j])
+            z = sigmoid_(x[H + j] + a[H + j])
+            nj = tanh_(x[2 * H + j] + r * a[2 * H + j])
+            a[j], a[H + j] = r, z
+            nn[b, j] = nj
+            h[b, j] = nj + z * (h_prev[b, j] - nj)
+
+
+@njit(cache=True)
+def gru_backward(acts, nn, h_prev, dh, active, dxp, dhh, dh_direct):
+    """Gradients of the x and hh pre-activations (they differ in the n gate: dhh_n = r*dx_n)
+    and the part of dh_prev that skips W_hh (z*dh)."""
+    n_rows, H = dh.shape
+    one = dh.dtype.type(1)
+    for b in range(n_rows):
+        if not active[b]:
+            dxp[b, :] = 0
+            dhh[b, :] = 0
+            dh_direct[b, :] = dh[b, :]
+            continue
+        a = acts[b]
+        for j in range(H):
+            r, z, hn, nj, g = a[j], a[H + j], a[2 * H + j], nn[b, j], dh[b, j]
+            dn = g * (one - z) * (one - nj * nj)
+            dz = g * (h_prev[b, j] - nj) * z * (one - z)
+            dr = dn * hn * r * (one - r)
+            dxp[b, j], dxp[b, H + j], dxp[b, 2 * H + j] = dr, dz, dn
+            dhh[b, j], dhh[b, H + j], dhh[b, 2 * H + j] = dr, dz, dn * r
+            dh_direct[b, j] = g * z
+
+
+# ---------------------------------------------------------------- simple RNN
+@njit(cache=True)
+def rnn_forward(xp, hh, h_prev, active, relu, residual, h):
+    """y = phi(x W_ih^T + b_ih + hh), h = y (+ h_prev when ``residual``); leaves y in ``hh``."""
+    n, H = h.shape
+    zero = h.dtype.type(0)
+    for b in range(n):
+        if not active[b]:
+            h[b, :] = h_prev[b, :]
+            continue
+        for j in range(H):
+            s = xp[b, j] + hh[b, j]
+            y = max(s, zero) if relu else tanh_(s)
+            hh[b, j] = y
+            h[b, j] = y + h_prev[b, j] if residual else y
+
+
+@njit(cache=True)
+def rnn_backward(y, dh, active, relu, residual, da, dh_direct):
+    """da = dh * phi'(a) (from y = phi(a)); dh_direct = dh when residual (or inactive), else 0."""
+    n, H = dh.shape
+    one, zero = dh.dtype.type(1), dh.dtype.type(0)
+    for b in range(n):
+        if not active[b]:
+            da[b, :] = 0
+            dh_direct[b, :] = dh[b, :]
+            continue
+        for j in range(H):
+            g = dh[b, j]
+            if relu:
+                da[b, j] = g if y[b, j] > 0 else zero
+            else:
+                da[b, j] = g * (one - y[b, j] * y[b, j])
+            dh_direct[b, j] = g if residual else zero
+
+
+__all__ = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward"]
