@@ -14,6 +14,7 @@ from .creation import (arange, as_tensor, empty, eye, from_numpy, full, linspace
 from .functions import (abs, allclose, argmax, cat, chunk, clamp, concat, exp, flatten, is_tensor, log,
                         log_softmax, masked_fill, matmul, max, mean, min, numel, permute, pow, relu, reshape,
                         sigmoid, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, where)
+from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor
 from . import nn  # noqa: E402

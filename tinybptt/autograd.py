@@ -9,6 +9,7 @@ from the root by position and walk them from last to first.  Records live as
 long as the tensors that point at them, so a graph nobody holds is freed by
 Python like any other object.
 """
+import functools
 import itertools
 import weakref
 
@@ -18,6 +19,7 @@ Tensor = None  # set by tensor.py once the class exists (avoids an import cycle)
 
 _state = {"grad": True, "anomaly": False}
 _scopes = []
+_scope_name = [""]  # "/".join(_scopes), kept up to date so recording an op needs no join
 _tape_position = itertools.count()
 
 
@@ -26,6 +28,11 @@ class _GradMode:
     """Context manager and decorator that sets whether operations are recorded."""
 
     enabled = True
+
+    def __new__(cls, fn=None):
+        if callable(fn):  # used as a bare decorator: @no_grad
+            return cls()(fn)
+        return super().__new__(cls)
 
     def __enter__(self):
         self._prev = _state["grad"]
@@ -44,8 +51,7 @@ class _GradMode:
             finally:
                 _state["grad"] = prev
 
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-        return wrapper
+        return functools.wraps(fn)(wrapper)
 
 
 class no_grad(_GradMode):
@@ -71,6 +77,10 @@ class set_grad_enabled(_GradMode):
     def __enter__(self):
         pass
 
+    def __call__(self, fn):
+        _state["grad"] = self._prev  # as a decorator it only applies inside the call
+        return super().__call__(fn)
+
 
 def is_grad_enabled():
     """True when operations are being recorded on the tape."""
@@ -80,12 +90,16 @@ def is_grad_enabled():
 class detect_anomaly:
     """Context manager: the first op whose forward or backward gives NaN/inf raises.
 
-    The error names the op and the scope it ran in.
+    The error names the op and the scope it ran in.  ``check_nan=False``
+    turns the check off (as in PyTorch).
     """
+
+    def __init__(self, check_nan=True):
+        self.check_nan = bool(check_nan)
 
     def __enter__(self):
         self._prev = _state["anomaly"]
-        _state["anomaly"] = True
+        _state["anomaly"] = self.check_nan
 
     def __exit__(self, *exc):
         _state["anomaly"] = self._prev
@@ -102,31 +116,36 @@ class scope:
 
     def __enter__(self):
         _scopes.append(self.name)
+        _scope_name[0] = "/".join(_scopes)
         return self
 
     def __exit__(self, *exc):
         _scopes.pop()
+        _scope_name[0] = "/".join(_scopes)
 
 
 def current_scope():
     """The scope string that new records get, '' at top level."""
-    return "/".join(_scopes)
+    return _scope_name[0]
 
 
 # ---------------------------------------------------------------- records
 class Node:
     """One record on the tape: an op applied to inputs, producing outputs."""
 
-    __slots__ = ("fn", "inputs", "outputs", "out_meta", "scope", "position", "freed", "__weakref__")
+    __slots__ = ("fn", "inputs", "versions", "outputs", "out_meta", "scope", "position", "freed", "hooked",
+                 "__weakref__")
 
-    def __init__(self, fn, inputs, outputs):
+    def __init__(self, fn, inputs, versions, outputs):
         self.fn = fn
-        self.inputs = inputs
-        self.outputs = tuple(weakref.ref(t) for t in outputs)
-        self.out_meta = tuple((t.shape, t.dtype) for t in outputs)
-        self.scope = "/".join(_scopes)
+        self.inputs = inputs        # Tensor, or None for a non-tensor argument
+        self.versions = versions    # each input's _version when recorded (to catch in-place changes)
+        self.outputs = tuple([weakref.ref(t) for t in outputs])
+        self.out_meta = tuple([(t._data.shape, t._data.dtype) for t in outputs])
+        self.scope = _scope_name[0]
         self.position = next(_tape_position)
         self.freed = False
+        self.hooked = False         # set when an output gets a hook or retain_grad()
 
     @property
     def name(self):
@@ -152,34 +171,61 @@ class Function:
 
     Whatever backward needs is saved as attributes of ``self`` in forward.
     Gradients may have the broadcast shape: the walk sums them back.
+    In backward, ``self.needs_input_grad[i]`` says whether input i wants a
+    gradient (set by the walk), so an op can skip work nobody uses.
     """
+
+    needs_input_grad = (True,) * 64  # default when backward is called outside the walk
 
     @classmethod
     def apply(cls, *inputs, **options):
         """Run forward on the inputs' arrays and record the op when needed."""
         fn = cls()
-        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        arrays, tensors, versions, record = [], [], [], False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x._data)
+                tensors.append(x)
+                versions.append(x._version)
+                record = record or x.requires_grad
+            else:
+                arrays.append(x)
+                tensors.append(None)
+                versions.append(None)
         try:
             out = fn.forward(*arrays, **options)
         except (ValueError, IndexError, TypeError) as e:
-            shapes = ", ".join(str(tuple(np.shape(a))) for a in arrays)
-            raise RuntimeError(f"{cls.__name__}: {e} (input shapes {shapes})") from None
-        record = _state["grad"] and any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-        multi = isinstance(out, tuple)
-        outs = tuple(Tensor._wrap(o, record) for o in (out if multi else (out,)))
+            raise _input_error(cls.__name__, e, arrays) from None
+        record = record and _state["grad"]
+        if type(out) is tuple:
+            outs = tuple([Tensor._wrap(o, record) for o in out])
+        else:
+            outs = (Tensor._wrap(out, record),)
         if _state["anomaly"]:
-            _check_finite(cls.__name__, "forward", [o._data for o in outs])
+            _check_finite(cls.__name__, "forward", [o._data for o in outs], f" (scope '{_scope_name[0]}')")
         if record:
-            node = Node(fn, tuple(x if isinstance(x, Tensor) else None for x in inputs), outs)
+            node = Node(fn, tuple(tensors), versions, outs)
             for i, o in enumerate(outs):
                 o.grad_fn, o._out_index = node, i
-            # remember versions of saved tensors, to catch in-place changes before backward
-            fn._versions = [(weakref.ref(x), x._version) for x in (*inputs, *outs)
-                            if isinstance(x, Tensor) and _saved_by(fn, x._data)]
-        return outs if multi else outs[0]
+        return outs if type(out) is tuple else outs[0]
 
     def backward(self, *grads):
         raise NotImplementedError
+
+
+def _input_error(name, e, arrays):
+    """Re-raise numpy's complaint about bad input naming the op and the shapes (same exception type)."""
+    shapes = [tuple(np.shape(a)) for a in arrays if a is not None]
+    msg = str(e)
+    if "broadcast" in msg and len(shapes) >= 2:
+        a, b = shapes[-2], shapes[-1]
+        for i in range(1, min(len(a), len(b)) + 1):
+            if a[-i] != b[-i] and 1 not in (a[-i], b[-i]):
+                return RuntimeError(f"{name.lower()}: the size of tensor a ({a[-i]}) must match the size of "
+                                    f"tensor b ({b[-i]}) at non-singleton dimension {max(len(a), len(b)) - i} "
+                                    f"(shapes {a} and {b})")
+    base = next(t for t in (IndexError, TypeError, ValueError) if isinstance(e, t))
+    return base(f"{name}: {msg} (input shapes {', '.join(map(str, shapes))})")
 
 
 def _saved_by(fn, array):
@@ -228,32 +274,43 @@ def backward(roots, root_grads, retain_graph=False):
                 f"backward: trying to backward through the graph a second time: the arrays saved by "
                 f"{node.name} (scope '{node.scope}') were freed by the first backward(). "
                 f"Pass retain_graph=True to the first backward() to keep them.")
-        grads = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(grads, node.out_meta)]
-        for i, ref in enumerate(node.outputs):
-            out = ref()
-            if out is not None and (out._hooks or out._retains_grad):
-                grads[i] = out._run_hooks(grads[i])
-                if out._retains_grad:
-                    out._accumulate(grads[i])
-        for ref, v in node.fn._versions:
-            x = ref()
-            if x is not None and x._version != v:
-                raise RuntimeError(
-                    f"backward: a tensor of shape {x.shape} saved by {node.name} (scope '{node.scope}') "
-                    f"was modified in place after it was saved (version {v} -> {x._version})")
-        in_grads = node.fn.backward(*grads)
-        if not isinstance(in_grads, tuple):
+        if any(g is None for g in grads):  # an output nobody used: its gradient is zero
+            grads = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(grads, node.out_meta)]
+        if node.hooked:
+            for i, ref in enumerate(node.outputs):
+                out = ref()
+                if out is not None:
+                    grads[i] = out._run_hooks(grads[i])
+                    if out._retains_grad:
+                        out._accumulate(grads[i])
+        _check_versions(node)
+        fn = node.fn
+        fn.needs_input_grad = tuple([x is not None and x.requires_grad for x in node.inputs])
+        in_grads = fn.backward(*grads)
+        if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         if _state["anomaly"]:
             _check_finite(node.name, "backward", in_grads, f" (scope '{node.scope}')")
-        for x, g in zip(node.inputs, in_grads):
-            if x is not None and g is not None and x.requires_grad:
+        for x, g, needed in zip(node.inputs, in_grads, fn.needs_input_grad):
+            if needed and g is not None:
                 _send(x, unbroadcast(np.asarray(g), x.shape), pending, leaf_grads)
         if not retain_graph:
             node.release()
 
     for leaf, g in leaf_grads.values():
         leaf._accumulate(leaf._run_hooks(g))
+
+
+def _check_versions(node):
+    """Raise if a tensor whose array the op saved was changed in place after the op was recorded."""
+    changed = [(x, v) for x, v in zip(node.inputs, node.versions) if x is not None and x._version != v]
+    changed += [(x, 0) for x in (ref() for ref in node.outputs) if x is not None and x._version != 0]
+    for x, v in changed:
+        if _saved_by(node.fn, x._data):
+            raise RuntimeError(
+                f"backward: one of the tensors saved by {node.name} (scope '{node.scope}') for gradient "
+                f"computation, of shape {x.shape}, has been modified by an in-place operation: it is at "
+                f"version {x._version}; expected version {v}")
 
 
 def _send(x, g, pending, leaf_grads):

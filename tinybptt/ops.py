@@ -48,7 +48,6 @@ def _float(a):
 # ---------------------------------------------------------------- arithmetic
 class Add(Function):
     def forward(self, a, b):
-        _broadcast_check("add", a, b)
         return a + b
 
     def backward(self, g):
@@ -57,7 +56,6 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, a, b):
-        _broadcast_check("sub", a, b)
         return a - b
 
     def backward(self, g):
@@ -66,7 +64,6 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a, b):
-        _broadcast_check("mul", a, b)
         self.a, self.b = a, b
         return a * b
 
@@ -76,9 +73,9 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
-        _broadcast_check("div", a, b)
         self.a, self.b = a, b
-        return _float(a / b) if a.dtype.kind != "f" else a / b
+        y = a / b
+        return y if a.dtype.kind == "f" or b.dtype.kind == "f" else y.astype(np.float32)  # int / int -> float32
 
     def backward(self, g):
         gb = g / self.b
@@ -95,17 +92,18 @@ class Neg(Function):
 
 class Pow(Function):
     def forward(self, a, b):
-        _broadcast_check("pow", a, b)
         self.a, self.b = a, b
         self.y = np.power(a, b)
         return self.y
 
     def backward(self, g):
         a, b = self.a, self.b
-        ga = g * b * np.power(a, b - 1) if np.ndim(b) or b != 0 else np.zeros_like(g)
+        ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):
-            # d a^b / db = a^b log a, taken as 0 where a == 0 (as PyTorch does)
-            gb = g * self.y * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0) if np.ndim(b) else None
+            if self.needs_input_grad[0]:  # b a^(b-1), taken as 0 where b == 0 (as PyTorch does)
+                ga = np.where(b == 0, 0, g * b * np.power(a, b - 1)).astype(g.dtype, copy=False)
+            if self.needs_input_grad[1]:  # a^b log a, taken as 0 where a == 0 (as PyTorch does)
+                gb = g * np.where(a == 0, 0, self.y * np.log(a))
         return ga, gb
 
 
@@ -125,19 +123,19 @@ class MatMul(Function):
         a, b = self.a, self.b
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = g[..., None]
-        ga = g @ np.swapaxes(b2, -1, -2)
-        if b2.ndim == 2 and a2.ndim > 2:  # (.., n, k) @ (k, m): weight gradient as one big GEMM
-            gb = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-        else:
-            gb = np.swapaxes(a2, -1, -2) @ g
-        if a.ndim == 1:
-            ga = ga[..., 0, :]
-        if b.ndim == 1:
-            gb = gb[..., :, 0]
+        if a.ndim == 1 or b.ndim == 1:  # put back the size-1 dims that matmul dropped
+            batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+            g = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = g @ np.swapaxes(b2, -1, -2)
+            ga = ga[..., 0, :] if a.ndim == 1 else ga
+        if self.needs_input_grad[1]:
+            if b2.ndim == 2 and a2.ndim > 2:  # (.., n, k) @ (k, m): weight gradient as one big GEMM
+                gb = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+            else:
+                gb = np.swapaxes(a2, -1, -2) @ g
+            gb = gb[..., :, 0] if b.ndim == 1 else gb
         return ga, gb
 
 
@@ -304,7 +302,7 @@ class Sum(Function):
 class Mean(Function):
     def forward(self, a, dim=None, keepdim=False):
         self.shape, self.axes, self.keepdim = a.shape, _axes(dim, a.ndim), keepdim
-        self.n = a.size // max(np.asarray(a.sum(axis=self.axes, keepdims=True)).size, 1) if a.size else 0
+        self.n = np.prod([a.shape[d] for d in self.axes]) if self.axes is not None else a.size
         return np.asarray(_float(a).mean(axis=self.axes, keepdims=keepdim))
 
     def backward(self, g):
@@ -312,24 +310,25 @@ class Mean(Function):
 
 
 class MinMax(Function):
-    """max/min over dims; with dim=None the gradient is shared evenly among ties (as PyTorch)."""
+    """max/min over dims.  A full reduction and amax/amin share the gradient evenly among
+    ties; max/min(dim) send it to the one index they return (both as PyTorch does)."""
 
-    def forward(self, a, reduce, dim=None, keepdim=False):
+    def forward(self, a, reduce, dim=None, keepdim=False, indices=False):
         if a.size == 0:
             raise RuntimeError(f"{reduce.__name__}: cannot reduce an empty tensor of shape {a.shape}")
-        self.a, self.axes, self.keepdim, self.dim = a, _axes(dim, a.ndim), keepdim, dim
+        self.a, self.axes, self.keepdim = a, _axes(dim, a.ndim), keepdim
         self.arg = None
-        if dim is not None and not isinstance(dim, (tuple, list)):
-            self.arg = (np.argmax if reduce is np.max else np.argmin)(a, axis=self.axes[0] if self.axes else None)
+        if indices and a.ndim:
+            self.arg = (np.argmax if reduce is np.max else np.argmin)(a, axis=self.axes[0])
         self.y = np.asarray(reduce(a, axis=self.axes, keepdims=True))
-        return self.y if keepdim else np.asarray(reduce(a, axis=self.axes))
+        return self.y if keepdim else np.squeeze(self.y, self.axes)
 
     def backward(self, g):
         g = g if self.keepdim or self.axes is None else np.expand_dims(g, self.axes)
         if self.arg is not None:  # one winner per slice: the index that argmax/argmin returns
             out = np.zeros(self.a.shape, g.dtype)
-            ax = self.axes[0] if self.axes else 0
-            np.put_along_axis(out, np.expand_dims(self.arg, ax), g if g.ndim == out.ndim else g.reshape(1), ax)
+            ax = self.axes[0]
+            np.put_along_axis(out, np.expand_dims(self.arg, ax), g, ax)
             return out
         ties = self.a == self.y
         return ties * (g / ties.sum(axis=self.axes, keepdims=True))

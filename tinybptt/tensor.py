@@ -199,7 +199,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: tensor does not require grad")
         if self.grad_fn is not None:
-            self._retains_grad = True
+            self._retains_grad = self.grad_fn.hooked = True
 
     @property
     def retains_grad(self):
@@ -214,6 +214,8 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
         self._hooks.append(hook)
+        if self.grad_fn is not None:
+            self.grad_fn.hooked = True
         hooks = self._hooks
         return _HookHandle(lambda: hook in hooks and hooks.remove(hook))
 
@@ -295,23 +297,41 @@ class Tensor:
         if isinstance(x, Tensor):
             return x
         if isinstance(x, numbers.Number) and not isinstance(x, np.ndarray):
-            if isinstance(x, bool) or self.dtype.kind == "f":
-                return np.asarray(x, dtype=self.dtype if self.dtype.kind == "f" else None)
-            if isinstance(x, numbers.Integral):
-                return np.asarray(x, dtype=self.dtype)
-            return np.asarray(x, dtype=np.float32)
+            kind = self.dtype.kind
+            if kind == "f" or (kind in "iu" and isinstance(x, numbers.Integral)):
+                return np.asarray(x, dtype=self.dtype)  # a Python scalar takes the tensor's dtype
+            if isinstance(x, (bool, np.bool_)):
+                return np.asarray(x)
+            return np.asarray(x, dtype=np.int64 if isinstance(x, numbers.Integral) else np.float32)
         return _infer_array(x)
 
-    def __add__(self, o): return ops.Add.apply(self, self._other(o))
-    def __radd__(self, o): return ops.Add.apply(self._other(o), self)
-    def __sub__(self, o): return ops.Sub.apply(self, self._other(o))
-    def __rsub__(self, o): return ops.Sub.apply(self._other(o), self)
-    def __mul__(self, o): return ops.Mul.apply(self, self._other(o))
-    def __rmul__(self, o): return ops.Mul.apply(self._other(o), self)
-    def __truediv__(self, o): return ops.Div.apply(self, self._other(o))
-    def __rtruediv__(self, o): return ops.Div.apply(self._other(o), self)
-    def __pow__(self, o): return ops.Pow.apply(self, self._other(o))
-    def __rpow__(self, o): return ops.Pow.apply(self._other(o), self)
+    def _pair(self, o):
+        """(self, o) with o made an array and the dtypes resolved as PyTorch promotes them:
+        a floating operand beats an integer one, and a dimensioned tensor beats a 0-d one of its kind."""
+        o = self._other(o)
+        if o.dtype == self.dtype:
+            return self, o
+        rank = {"b": 0, "i": 1, "u": 1, "f": 2}
+        ks, ko = rank.get(self.dtype.kind, 3), rank.get(o.dtype.kind, 3)
+        if ks != ko:
+            dtype = self.dtype if ks > ko else o.dtype
+        elif (self.ndim == 0) != (o.ndim == 0):
+            dtype = o.dtype if self.ndim == 0 else self.dtype
+        else:
+            dtype = np.result_type(self.dtype, o.dtype)
+        return (self if self.dtype == dtype else self.to(dtype),
+                o if o.dtype == dtype else o.to(dtype) if isinstance(o, Tensor) else o.astype(dtype))
+
+    def __add__(self, o): return ops.Add.apply(*self._pair(o))
+    def __radd__(self, o): return ops.Add.apply(*self._pair(o)[::-1])
+    def __sub__(self, o): return ops.Sub.apply(*self._pair(o))
+    def __rsub__(self, o): return ops.Sub.apply(*self._pair(o)[::-1])
+    def __mul__(self, o): return ops.Mul.apply(*self._pair(o))
+    def __rmul__(self, o): return ops.Mul.apply(*self._pair(o)[::-1])
+    def __truediv__(self, o): return ops.Div.apply(*self._pair(o))
+    def __rtruediv__(self, o): return ops.Div.apply(*self._pair(o)[::-1])
+    def __pow__(self, o): return ops.Pow.apply(*self._pair(o))
+    def __rpow__(self, o): return ops.Pow.apply(*self._pair(o)[::-1])
     def __matmul__(self, o): return ops.MatMul.apply(self, _infer_array(o) if not isinstance(o, Tensor) else o)
     def __rmatmul__(self, o): return ops.MatMul.apply(_infer_array(o), self)
     def __neg__(self): return ops.Neg.apply(self)
@@ -412,11 +432,11 @@ class Tensor:
 
     def _minmax(self, f, dim, keepdim):
         if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
-            return ops.Where.apply(np.asarray(f is np.max and self._data >= dim._data or
-                                              f is np.min and self._data <= dim._data), self, dim)
+            pick = self._data >= dim._data if f is np.max else self._data <= dim._data
+            return ops.Where.apply(pick, self, dim)
         if dim is None:
             return ops.MinMax.apply(self, reduce=f, dim=None, keepdim=False)
-        values = ops.MinMax.apply(self, reduce=f, dim=dim, keepdim=keepdim)
+        values = ops.MinMax.apply(self, reduce=f, dim=dim, keepdim=keepdim, indices=True)
         arg = np.argmax if f is np.max else np.argmin
         idx = arg(self._data, axis=dim)
         return ReturnMinMax(values, Tensor._wrap(np.expand_dims(idx, dim) if keepdim else idx))

@@ -51,41 +51,81 @@ def _targets(name, input, target):
     t = _infer_array(target)
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"{name}: expected target of an integer dtype (class indices, e.g. tinybptt.int64), "
-                           f"got {t.dtype}")
+                           f"got {t.dtype}" + (" (or class probabilities of the input's shape)"
+                                               if name == "cross_entropy" else ""))
     if input.ndim != 2 or t.shape != input.shape[:1]:
         raise RuntimeError(f"{name}: expected input of shape (N, C) and target of shape (N,), "
                            f"got input {input.shape} and target {t.shape}")
     return t
 
 
+def _class_rows(name, input, target):
+    """View (C,) / (N, C, d1, ...) inputs as (rows, C) with one target per row; also the loss shape."""
+    t = _infer_array(target)
+    if input.ndim == 1:
+        return input.unsqueeze(0), t.reshape(-1), ()
+    if input.ndim > 2:
+        c = input.shape[1]
+        if t.shape != input.shape[:1] + input.shape[2:]:
+            raise RuntimeError(f"{name}: expected target of shape {input.shape[:1] + input.shape[2:]} for input "
+                               f"of shape {input.shape}, got {t.shape}")
+        return input.permute(0, *range(2, input.ndim), 1).reshape(-1, c), t.reshape(-1), t.shape
+    return input, t, t.shape
+
+
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy between logits (N, C) and class indices (N,), fused and stable.
 
+    Also (C,) with a 0-d target, (N, C, d1, ...) with target (N, d1, ...), and
+    class probabilities as a float target of the input's shape.
     ``reduction='mean'`` divides by the summed weight of the non-ignored targets, as PyTorch.
     """
     _check_reduction("cross_entropy", reduction)
-    if input.ndim == 1:
-        return cross_entropy(input.unsqueeze(0), _infer_array(target).reshape(1), weight, ignore_index,
-                             "sum" if reduction != "none" else "none", label_smoothing).reshape(())
-    if input.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
-        c = input.shape[1]
-        flat = input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)
-        out = cross_entropy(flat, _infer_array(target).reshape(-1), weight, ignore_index, reduction, label_smoothing)
-        return out.reshape(_infer_array(target).shape) if reduction == "none" else out
-    t = _targets("cross_entropy", input, target)
-    c = input.shape[1]
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    t = _infer_array(target)
+    if t.dtype.kind == "f" and t.shape == input.shape:
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    rows, t, shape = _class_rows("cross_entropy", input, t)
+    t = _targets("cross_entropy", rows, t)
+    c = rows.shape[1]
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if bad.any():
         raise IndexError(f"cross_entropy: target {t[bad][0]} is out of bounds for {c} classes")
-    w = np.ones(c, input.dtype) if weight is None else np.ascontiguousarray(_infer_array(weight), input.dtype)
-    return ops.CrossEntropy.apply(input, t, weight=w, ignore_index=int(ignore_index),
-                                  smoothing=float(label_smoothing), reduction=reduction)
+    if label_smoothing > 0 and weight is None and reduction == "mean" and (t == ignore_index).any():
+        # PyTorch averages the smoothing term over all rows but the target term over the kept rows only
+        logp = rows.log_softmax(1)
+        smooth = -(logp.sum(1) * Tensor(t != ignore_index)).mean()
+        nll = nll_loss(logp, t, ignore_index=ignore_index)
+        return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
+    w = np.ones(c, rows.dtype) if weight is None else np.ascontiguousarray(_infer_array(weight), rows.dtype)
+    out = ops.CrossEntropy.apply(rows, t, weight=w, ignore_index=int(ignore_index),
+                                 smoothing=float(label_smoothing), reduction=reduction)
+    return out.reshape(shape) if reduction == "none" else out
+
+
+def _soft_cross_entropy(input, target, weight, reduction, smoothing):
+    """Cross-entropy against class probabilities: -sum_c w_c y_c log p_c per sample."""
+    cdim = 0 if input.ndim == 1 else 1
+    c = input.shape[cdim]
+    target = target if isinstance(target, Tensor) else Tensor(_infer_array(target, input.dtype))
+    y = target * (1 - smoothing) + smoothing / c if smoothing else target
+    logp = input.log_softmax(cdim)
+    if weight is not None:
+        shape = (c,) + (1,) * (input.ndim - cdim - 1)
+        logp = logp * Tensor(_infer_array(weight, input.dtype).reshape(shape))
+    losses = -(logp * y).sum(cdim)
+    return losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.mean()
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    """Negative log-likelihood of log-probabilities (N, C) at class indices (N,)."""
+    """Negative log-likelihood of log-probabilities (N, C) at class indices (N,).
+
+    Also (C,) with a 0-d target and (N, C, d1, ...) with target (N, d1, ...).
+    """
     _check_reduction("nll_loss", reduction)
-    t = _targets("nll_loss", input, target)
+    input, t, shape = _class_rows("nll_loss", input, target)
+    t = _targets("nll_loss", input, t)
     c = input.shape[1]
     valid = t != ignore_index
     if ((t[valid] < 0) | (t[valid] >= c)).any():
@@ -96,7 +136,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     picked = input[np.arange(len(t)), safe]
     losses = -picked * wt
     if reduction == "none":
-        return losses
+        return losses.reshape(shape)
     if reduction == "sum":
         return losses.sum()
     return losses.sum() / wt.sum()
