@@ -1,8 +1,12 @@
 """Shared bits of the examples: command line, output folder, progress bar, plotting."""
 import argparse
+import importlib.util
 import os
 import sys
 import time
+
+if importlib.util.find_spec("tinybptt") is None:  # run from a checkout without installing: use the repo's copy
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def parse_args(description, quick_help="tiny settings that run in seconds (used by the tests)", extra=None,
