@@ -1,0 +1,280 @@
+"""Tape semantics: accumulation, retain_graph, freeing, detach, grad modes, hooks, anomaly detection."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import tinybptt as tb
+from conftest import leaf
+
+
+def test_grad_accumulates_across_backward_calls_and_zero_grad_clears(rng):
+    x = leaf(rng, 3)
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    assert np.allclose(x.grad.numpy(), 5.0)
+    lin = tb.nn.Linear(3, 2)
+    lin(tb.randn(4, 3)).sum().backward()
+    assert lin.weight.grad is not None
+    lin.zero_grad()
+    assert lin.weight.grad is None or np.all(lin.weight.grad.numpy() == 0)
+    x.grad.zero_()
+    assert np.all(x.grad.numpy() == 0)
+
+
+def test_leaf_used_twice_sums_and_grad_has_leaf_dtype(rng):
+    x = tb.tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True)
+    y = x * x + x
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    assert np.allclose(x.grad.numpy(), 2 * x.detach().numpy() + 1, atol=1e-6)
+
+
+def test_retain_graph_allows_second_backward_and_without_it_raises(rng):
+    x = leaf(rng, 3)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    y.backward()
+    assert np.allclose(x.grad.numpy(), 2 * first)
+    with pytest.raises(RuntimeError, match=r"backward through the graph a second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_graph_arrays_freed_after_backward(rng):
+    x = leaf(rng, 50)
+    h = x.relu()
+    loss = (h.tanh() * 2).sum()
+    saved = weakref.ref(h.grad_fn.fn.mask)  # an array only the record holds
+    del h
+    gc.collect()
+    assert saved() is not None
+    loss.backward()
+    gc.collect()
+    assert saved() is None
+
+
+def test_graph_freed_when_nothing_holds_it(rng):
+    x = leaf(rng, 10)
+    y = (x * 2).tanh().sum()
+    node = weakref.ref(y.grad_fn)
+    del y
+    gc.collect()
+    assert node() is None
+
+
+def test_retain_graph_keeps_arrays(rng):
+    x = leaf(rng, 5)
+    h = x.relu()
+    loss = h.sum()
+    saved = weakref.ref(h.grad_fn.fn.mask)
+    del h
+    loss.backward(retain_graph=True)
+    gc.collect()
+    assert saved() is not None
+
+
+def test_detach_shares_data_and_cuts_history(rng):
+    x = leaf(rng, 3)
+    y = x * 2
+    d = y.detach()
+    assert d.grad_fn is None and not d.requires_grad and d.is_leaf
+    assert np.shares_memory(d.numpy(), y.detach().numpy())
+    (d * x).sum().backward()
+    assert np.allclose(x.grad.numpy(), d.numpy())
+    z = x * 3
+    z.detach_()
+    assert z.grad_fn is None and not z.requires_grad
+
+
+def test_no_grad_and_enable_grad_as_context_and_decorator(rng):
+    x = leaf(rng, 3)
+    with tb.no_grad():
+        y = x * 2
+        assert not tb.is_grad_enabled()
+        with tb.enable_grad():
+            z = x * 2
+    assert y.grad_fn is None and not y.requires_grad
+    assert z.grad_fn is not None and tb.is_grad_enabled()
+
+    @tb.no_grad()
+    def f(a):
+        return a * 2
+
+    @tb.no_grad
+    def g(a):
+        return a * 2
+
+    @tb.enable_grad()
+    def h(a):
+        return a * 2
+
+    assert f(x).grad_fn is None and g(x).grad_fn is None and f.__name__ == "f"
+    with tb.no_grad():
+        assert h(x).grad_fn is not None
+    assert tb.is_grad_enabled()
+    with tb.set_grad_enabled(False):
+        assert (x * 1).grad_fn is None
+    assert tb.is_grad_enabled()
+
+
+def test_hooks_see_and_replace_gradients(rng):
+    x = leaf(rng, 3)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    y = x * 2
+    handle = y.register_hook(lambda g: g * 10)  # non-leaf hook replaces the gradient
+    y.sum().backward()
+    assert np.allclose(seen[0], 20.0) and np.allclose(x.grad.numpy(), 20.0)
+    handle.remove()
+    x.grad = None
+    (x * 2).sum().backward()
+    assert np.allclose(x.grad.numpy(), 2.0)
+    x.grad = None
+    x.register_hook(lambda g: g * 0 + 1)  # a leaf hook may replace what is accumulated
+    (x * 5).sum().backward()
+    assert np.allclose(x.grad.numpy(), 1.0)
+
+
+def test_hook_on_tensor_used_twice_sees_summed_gradient(rng):
+    x = leaf(rng, 2)
+    y = x * 1.0
+    seen = []
+    y.register_hook(lambda g: seen.append(g.numpy().copy()))
+    (y * 2 + y * 3).sum().backward()
+    assert len(seen) == 1 and np.allclose(seen[0], 5.0)
+
+
+def test_retain_grad(rng):
+    x = leaf(rng, 3)
+    y = x * 2
+    z = y * y
+    y.retain_grad()
+    z.sum().backward()
+    assert y.retains_grad and np.allclose(y.grad.numpy(), 2 * y.detach().numpy())
+    assert z.grad is None
+
+
+def test_inplace_change_of_saved_tensor_raises(rng):
+    w = leaf(rng, 3)
+    x = leaf(rng, 3)
+    y = (w * x).sum()
+    with tb.no_grad():
+        w.mul_(2)
+    with pytest.raises(RuntimeError, match=r"saved by Mul.*modified by an in-place operation"):
+        y.backward()
+
+
+def test_inplace_change_of_saved_output_raises(rng):
+    x = leaf(rng, 3)
+    e = x.exp()
+    loss = e.sum()
+    with tb.no_grad():
+        e.add_(1)
+    with pytest.raises(RuntimeError, match="saved by Exp"):
+        loss.backward()
+
+
+def test_inplace_change_of_unsaved_tensor_is_fine(rng):
+    x = leaf(rng, 3)
+    c = tb.tensor(rng.standard_normal(3))
+    y = (x + c).sum()
+    c.add_(1)  # Add saves nothing: no complaint, as in PyTorch
+    y.backward()
+    assert np.allclose(x.grad.numpy(), 1.0)
+
+
+def test_inplace_on_leaf_requiring_grad_raises_under_grad_mode(rng):
+    x = leaf(rng, 3)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        x.add_(1)
+
+
+def test_integer_tensor_cannot_require_grad():
+    with pytest.raises(RuntimeError, match="only floating point tensors can require gradients, got dtype int64"):
+        tb.tensor([1, 2], requires_grad=True)
+    with pytest.raises(RuntimeError, match="only floating point"):
+        tb.arange(3).requires_grad_()
+
+
+def test_backward_on_non_scalar_needs_gradient(rng):
+    x = leaf(rng, 2, 3)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"grad can be implicitly created only for scalar outputs.*\(2, 3\)"):
+        y.backward()
+    y.backward(tb.ones(2, 3, dtype=tb.float64))
+    assert np.allclose(x.grad.numpy(), 2.0)
+    with pytest.raises(RuntimeError, match=r"gradient has shape \(3,\), tensor has shape \(2, 3\)"):
+        (x * 2).backward(tb.ones(3, dtype=tb.float64))
+
+
+def test_backward_on_tensor_not_requiring_grad_raises():
+    x = tb.randn(3)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (x * 2).sum().backward()
+    with tb.no_grad():
+        y = (tb.randn(3, requires_grad=True) * 2).sum()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+
+
+def test_deep_graph_has_no_recursion_problem():
+    x = tb.tensor([0.5], dtype=tb.float64, requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001 + 0.0
+    y.sum().backward()
+    assert np.isclose(x.grad.item(), 1.0001 ** 5000)
+    del y
+    z = x
+    for _ in range(20000):  # freeing a very deep chain must not crash either
+        z = z + 1.0
+    z.backward()
+    del z
+    gc.collect()
+
+
+def test_scope_labels_records_and_nests(rng):
+    x = leaf(rng, 3)
+    with tb.scope("lstm.l0.fwd"):
+        with tb.scope("t=3"):
+            y = x * 2
+            assert tb.current_scope() == "lstm.l0.fwd/t=3"
+        z = y + 1
+    w = z.sum()
+    assert y.grad_fn.scope == "lstm.l0.fwd/t=3" and z.grad_fn.scope == "lstm.l0.fwd" and w.grad_fn.scope == ""
+
+
+def test_detect_anomaly_names_op_and_scope():
+    x = tb.tensor([-1.0, 1.0], dtype=tb.float64, requires_grad=True)
+    with tb.detect_anomaly(), np.errstate(all="ignore"):
+        with tb.scope("enc/t=2"):
+            with pytest.raises(RuntimeError, match=r"Log produced NaN/inf in its forward \(scope 'enc/t=2'\)"):
+                x.log()
+    with np.errstate(all="ignore"):
+        y = x.sqrt()  # forward NaN only at -1; now make backward produce inf at 0
+        z = tb.tensor([0.0, 4.0], dtype=tb.float64, requires_grad=True)
+        with tb.scope("dec"):
+            s = z.sqrt()
+        loss = s.sum()
+        with tb.detect_anomaly():
+            with pytest.raises(RuntimeError, match=r"Sqrt produced NaN/inf in its backward \(scope 'dec'\)"):
+                loss.backward()
+    assert y.shape == (2,)
+    with np.errstate(all="ignore"):
+        x.log()  # outside the context: no check
+
+
+def test_multiple_roots_through_functional_backward(rng):
+    x = leaf(rng, 3)
+    a, b = x * 2, x * 3
+    tb.autograd.backward([a, b], [np.ones(3), np.ones(3)])
+    assert np.allclose(x.grad.numpy(), 5.0)
+
+
+def test_unused_branch_of_split_gets_zero(rng):
+    x = leaf(rng, 4, 2)
+    a, b = x.split(2)
+    (a * 3).sum().backward()
+    assert np.allclose(x.grad.numpy(), [[3, 3], [3, 3], [0, 0], [0, 0]])
