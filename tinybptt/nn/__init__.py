@@ -1,5 +1,6 @@
 """Neural-network layers, losses and utilities with PyTorch's names."""
 from . import functional, init, utils
+from .attention import AdditiveAttention, DotAttention, MultiheadAttention
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .layers import (BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Identity, Linear, LogSoftmax,
                      ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, Softmax, Tanh)

@@ -166,3 +166,6 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     target = target if isinstance(target, Tensor) else Tensor(_infer_array(target, input.dtype))
     loss = input.relu() - input * target + ((-input.abs()).exp() + 1).log()
     return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+from .attention import scaled_dot_product_attention  # noqa: E402  (attention.py imports this module)

@@ -1,0 +1,515 @@
+"""Attention: scaled dot-product (one fused record), multi-head, additive (Bahdanau) and dot (Luong).
+
+Attention is the shortcut of sequence models: a decoder step reads every
+encoder step directly, so the gradient reaches a distant input in one hop
+instead of walking back through T recurrent steps.  Every attention call runs
+in ``scope("attn")``, so the graph renderer draws those direct edges.
+
+Mask conventions follow PyTorch, which uses two opposite ones:
+
+- ``scaled_dot_product_attention``: a boolean ``attn_mask`` is True where a query MAY attend;
+- ``MultiheadAttention``: a boolean ``attn_mask`` / ``key_padding_mask`` is True where a key is
+  MASKED OUT; ``AdditiveAttention`` and ``DotAttention`` take a padding ``mask`` with the same
+  meaning (True marks padding).
+
+A float mask is always added to the scores (-inf masks out).  A query whose
+every key is masked gets all-zero weights and a zero output, never NaN
+(PyTorch's MultiheadAttention gives NaN there).
+"""
+import math
+
+import numpy as np
+
+from .. import ops
+from ..autograd import Function, scope
+from ..random import rng
+from ..tensor import Tensor, _infer_array, as_dtype
+from . import functional as F
+from . import init
+from .layers import Linear
+from .module import Module, Parameter
+
+
+class AttentionShapeError(RuntimeError, ValueError, AssertionError):
+    """Bad shapes or dims given to an attention function or module.
+
+    Catchable as RuntimeError or ValueError, and as AssertionError, which is
+    what PyTorch raises at several of the same checks.
+    """
+
+
+# ---------------------------------------------------------------- the fused primitive
+class ScaledDotProductAttention(Function):
+    """out = dropout(softmax(scale * q k^T + bias)) v as one record on the tape.
+
+    q (..., L, E), k (..., S, E), v (..., S, Ev) with equal leading dims; ``bias``
+    broadcasts to (..., L, S) (-inf masks out); ``keep`` is the dropout mask,
+    already scaled by 1/(1-p), or None.  With ``weights=True`` the (dropped-out)
+    attention weights are a second output.  Softmax runs in the numba kernels.
+    """
+
+    def forward(self, q, k, v, bias, scale, keep=None, weights=False):
+        self.qs, self.k, self.v, self.scale, self.keep = q * q.dtype.type(scale), k, v, scale, keep
+        s = np.matmul(self.qs, np.swapaxes(k, -1, -2))  # (..., L, S), C-contiguous
+        if bias is not None:
+            s += bias
+        if s.size:
+            rows = s.reshape(-1, s.shape[-1])
+            ops.kernels().softmax_forward(rows, rows, False)  # in place; all -inf rows -> 0
+        self.p = s
+        pd = s if keep is None else s * keep
+        out = np.matmul(pd, v)
+        return (out, pd) if weights else out
+
+    def backward(self, g, gw=None):
+        p, keep = self.p, self.keep
+        pd = p if keep is None else p * keep
+        dv = np.matmul(np.swapaxes(pd, -1, -2), g)
+        dp = np.matmul(g, np.swapaxes(self.v, -1, -2))
+        if gw is not None:
+            dp += gw
+        if keep is not None:
+            dp *= keep
+        if dp.size:  # dS = P * (dP - rowsum(dP * P)), in place
+            rows = dp.reshape(-1, dp.shape[-1])
+            ops.kernels().softmax_backward(rows, p.reshape(rows.shape), rows, False)
+        dq = np.matmul(dp, self.k)
+        dq *= dq.dtype.type(self.scale)
+        dk = np.matmul(np.swapaxes(dp, -1, -2), self.qs)
+        return dq, dk, dv, dp  # dp is also d(loss)/d(bias)
+
+
+def _tensor(x, name, where):
+    if isinstance(x, Tensor):
+        return x
+    if x is None:
+        raise AttentionShapeError(f"{where}: {name} is required")
+    return Tensor(_infer_array(x))
+
+
+def _keep_mask(shape, p, dtype):
+    """Dropout mask for the attention weights: 0 with probability p, else 1/(1-p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if p == 0.0:
+        return None
+    if p == 1.0:
+        return np.zeros(shape, dtype)
+    return (rng().random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
+
+
+def _causal_bias(L, S, dtype):
+    """(L, S) additive mask: 0 where key j <= query i (top-left aligned), -inf above the diagonal."""
+    return np.triu(np.full((L, S), -np.inf, dtype), 1)
+
+
+def attention(q, k, v, bias=None, scale=None, dropout_p=0.0, need_weights=False):
+    """The fused attention core on already-shaped q, k, v (leading dims broadcast).
+
+    ``bias`` is an additive mask (array, or a Tensor that may require grad)
+    broadcastable to (..., L, S).  Returns ``out`` or ``(out, weights)``.
+    """
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    q, k, v = (x if x.shape[:-2] == batch else x.expand(*batch, *x.shape[-2:]) for x in (q, k, v))
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    keep = _keep_mask(batch + (q.shape[-2], k.shape[-2]), dropout_p, q.dtype)
+    return ScaledDotProductAttention.apply(q, k, v, bias, scale=scale, keep=keep, weights=need_weights)
+
+
+# ---------------------------------------------------------------- functional form
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, enable_gqa=False):
+    """softmax(query key^T * scale + mask) value, as ``torch.nn.functional.scaled_dot_product_attention``.
+
+    query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); leading
+    dims broadcast.  ``attn_mask``: boolean, True where a query MAY attend (PyTorch's
+    SDPA convention), or float, added to the scores; it broadcasts to (..., L, S).
+    ``is_causal``: query i sees keys j <= i.  ``scale`` defaults to 1/sqrt(E).
+    ``dropout_p`` drops attention weights whenever > 0 (as PyTorch: pass 0.0 in eval).
+    ``enable_gqa``: key/value may have fewer heads (dim -3) than query, each shared by a group.
+    A fully masked query row gives zeros.
+    """
+    where = "scaled_dot_product_attention"
+    with scope("attn"):
+        q, k, v = (_tensor(x, n, where) for x, n in ((query, "query"), (key, "key"), (value, "value")))
+        if min(q.ndim, k.ndim, v.ndim) < 2:
+            raise AttentionShapeError(f"{where}: query, key and value need at least 2 dims (..., seq, embed), "
+                                      f"got shapes {q.shape}, {k.shape}, {v.shape}")
+        if not (q.dtype == k.dtype == v.dtype) or q.dtype.kind != "f":
+            raise AttentionShapeError(f"{where}: expected query, key and value to have the same float dtype, "
+                                      f"got {q.dtype}, {k.dtype} and {v.dtype}")
+        if q.shape[-1] != k.shape[-1]:
+            raise AttentionShapeError(f"{where}: query and key must have the same embedding size, got "
+                                      f"query {q.shape} and key {k.shape}")
+        if k.shape[-2] != v.shape[-2]:
+            raise AttentionShapeError(f"{where}: key and value must have the same sequence length, got "
+                                      f"key {k.shape} and value {v.shape}")
+        if enable_gqa and q.ndim >= 3 and k.shape[-3] != q.shape[-3]:
+            k, v = _repeat_heads(q, k, where), _repeat_heads(q, v, where)
+        try:
+            batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        except ValueError:
+            raise AttentionShapeError(f"{where}: the batch dims of query {q.shape}, key {k.shape} and value "
+                                      f"{v.shape} do not broadcast") from None
+        L, S = q.shape[-2], k.shape[-2]
+        bias = None
+        if is_causal:
+            if attn_mask is not None:
+                raise AttentionShapeError(f"{where}: explicit attn_mask should not be set when is_causal=True")
+            bias = _causal_bias(L, S, q.dtype)
+        elif attn_mask is not None:
+            bias = _sdpa_bias(attn_mask, batch + (L, S), q.dtype, where)
+        return attention(q, k, v, bias, scale, dropout_p)
+
+
+def _repeat_heads(q, kv, where):
+    """Grouped-query attention: repeat each of kv's Hkv heads Hq/Hkv times along dim -3."""
+    hq, hkv = q.shape[-3], kv.shape[-3]
+    if hkv == 0 or hq % hkv:
+        raise AttentionShapeError(f"{where}: with enable_gqa the number of query heads ({hq}) must be a "
+                                  f"multiple of the key/value heads ({hkv})")
+    lead, tail = kv.shape[:-3], kv.shape[-2:]
+    grouped = kv.reshape(*lead, hkv, 1, *tail).expand(*lead, hkv, hq // hkv, *tail)
+    return grouped.reshape(*lead, hq, *tail)
+
+
+def _sdpa_bias(mask, shape, dtype, where):
+    """SDPA's mask as an additive bias: bool True = may attend -> 0, False -> -inf; float as is."""
+    m = mask._data if isinstance(mask, Tensor) else _infer_array(mask)
+    if m.ndim > len(shape) or not all(a in (1, b) for a, b in zip(m.shape[::-1], shape[::-1])):
+        raise AttentionShapeError(f"{where}: attn_mask of shape {m.shape} does not broadcast to the "
+                                  f"attention weights' shape {shape} (..., L, S)")
+    if m.dtype == np.bool_:
+        return np.where(m, dtype.type(0), dtype.type(-np.inf))
+    if m.dtype.kind != "f":
+        raise AttentionShapeError(f"{where}: attn_mask must be bool or float, got dtype {m.dtype}")
+    if isinstance(mask, Tensor) and mask.requires_grad:
+        return mask if mask.dtype == dtype else mask.to(dtype)  # a learnable bias gets its gradient
+    return m.astype(dtype, copy=False)
+
+
+# ---------------------------------------------------------------- masks of MultiheadAttention
+def _mha_bias(mask, name, dtype):
+    """MultiheadAttention's mask as an additive float array: bool True = masked out -> -inf."""
+    m = mask._data if isinstance(mask, Tensor) else _infer_array(mask)
+    if m.dtype == np.bool_:
+        return np.where(m, dtype.type(-np.inf), dtype.type(0))
+    if m.dtype.kind != "f":
+        raise AttentionShapeError(f"MultiheadAttention: only bool and floating types of {name} are supported, "
+                                  f"got dtype {m.dtype}")
+    return m.astype(dtype, copy=False)
+
+
+def _pad_key(mask):
+    """Append one never-masked key column (for bias_k / the zero-attention key)."""
+    return None if mask is None else np.concatenate([mask, np.zeros(mask.shape[:-1] + (1,), mask.dtype)], -1)
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention with PyTorch's parameters, layout and masks.
+
+    out = concat_h(softmax(Q_h K_h^T / sqrt(d) + mask) V_h) W_o^T + b_o, with
+    Q, K, V = query W_q^T + b_q, key W_k^T + b_k, value W_v^T + b_v.
+
+    Parameters as ``torch.nn.MultiheadAttention``: ``in_proj_weight`` (3E, E) stacking
+    W_q, W_k, W_v (xavier-uniform), or ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim),
+    ``v_proj_weight`` (E, vdim) when kdim/vdim differ from E; ``in_proj_bias`` (3E,) zeros;
+    ``out_proj`` a Linear with zero bias; ``bias_k``/``bias_v`` (1, 1, E) with ``add_bias_kv``.
+    Inputs are (L, N, E) (or (N, L, E) with ``batch_first``, or unbatched (L, E)).
+    Boolean masks are True where attention is NOT allowed (the opposite of SDPA's).
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
+        super().__init__()
+        if embed_dim <= 0 or num_heads <= 0:
+            raise AttentionShapeError(f"MultiheadAttention: embed_dim and num_heads must be greater than 0, "
+                                      f"got embed_dim={embed_dim} and num_heads={num_heads}")
+        if embed_dim % num_heads:
+            raise AttentionShapeError(f"embed_dim must be divisible by num_heads (MultiheadAttention got "
+                                      f"embed_dim={embed_dim}, num_heads={num_heads})")
+        dtype = as_dtype(dtype) or np.dtype(np.float32)
+        self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.head_dim, self.batch_first, self.add_zero_attn = embed_dim // num_heads, batch_first, add_zero_attn
+
+        def empty(*shape):
+            return Parameter(np.zeros(shape, dtype))
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = empty(3 * embed_dim, embed_dim)
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.q_proj_weight = empty(embed_dim, embed_dim)
+            self.k_proj_weight = empty(embed_dim, self.kdim)
+            self.v_proj_weight = empty(embed_dim, self.vdim)
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = empty(3 * embed_dim)
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        if add_bias_kv:
+            self.bias_k, self.bias_v = empty(1, 1, embed_dim), empty(1, 1, embed_dim)
+        else:
+            self.bias_k = self.bias_v = None
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(w)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
+
+    def extra_repr(self):
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"
+
+    def _projections(self):
+        """(W_q, W_k, W_v) and (b_q, b_k, b_v) (biases None without ``bias``)."""
+        e = self.embed_dim
+        if self._qkv_same_embed_dim:
+            w = self.in_proj_weight
+            weights = (w[:e], w[e:2 * e], w[2 * e:])
+        else:
+            weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
+        b = self.in_proj_bias
+        biases = (None,) * 3 if b is None else (b[:e], b[e:2 * e], b[2 * e:])
+        return weights, biases
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        """Attend from ``query`` to ``key``/``value``; returns (attn_output, attn_weights or None).
+
+        query (L, N, E), key (S, N, kdim), value (S, N, vdim) (batch first with ``batch_first``;
+        unbatched (L, E) too).  ``key_padding_mask`` (N, S): True (or -inf) ignores a key.
+        ``attn_mask`` (L, S) or (N * num_heads, L, S): True (or -inf) forbids an attention.
+        ``is_causal`` is only a hint that ``attn_mask`` is causal (the mask is still required).
+        ``attn_weights``: (N, L, S) averaged over heads, or (N, num_heads, L, S).
+        Dropout (training mode) drops attention weights; returned weights are after dropout.
+        """
+        with scope("attn"):
+            return self._forward(query, key, value, key_padding_mask, need_weights, attn_mask,
+                                 average_attn_weights, is_causal)
+
+    def _forward(self, query, key, value, key_padding_mask, need_weights, attn_mask, average, is_causal):
+        where = "MultiheadAttention"
+        query, key, value = (_tensor(x, n, where) for x, n in ((query, "query"), (key, "key"), (value, "value")))
+        batched = query.ndim == 3
+        if query.ndim not in (2, 3):
+            raise AttentionShapeError(f"{where}: query should be unbatched 2D or batched 3D tensor but received "
+                                      f"{query.ndim}-D query tensor")
+        if key.ndim != query.ndim or value.ndim != query.ndim:
+            raise AttentionShapeError(f"{where}: for {query.ndim}-D query, expected key and value to be "
+                                      f"{query.ndim}-D but found {key.ndim}-D and {value.ndim}-D tensors")
+        if is_causal and attn_mask is None:
+            raise AttentionShapeError(f"{where}: need attn_mask if specifying the is_causal hint; use e.g. "
+                                      f"nn.Transformer.generate_square_subsequent_mask-style (L, L) mask")
+        batch_first = self.batch_first and batched
+        if not batched:  # (L, E) -> (L, 1, E), sequence first
+            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+            if key_padding_mask is not None:
+                key_padding_mask = _infer_array(key_padding_mask)[None]
+        seq_dim = 1 if batch_first else 0
+        L, N, E = query.shape[seq_dim], query.shape[1 - seq_dim], query.shape[2]
+        S = key.shape[seq_dim]
+        if E != self.embed_dim:
+            raise AttentionShapeError(f"{where}: was expecting embedding dimension of {self.embed_dim}, "
+                                      f"but got {E} (query shape {tuple(query.shape)})")
+        if self._qkv_same_embed_dim and key.shape != value.shape:
+            raise AttentionShapeError(f"{where}: key shape {key.shape} does not match value shape {value.shape}")
+        if key.shape[:2] != value.shape[:2] or key.shape[1 - seq_dim] != N:
+            raise AttentionShapeError(f"{where}: key {key.shape} and value {value.shape} must match the query's "
+                                      f"batch size {N} and each other's sequence length")
+        if key.shape[2] != self.kdim or value.shape[2] != self.vdim:
+            raise AttentionShapeError(f"{where}: expected key features {self.kdim} and value features "
+                                      f"{self.vdim}, got key {key.shape} and value {value.shape}")
+        bias = self._mask_bias(attn_mask, key_padding_mask, N, L, S, query.dtype)
+
+        (wq, wk, wv), (bq, bk, bv) = self._projections()
+        q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
+        if self.bias_k is not None:
+            k = ops.cat([k, self.bias_k.expand(*k.shape[:seq_dim], 1, *k.shape[seq_dim + 1:])], seq_dim)
+            v = ops.cat([v, self.bias_v.expand(*v.shape[:seq_dim], 1, *v.shape[seq_dim + 1:])], seq_dim)
+        q, k, v = (self._split_heads(x, batch_first) for x in (q, k, v))  # (N, H, seq, D)
+        if self.add_zero_attn:
+            k, v = (ops.cat([x, Tensor(np.zeros(x.shape[:2] + (1, x.shape[3]), x.dtype))], 2) for x in (k, v))
+        for _ in range(int(self.bias_k is not None) + int(self.add_zero_attn)):
+            bias = _pad_key(bias)
+
+        p = self.dropout if self.training else 0.0
+        out = attention(q, k, v, bias, None, p, need_weights)
+        out, weights = out if need_weights else (out, None)
+        # (N, H, L, D) -> (N, L, E) or (L, N, E)
+        out = out.permute(0, 2, 1, 3) if batch_first else out.permute(2, 0, 1, 3)
+        out = self.out_proj(out.reshape(out.shape[0], out.shape[1], E))
+        if not batched:
+            out = out.squeeze(1)
+        if weights is not None:
+            if average:
+                weights = weights.mean(1)
+            if not batched:
+                weights = weights.squeeze(0)
+        return out, weights
+
+    def _split_heads(self, x, batch_first):
+        """(N, seq, E) or (seq, N, E) -> (N, H, seq, D) as a view."""
+        a, b, _ = x.shape
+        x = x.reshape(a, b, self.num_heads, self.head_dim)
+        return x.permute(0, 2, 1, 3) if batch_first else x.permute(1, 2, 0, 3)
+
+    def _mask_bias(self, attn_mask, key_padding_mask, N, L, S, dtype):
+        """attn_mask and key_padding_mask merged into one additive array broadcasting to (N, H, L, S)."""
+        where, H = "MultiheadAttention", self.num_heads
+        bias = None
+        if attn_mask is not None:
+            a = _mha_bias(attn_mask, "attn_mask", dtype)
+            if a.ndim == 2:
+                if a.shape != (L, S):
+                    raise AttentionShapeError(f"{where}: the shape of the 2D attn_mask is {a.shape}, "
+                                              f"but should be {(L, S)}")
+            elif a.ndim == 3:
+                if a.shape != (N * H, L, S):
+                    raise AttentionShapeError(f"{where}: the shape of the 3D attn_mask is {a.shape}, "
+                                              f"but should be {(N * H, L, S)} (batch * num_heads, L, S)")
+                a = a.reshape(N, H, L, S)
+            else:
+                raise AttentionShapeError(f"{where}: attn_mask's dimension {a.ndim} is not supported "
+                                          f"(use (L, S) or (N * num_heads, L, S))")
+            bias = a
+        if key_padding_mask is not None:
+            kp = _mha_bias(key_padding_mask, "key_padding_mask", dtype)
+            if kp.shape != (N, S):
+                raise AttentionShapeError(f"{where}: expecting key_padding_mask shape of {(N, S)}, "
+                                          f"but got {kp.shape}")
+            kp = kp.reshape(N, 1, 1, S)
+            bias = kp if bias is None else bias + kp
+        return bias
+
+
+# ---------------------------------------------------------------- additive and dot attention
+def _prepare(query, keys, mask, where, qdim, kdim):
+    """Check shapes; make query 3-D (N, L, Dq) and keys (N, S, Dk); returns how to undo it."""
+    query, keys = _tensor(query, "query", where), _tensor(keys, "keys", where)
+    if keys.ndim not in (2, 3) or query.ndim not in (keys.ndim - 1, keys.ndim):
+        raise AttentionShapeError(f"{where}: expected keys (N, S, Dk) with query (N, Dq) or (N, L, Dq) "
+                                  f"(or unbatched keys (S, Dk) with query (Dq,) or (L, Dq)), got query "
+                                  f"{query.shape} and keys {keys.shape}")
+    if qdim is not None and query.shape[-1] != qdim or kdim is not None and keys.shape[-1] != kdim:
+        raise AttentionShapeError(f"{where}: expected query with {qdim} features and keys with {kdim}, got "
+                                  f"query {query.shape} and keys {keys.shape}")
+    single = query.ndim == keys.ndim - 1  # one query per batch element
+    unbatched = keys.ndim == 2
+    if unbatched:
+        query, keys = query.unsqueeze(0), keys.unsqueeze(0)
+    if single:
+        query = query.unsqueeze(1)
+    if query.shape[0] != keys.shape[0]:
+        raise AttentionShapeError(f"{where}: query and keys have different batch sizes "
+                                  f"({query.shape[0]} and {keys.shape[0]})")
+    n, length, s = query.shape[0], query.shape[1], keys.shape[1]
+    bias = None
+    if mask is not None:
+        m = _infer_array(mask)
+        if m.dtype != np.bool_:
+            raise AttentionShapeError(f"{where}: mask must be boolean (True = padding, ignored), got dtype {m.dtype}")
+        m = m[None] if unbatched else m
+        m = m[:, None, :] if m.ndim == 2 else m
+        if m.shape not in ((n, 1, s), (n, length, s)):
+            raise AttentionShapeError(f"{where}: mask of shape {_infer_array(mask).shape} does not fit query "
+                                      f"{tuple(query.shape)} and keys {tuple(keys.shape)} (batched as (N, L, .)"
+                                      f" and (N, S, .)): expected (N, S) = {(n, s)} or (N, L, S) = {(n, length, s)}")
+        bias = np.where(m, query.dtype.type(-np.inf), query.dtype.type(0))
+
+    def finish(context, weights):
+        if single:
+            context, weights = context.squeeze(1), weights.squeeze(1)
+        if unbatched:
+            context, weights = context.squeeze(0), weights.squeeze(0)
+        return context, weights
+    return query, keys, bias, finish
+
+
+class AdditiveAttention(Module):
+    """Bahdanau attention: score(q, k_s) = v^T tanh(W_q q + W_k k_s + b); context = sum_s a_s k_s.
+
+    forward(query, keys, mask=None) -> (context, weights).  ``query`` (N, query_dim) for one decoder
+    step (or (N, L, query_dim) for L of them), ``keys`` (N, S, key_dim), batch first (unbatched
+    (query_dim,) with (S, key_dim) works too).  ``mask`` (N, S) or (N, L, S) boolean: True marks a
+    padding position, which gets weight 0 (as ``key_padding_mask`` of MultiheadAttention).
+    ``context`` (N, key_dim), ``weights`` (N, S) (with L: (N, L, key_dim) and (N, L, S)).
+    Parameters: ``query_proj`` (Linear, no bias), ``key_proj`` (Linear with the bias b), ``v`` (Linear
+    hidden_dim -> 1, no bias).
+    """
+
+    def __init__(self, query_dim, key_dim, hidden_dim, dtype=None):
+        super().__init__()
+        self.query_dim, self.key_dim, self.hidden_dim = query_dim, key_dim, hidden_dim
+        self.query_proj = Linear(query_dim, hidden_dim, bias=False, dtype=dtype)
+        self.key_proj = Linear(key_dim, hidden_dim, bias=True, dtype=dtype)
+        self.v = Linear(hidden_dim, 1, bias=False, dtype=dtype)
+
+    def extra_repr(self):
+        return f"query_dim={self.query_dim}, key_dim={self.key_dim}, hidden_dim={self.hidden_dim}"
+
+    def forward(self, query, keys, mask=None):
+        """(context, weights) for ``query`` over ``keys`` (see the class docstring)."""
+        with scope("attn"):
+            q, k, bias, finish = _prepare(query, keys, mask, "AdditiveAttention", self.query_dim, self.key_dim)
+            hidden = (self.query_proj(q).unsqueeze(2) + self.key_proj(k).unsqueeze(1)).tanh()  # (N, L, S, H)
+            scores = self.v(hidden).squeeze(-1)                                                  # (N, L, S)
+            if bias is not None:
+                scores = scores + bias
+            weights = scores.softmax(-1)
+            return finish(weights @ k, weights)
+
+
+class DotAttention(Module):
+    """Luong attention: score(q, k_s) = q . k_s ('dot') or q^T W k_s ('general'); context = sum_s a_s k_s.
+
+    forward(query, keys, mask=None) -> (context, weights), shapes and ``mask`` convention as
+    ``AdditiveAttention`` (True marks padding).  'dot' needs query and keys of one size;
+    'general' has ``weight`` (query_dim, key_dim), U(-1/sqrt(key_dim), 1/sqrt(key_dim)).
+    ``scale=True`` divides the scores by sqrt(key_dim).
+    """
+
+    def __init__(self, query_dim=None, key_dim=None, method="dot", scale=False, dtype=None):
+        super().__init__()
+        if method not in ("dot", "general"):
+            raise ValueError(f"DotAttention: method must be 'dot' or 'general', got {method!r}")
+        key_dim = query_dim if key_dim is None else key_dim
+        if method == "general" and (query_dim is None or key_dim is None):
+            raise ValueError("DotAttention: method='general' needs query_dim (and key_dim if different)")
+        if method == "dot" and query_dim is not None and key_dim != query_dim:
+            raise AttentionShapeError(f"DotAttention: method='dot' needs query_dim == key_dim, got {query_dim} "
+                                      f"and {key_dim}; use method='general'")
+        self.query_dim, self.key_dim, self.method, self.scale = query_dim, key_dim, method, scale
+        if method == "general":
+            self.weight = Parameter(np.zeros((query_dim, key_dim), as_dtype(dtype) or np.float32))
+            bound = 1.0 / math.sqrt(key_dim)
+            init.uniform_(self.weight, -bound, bound)
+
+    def extra_repr(self):
+        return f"query_dim={self.query_dim}, key_dim={self.key_dim}, method={self.method!r}, scale={self.scale}"
+
+    def forward(self, query, keys, mask=None):
+        """(context, weights) for ``query`` over ``keys`` (see the class docstring)."""
+        where = f"DotAttention({self.method!r})"
+        with scope("attn"):
+            q, k, bias, finish = _prepare(query, keys, mask, where, self.query_dim, self.key_dim)
+            if self.method == "general":
+                q = q @ self.weight                       # q^T W k = (W^T q) . k
+            elif q.shape[-1] != k.shape[-1]:
+                raise AttentionShapeError(f"{where}: query has {q.shape[-1]} features but keys have "
+                                          f"{k.shape[-1]}; use method='general' for different sizes")
+            scale = 1.0 / math.sqrt(k.shape[-1]) if self.scale else 1.0
+            context, weights = attention(q, k, k, bias, scale, 0.0, need_weights=True)
+            return finish(context, weights)
