@@ -224,8 +224,10 @@ def _input_error(name, e, arrays):
                 return RuntimeError(f"{name.lower()}: the size of tensor a ({a[-i]}) must match the size of "
                                     f"tensor b ({b[-i]}) at non-singleton dimension {max(len(a), len(b)) - i} "
                                     f"(shapes {a} and {b})")
+    if msg.startswith(name.lower() + ":"):  # already our own clear message
+        return e
     base = next(t for t in (IndexError, TypeError, ValueError) if isinstance(e, t))
-    return base(f"{name}: {msg} (input shapes {', '.join(map(str, shapes))})")
+    return base(f"{name.lower()}: {msg} (input shapes {', '.join(map(str, shapes))})")
 
 
 def _saved_by(fn, array):

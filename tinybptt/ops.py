@@ -116,6 +116,11 @@ class MatMul(Function):
         if ka != kb:
             raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                                f"({ka} != {kb} in the contracted dimension)")
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise RuntimeError(f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} cannot be broadcast "
+                               f"(shapes {a.shape} and {b.shape})") from None
         self.a, self.b = a, b
         return np.matmul(a, b)
 
@@ -249,6 +254,7 @@ class Softmax(Function):
     log = False
 
     def forward(self, a, dim):
+        _axes(dim, a.ndim)
         self.dim = dim
         x = np.moveaxis(a, dim, -1)
         x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1]) if x.size else x.reshape(0, 0)
@@ -279,7 +285,8 @@ def _axes(dim, ndim):
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     for d in dims:
         if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise RuntimeError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
+            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions "
+                             f"(expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
     return tuple(d % max(ndim, 1) for d in dims) if ndim else None
 
 
@@ -388,10 +395,7 @@ def _basic_index(index):
 class GetItem(Function):
     def forward(self, a, index):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index
-        try:
-            return np.asarray(a[index])
-        except IndexError as e:
-            raise IndexError(f"__getitem__: {e} (tensor of shape {a.shape})") from None
+        return np.asarray(a[index])
 
     def backward(self, g):
         out = np.zeros(self.shape, g.dtype)
