@@ -62,7 +62,10 @@ def load(f, map_location=None, weights_only=True):
         data = f.read()
     if not data:
         raise RuntimeError(f"load: '{name}' is empty, not a tinybptt checkpoint")
-    if not data.startswith(b"PK"):
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        if data.startswith(b"PK"):
+            raise RuntimeError(f"load: '{name}' is truncated or corrupt: a zip archive without its directory "
+                               f"({len(data)} bytes)")
         raise RuntimeError(f"load: '{name}' is not a tinybptt checkpoint (not an .npz/zip archive; "
                            f"starts with {data[:8]!r})")
     try:
@@ -77,8 +80,8 @@ def load(f, map_location=None, weights_only=True):
     except RuntimeError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise RuntimeError(f"load: '{name}' is truncated or corrupt, cannot read it as a tinybptt "
-                           f"checkpoint ({type(e).__name__}: {e})") from None
+        raise RuntimeError(f"load: '{name}' is truncated, corrupt or not a tinybptt checkpoint "
+                           f"({type(e).__name__}: {e})") from None
 
 
 def _encode(obj, arrays, where):
