@@ -1,0 +1,182 @@
+"""Parity with PyTorch: state_dicts move both ways; outputs and every gradient agree."""
+import numpy as np
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import tinybptt as tb
+from tinybptt import nn
+
+torch.manual_seed(0)
+
+LAYER_CASES = {
+    "rnn_tanh": (nn.RNN, torch.nn.RNN, {}),
+    "rnn_relu": (nn.RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
+    "lstm": (nn.LSTM, torch.nn.LSTM, {}),
+    "gru": (nn.GRU, torch.nn.GRU, {}),
+}
+CONFIGS = [dict(), dict(num_layers=2), dict(bidirectional=True), dict(num_layers=3, bidirectional=True),
+           dict(batch_first=True), dict(num_layers=2, bidirectional=True, batch_first=True), dict(bias=False)]
+
+
+def to_torch_state(m):
+    return {k: torch.from_numpy(np.array(v)) for k, v in m.state_dict().items()}
+
+
+def from_torch_state(tm):
+    return {k: v.detach().numpy().copy() for k, v in tm.state_dict().items()}
+
+
+def pair(kind, direction, dtype=np.float64, **kw):
+    """Our layer and torch's with the same weights, copied ``direction`` ('to_torch' or 'from_torch')."""
+    ours, theirs, extra = LAYER_CASES[kind]
+    m = ours(5, 6, dtype=dtype, **extra, **kw)
+    tm = theirs(5, 6, **extra, **kw).to(torch.float64 if dtype == np.float64 else torch.float32)
+    if direction == "to_torch":
+        tm.load_state_dict(to_torch_state(m))
+    else:
+        m.load_state_dict(from_torch_state(tm))
+    assert list(m.state_dict()) == list(tm.state_dict())
+    return m, tm
+
+
+def run_ours(m, x, hx, cot, lengths=None):
+    m.zero_grad()
+    xs = tb.tensor(x, requires_grad=True)
+    hs = [tb.tensor(h, requires_grad=True) for h in hx]
+    out, h = m(xs, tuple(hs) if len(hs) == 2 else hs[0], lengths=lengths)
+    finals = h if isinstance(h, tuple) else (h,)
+    loss = sum((t * tb.tensor(c)).sum() for t, c in zip((out, *finals), cot))
+    loss.backward()
+    return [t.detach().numpy() for t in (out, *finals)], [xs.grad.numpy()] + [h.grad.numpy() for h in hs], \
+        {n: p.grad.numpy() for n, p in m.named_parameters()}
+
+
+def run_torch(tm, x, hx, cot, lengths=None):
+    tm.zero_grad()
+    xs = torch.tensor(x, requires_grad=True)
+    hs = [torch.tensor(h, requires_grad=True) for h in hx]
+    inp = xs
+    if lengths is not None:
+        inp = pack_padded_sequence(xs, torch.tensor(lengths), batch_first=tm.batch_first, enforce_sorted=False)
+    out, h = tm(inp, tuple(hs) if len(hs) == 2 else hs[0])
+    if lengths is not None:
+        out, _ = pad_packed_sequence(out, batch_first=tm.batch_first, total_length=x.shape[1 if tm.batch_first else 0])
+    finals = h if isinstance(h, tuple) else (h,)
+    loss = sum((t * torch.tensor(c)).sum() for t, c in zip((out, *finals), cot))
+    loss.backward()
+    return [t.detach().numpy() for t in (out, *finals)], [xs.grad.numpy()] + [h.grad.numpy() for h in hs], \
+        {n: p.grad.numpy() for n, p in tm.named_parameters()}
+
+
+def assert_same(a, b, atol):
+    (out_a, in_a, p_a), (out_b, in_b, p_b) = a, b
+    for u, v in zip(out_a + in_a, out_b + in_b):
+        np.testing.assert_allclose(u, v, rtol=0, atol=atol)
+    assert list(p_a) == list(p_b)
+    for name in p_a:
+        np.testing.assert_allclose(p_a[name], p_b[name], rtol=0, atol=atol, err_msg=name)
+
+
+def inputs(rng, m, batched=True, steps=7, batch=3):
+    d = 2 if m.bidirectional else 1
+    xshape = (batch, steps, 5) if m.batch_first else (steps, batch, 5)
+    hshape = (m.num_layers * d, batch, 6)
+    if not batched:
+        xshape, hshape = (steps, 5), (m.num_layers * d, 6)
+    n_state = 2 if m.mode == "LSTM" else 1
+    x = rng.standard_normal(xshape)
+    hx = [rng.standard_normal(hshape) * 0.5 for _ in range(n_state)]
+    out_shape = xshape[:-1] + (6 * d,)
+    cot = [rng.standard_normal(out_shape)] + [rng.standard_normal(hshape) for _ in range(n_state)]
+    return x, hx, cot
+
+
+@pytest.mark.parametrize("kind", list(LAYER_CASES))
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "default")
+@pytest.mark.parametrize("fused", [True, False])
+def test_layer_parity_float64(kind, config, fused, rng):
+    direction = "to_torch" if fused else "from_torch"
+    m, tm = pair(kind, direction, **config)
+    m.fused = fused
+    x, hx, cot = inputs(rng, m)
+    assert_same(run_ours(m, x, hx, cot), run_torch(tm, x, hx, cot), 1e-10)
+
+
+@pytest.mark.parametrize("kind", list(LAYER_CASES))
+@pytest.mark.parametrize("config", [dict(), dict(num_layers=2, bidirectional=True)])
+def test_unbatched_parity(kind, config, rng):
+    m, tm = pair(kind, "from_torch", **config)
+    x, hx, cot = inputs(rng, m, batched=False)
+    assert_same(run_ours(m, x, hx, cot), run_torch(tm, x, hx, cot), 1e-10)
+
+
+@pytest.mark.parametrize("kind", list(LAYER_CASES))
+@pytest.mark.parametrize("config", [dict(), dict(bidirectional=True), dict(num_layers=2, bidirectional=True,
+                                                                           batch_first=True)])
+@pytest.mark.parametrize("fused", [True, False])
+def test_lengths_parity_with_packed_sequences(kind, config, fused, rng):
+    m, tm = pair(kind, "to_torch", **config)
+    m.fused = fused
+    x, hx, cot = inputs(rng, m, batch=4)
+    lengths = [3, 7, 1, 5]  # unsorted; torch packs with enforce_sorted=False
+    assert_same(run_ours(m, x, hx, cot, lengths), run_torch(tm, x, hx, cot, lengths), 1e-10)
+
+
+@pytest.mark.parametrize("kind", list(LAYER_CASES))
+def test_float32_parity_and_default_state(kind, rng):
+    m, tm = pair(kind, "from_torch", dtype=np.float32, num_layers=2, bidirectional=True)
+    x = rng.standard_normal((20, 4, 5)).astype(np.float32)
+    out, h = m(tb.tensor(x))
+    tout, th = tm(torch.from_numpy(x))
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), atol=2e-5)
+    for a, b in zip(h if isinstance(h, tuple) else (h,), th if isinstance(th, tuple) else (th,)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=2e-5)
+    assert out.dtype == np.float32
+
+
+def test_state_dict_round_trip_both_ways(rng):
+    tm = torch.nn.LSTM(5, 6, num_layers=2, bidirectional=True)
+    m = nn.LSTM(5, 6, num_layers=2, bidirectional=True)
+    m.load_state_dict(from_torch_state(tm))
+    tm2 = torch.nn.LSTM(5, 6, num_layers=2, bidirectional=True)
+    tm2.load_state_dict(to_torch_state(m))
+    for k, v in tm.state_dict().items():
+        assert torch.equal(v, tm2.state_dict()[k])
+        assert m.state_dict()[k].shape == tuple(v.shape) and m.state_dict()[k].dtype == np.float32
+
+
+# ---------------------------------------------------------------- cells
+CELL_CASES = {
+    "rnn_tanh": (nn.RNNCell, torch.nn.RNNCell, {}),
+    "rnn_relu": (nn.RNNCell, torch.nn.RNNCell, {"nonlinearity": "relu"}),
+    "lstm": (nn.LSTMCell, torch.nn.LSTMCell, {}),
+    "gru": (nn.GRUCell, torch.nn.GRUCell, {}),
+}
+
+
+@pytest.mark.parametrize("kind", list(CELL_CASES))
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("batched", [True, False])
+def test_cell_parity(kind, fused, bias, batched, rng):
+    ours, theirs, extra = CELL_CASES[kind]
+    tc = theirs(5, 6, bias=bias, **extra).double()
+    c = ours(5, 6, bias=bias, fused=fused, dtype=tb.float64, **extra)
+    c.load_state_dict(from_torch_state(tc))
+    lead = (3,) if batched else ()
+    x = rng.standard_normal((*lead, 5))
+    n_state = 2 if kind == "lstm" else 1
+    hx = [rng.standard_normal((*lead, 6)) for _ in range(n_state)]
+    cot = [rng.standard_normal((*lead, 6)) for _ in range(n_state)]
+
+    results = []
+    for lib, cell in ((tb, c), (torch, tc)):
+        xs = lib.tensor(x, requires_grad=True)
+        hs = [lib.tensor(h, requires_grad=True) for h in hx]
+        out = cell(xs, tuple(hs) if n_state == 2 else hs[0])
+        outs = out if isinstance(out, tuple) else (out,)
+        sum((o * lib.tensor(v)).sum() for o, v in zip(outs, cot)).backward()
+        results.append(([o.detach().numpy() for o in outs], [xs.grad.numpy()] + [h.grad.numpy() for h in hs],
+                        {n: p.grad.numpy() for n, p in cell.named_parameters()}))
+    assert_same(*results, 1e-10)
