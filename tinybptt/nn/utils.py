@@ -74,8 +74,9 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         total = total.astype(np.float32)
     one = total.dtype.type
     coef = np.minimum(one(float(max_norm)) / (total + one(1e-6)), one(1.0))
-    for g in grads:
-        g._data *= coef.astype(g.dtype)
+    with np.errstate(invalid="ignore"):  # inf * 0 -> nan, as in torch
+        for g in grads:
+            g._data *= coef.astype(g.dtype)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
