@@ -107,6 +107,13 @@ class Pow(Function):
         return ga, gb
 
 
+def _matmul(a, b):
+    """np.matmul, but a stack of matrices times one matrix runs as one big GEMM (not one per matrix)."""
+    if b.ndim == 2 and a.ndim > 2:
+        return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
+    return np.matmul(a, b)
+
+
 class MatMul(Function):
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -122,7 +129,7 @@ class MatMul(Function):
             raise RuntimeError(f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} cannot be broadcast "
                                f"(shapes {a.shape} and {b.shape})") from None
         self.a, self.b = a, b
-        return np.matmul(a, b)
+        return _matmul(a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -133,7 +140,7 @@ class MatMul(Function):
             g = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = g @ np.swapaxes(b2, -1, -2)
+            ga = _matmul(g, np.swapaxes(b2, -1, -2))
             ga = ga[..., 0, :] if a.ndim == 1 else ga
         if self.needs_input_grad[1]:
             if b2.ndim == 2 and a2.ndim > 2:  # (.., n, k) @ (k, m): weight gradient as one big GEMM
