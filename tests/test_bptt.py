@@ -314,12 +314,11 @@ def test_training_with_tbptt_reduces_loss():
     ys = np.concatenate([np.zeros((2, B, 1)), xs[:-2]])  # echo the input of two steps before
     x, y = tb.tensor(xs, dtype=tb.float64), tb.tensor(ys, dtype=tb.float64)
     opt = SGD(model.params, lr=0.05)
-    state, epochs = None, []
+    epochs = []
     for _ in range(30):
         res = tbptt(model.step, x, y, 10, mse_loss, opt, clip=1.0)
         epochs.append(np.mean(res.losses))
     assert epochs[-1] < 0.3 * epochs[0], epochs
-    assert state is None
 
 
 def test_clip_is_applied_before_each_step():
@@ -361,3 +360,79 @@ def test_bad_arguments_raise_clear_errors():
         tbptt(model.step, x, y, None, sum_loss, k1=2, k2=4, stagger=True)
     with pytest.raises(ValueError, match="clip"):
         tbptt(model.step, x, y, 3, sum_loss, clip=1.0)
+
+
+# ------------------------------------------------------------------ with the nn layers
+def layer_step(layer, head):
+    def step(xw, state):
+        out, state = layer(xw, state)
+        return head(out), state
+    return step
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kw", [dict(k=7), dict(k=None, k1=3, k2=8), dict(k=6, stagger=True)])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_nn_layers_carried_state_equals_full_run(mode, kw, layers):
+    T, B, H = 40, 5, 6
+    tb.manual_seed(1)
+    layer = getattr(tb.nn, mode)(3, H, num_layers=layers, dtype=tb.float64)
+    head = tb.nn.Linear(H, 2, dtype=tb.float64)
+    x, y = data(T, B)
+    r = np.random.default_rng(2)
+    h0 = tb.tensor(r.normal(size=(layers, B, H)))
+    state0 = (h0, h0 * 0.3) if mode == "LSTM" else h0
+    kw = dict(kw)
+    params = list(layer.parameters()) + list(head.parameters())
+    res = tbptt(layer_step(layer, head), x, y, kw.pop("k"), sum_loss, Recorder(params), state=state0, **kw)
+    with tb.no_grad():
+        _, full = layer(x, state0)
+    for a, b in zip(as_np(res.state), as_np(full)):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+
+
+def test_nn_lstm_window_gradients_match_torch_tbptt():
+    T, B, H, k = 23, 3, 5, 6
+    tb.manual_seed(3)
+    lstm = tb.nn.LSTM(3, H, dtype=tb.float64)
+    head = tb.nn.Linear(H, 2, dtype=tb.float64)
+    x, y = data(T, B)
+    params = list(lstm.parameters()) + list(head.parameters())
+    rec = Recorder(params)
+    res = tbptt(layer_step(lstm, head), x, y, k, mse_loss, rec)
+
+    tl, th = torch.nn.LSTM(3, H).double(), torch.nn.Linear(H, 2).double()
+    tl.load_state_dict({n: torch.tensor(v) for n, v in lstm.state_dict().items()})
+    th.load_state_dict({n: torch.tensor(v) for n, v in head.state_dict().items()})
+    tx, ty = torch.tensor(x.numpy()), torch.tensor(y.numpy())
+    state = None
+    for (a, b), grads, loss in zip(window_bounds(T, k), rec.grads, res.losses):
+        tl.zero_grad()
+        th.zero_grad()
+        out, state = tl(tx[a:b], state)
+        ref = torch.nn.functional.mse_loss(th(out), ty[a:b])
+        ref.backward()
+        state = tuple(s.detach() for s in state)
+        np.testing.assert_allclose(loss, ref.item(), rtol=1e-12)
+        tgrads = [p.grad.numpy() for p in list(tl.parameters()) + list(th.parameters())]
+        for g, t in zip(grads, tgrads):
+            np.testing.assert_allclose(g, t, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.state[0].numpy(), state[0].numpy(), rtol=1e-12)
+
+
+def test_nn_gru_batch_first_staggered_training():
+    T, B, H = 60, 4, 8
+    tb.manual_seed(4)
+    gru = tb.nn.GRU(1, H, batch_first=True)
+    head = tb.nn.Linear(H, 1)
+    r = np.random.default_rng(0)
+    xs = r.normal(size=(B, T, 1)).astype(np.float32)
+    ys = np.concatenate([np.zeros((B, 1, 1), np.float32), xs[:, :-1]], axis=1)  # echo the previous input
+    x, y = tb.tensor(xs), tb.tensor(ys)
+    opt = tb.optim.Adam(list(gru.parameters()) + list(head.parameters()), lr=0.02)
+    first = None
+    for _ in range(15):
+        res = tbptt(layer_step(gru, head), x, y, 8, mse_loss, opt, stagger=True, clip=1.0, time_dim=1)
+        first = first if first is not None else np.mean(res.losses)
+    assert np.mean(res.losses) < 0.3 * first
+    assert res.state.shape == (1, B, H) and res.state.grad_fn is None
