@@ -293,3 +293,29 @@ def test_orthogonal(shape):
                                   ("leaky_relu", 0.2), ("selu",), ("conv1d",)])
 def test_calculate_gain_matches_torch(args):
     assert nn.init.calculate_gain(*args) == pytest.approx(torch.nn.init.calculate_gain(*args))
+
+
+def test_embedding_max_norm_matches_torch(rng):
+    theirs = torch.nn.Embedding(10, 4, max_norm=1.0, norm_type=1.5)
+    ours = nn.Embedding(10, 4, max_norm=1.0, norm_type=1.5)
+    assert repr(ours) == repr(theirs)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    idx = np.array([[1, 2, 2], [5, 9, 1]])
+    with torch.no_grad():
+        expected = theirs(torch.tensor(idx)).numpy()
+    np.testing.assert_allclose(ours(tb.tensor(idx)).detach().numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-6)
+
+
+def test_container_indexing_like_torch():
+    ours = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    assert [n for n, _ in ours[1:].named_parameters()] == [n for n, _ in theirs[1:].named_parameters()]
+    assert isinstance(ours[1:], nn.Sequential) and isinstance(ours[-1], nn.Linear)
+    ours.append(nn.ReLU())
+    ours[1] = nn.Sigmoid()
+    assert [type(m).__name__ for m in ours] == ["Linear", "Sigmoid", "Linear", "ReLU"]
+    lst = nn.ModuleList([nn.Linear(1, 1)]).extend([nn.Linear(1, 2)])
+    assert len(lst) == 2 and [n for n, _ in lst[1:].named_parameters()] == ["0.weight", "0.bias"]
+    shared = nn.Sequential(lst[0], lst[0])
+    assert len(list(shared.named_parameters(remove_duplicate=False))) == 4

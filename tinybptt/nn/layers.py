@@ -40,12 +40,21 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``, initialised N(0, 1)."""
+    """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``, initialised N(0, 1).
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, _weight=None, _freeze=False,
-                 device=None, dtype=None):
+    The ``padding_idx`` row starts at zero and gets no gradient.  With
+    ``max_norm`` every looked-up row whose ``norm_type``-norm exceeds it is
+    rescaled in place to norm ``max_norm`` before the lookup, as in PyTorch.
+    Gradients are always dense (``sparse`` is accepted and ignored).
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
+        if scale_grad_by_freq:
+            raise NotImplementedError("Embedding: scale_grad_by_freq=True is not supported by tinybptt")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, False, sparse
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise AssertionError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), "
@@ -65,19 +74,40 @@ class Embedding(Module):
             self.weight = Parameter(w, requires_grad=not _freeze)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, sparse=False):
         """An Embedding holding (a copy of) the 2-D ``embeddings``; frozen (no grad) by default."""
         w = np.asarray(embeddings.detach() if hasattr(embeddings, "detach") else embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-dimensional, got shape {w.shape}")
-        return cls(w.shape[0], w.shape[1], padding_idx=padding_idx, _weight=w, _freeze=freeze)
+        return cls(w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=w, _freeze=freeze)
 
     def forward(self, idx):
+        if self.max_norm is not None:
+            self._renorm(np.unique(np.asarray(idx)))
         return F.embedding(idx, self.weight, self.padding_idx)
 
+    def _renorm(self, rows):
+        """Scale rows whose norm exceeds max_norm down to it, in place (not recorded)."""
+        w = self.weight._data
+        norms = np.linalg.norm(w[rows], ord=self.norm_type, axis=1)
+        big = norms > self.max_norm
+        if big.any():
+            w[rows[big]] *= (self.max_norm / (norms[big] + 1e-7)).astype(w.dtype)[:, None]
+            self.weight._version += 1
+
     def extra_repr(self):
-        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.sparse:
+            s += ", sparse=True"
+        return s
 
 
 class Dropout(Module):
@@ -158,8 +188,18 @@ class Sequential(Module):
             x = m(x)
         return x
 
+    def append(self, m):
+        """Add ``m`` at the end, named by its position."""
+        self.add_module(str(len(self._modules)), m)
+        return self
+
     def __getitem__(self, i):
+        if isinstance(i, slice):  # a Sequential of the slice, keeping the names
+            return type(self)(OrderedDict(list(self._modules.items())[i]))
         return list(self._modules.values())[i]
+
+    def __setitem__(self, i, m):
+        self.add_module(list(self._modules)[i], m)
 
     def __len__(self):
         return len(self._modules)
@@ -173,15 +213,26 @@ class ModuleList(Module):
 
     def __init__(self, modules=()):
         super().__init__()
-        for m in modules:
-            self.append(m)
+        self.extend(modules)
 
     def append(self, m):
+        """Add ``m`` at the end."""
         self.add_module(str(len(self._modules)), m)
         return self
 
+    def extend(self, modules):
+        """Append each of ``modules``."""
+        for m in modules:
+            self.append(m)
+        return self
+
     def __getitem__(self, i):
+        if isinstance(i, slice):
+            return type(self)(list(self._modules.values())[i])
         return list(self._modules.values())[i]
+
+    def __setitem__(self, i, m):
+        self.add_module(list(self._modules)[i], m)
 
     def __len__(self):
         return len(self._modules)

@@ -108,13 +108,13 @@ class Module:
         """The direct child modules."""
         return (m for _, m in self.named_children())
 
-    def named_parameters(self, prefix="", recurse=True):
-        """Yield (dotted name, parameter), each parameter once, as PyTorch names them."""
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """Yield (dotted name, parameter), each parameter once (unless ``remove_duplicate=False``)."""
         seen = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for mname, m in mods:
             for pname, p in m._parameters.items():
-                if p is not None and id(p) not in seen:
+                if p is not None and (id(p) not in seen or not remove_duplicate):
                     seen.add(id(p))
                     yield (f"{mname}.{pname}" if mname else pname), p
 
