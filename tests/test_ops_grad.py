@@ -339,7 +339,7 @@ def _ce_ref(logits, target, weight=None, ignore_index=-100, reduction="mean", sm
     if reduction == "sum":
         return (1 - smoothing) * nll.sum() + smoothing / c * smooth.sum()
     denom = (w[t] * valid).sum()
-    return (1 - smoothing) * nll.sum() / denom + smoothing / c * smooth.sum() / (denom if weight is not None else n)
+    return ((1 - smoothing) * nll.sum() + smoothing / c * smooth.sum()) / denom
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

@@ -92,14 +92,16 @@ def _exp_impl(x):
 
 
 def sigmoid_(x):
-    """Logistic function for use inside kernels: exact in float64, via tanh_ in float32."""
+    """Logistic function for use inside kernels: exact in float64, via the vectorisable exp_ in float32."""
     return 1.0 / (1.0 + math.exp(-x))
 
 
 @overload(sigmoid_)
 def _sigmoid_impl(x):
     if x == types.float32:
-        return lambda x: np.float32(0.5) * tanh_(np.float32(0.5) * x) + np.float32(0.5)
+        # full relative precision for negative x too (0.5 tanh(x/2) + 0.5 cancels to 0 below about -9);
+        # exp_(-x) = inf for x < -88.7 gives the right limit 0, never NaN
+        return lambda x: np.float32(1.0) / (np.float32(1.0) + exp_(-x))
 
     def exact(x):  # never exp of a large positive number: no overflow, no NaN
         if x >= 0:

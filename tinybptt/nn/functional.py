@@ -92,12 +92,6 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if bad.any():
         raise IndexError(f"cross_entropy: target {t[bad][0]} is out of bounds for {c} classes")
-    if label_smoothing > 0 and weight is None and reduction == "mean" and (t == ignore_index).any():
-        # PyTorch averages the smoothing term over all rows but the target term over the kept rows only
-        logp = rows.log_softmax(1)
-        smooth = -(logp.sum(1) * Tensor(t != ignore_index)).mean()
-        nll = nll_loss(logp, t, ignore_index=ignore_index)
-        return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
     w = np.ones(c, rows.dtype) if weight is None else np.ascontiguousarray(_infer_array(weight), rows.dtype)
     out = ops.CrossEntropy.apply(rows, t, weight=w, ignore_index=int(ignore_index),
                                  smoothing=float(label_smoothing), reduction=reduction)

@@ -1,0 +1,164 @@
+"""Parity with PyTorch: forward values and gradients of ops and losses on the same random inputs."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import tinybptt as tb
+import tinybptt.nn.functional as F
+
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
+
+
+def _pos(rng, shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def _normal(rng, shape):
+    return rng.standard_normal(shape)
+
+
+# name -> (input makers, fn(lib, F, *inputs)); lib is tinybptt or torch, F its functional module
+CASES = {
+    "add_bcast": ([(_normal, (3, 4)), (_normal, (4,))], lambda lib, F, a, b: a + b),
+    "sub_bcast": ([(_normal, (2, 1, 4)), (_normal, (3, 1))], lambda lib, F, a, b: a - b),
+    "mul_bcast": ([(_normal, (3, 1)), (_normal, (1, 4))], lambda lib, F, a, b: a * b),
+    "div_bcast": ([(_normal, (3, 4)), (_pos, (3, 1))], lambda lib, F, a, b: a / b),
+    "pow": ([(_pos, (3, 4)), (_normal, (4,))], lambda lib, F, a, b: a ** b),
+    "pow_scalar": ([(_normal, (3, 4))], lambda lib, F, a: a ** 3 + 2.0 ** a - 1.5 / (a * a + 1)),
+    "neg_abs": ([(_normal, (5,))], lambda lib, F, a: (-a).abs()),
+    "exp_log_sqrt": ([(_pos, (3, 4))], lambda lib, F, a: a.exp() + a.log() * a.sqrt()),
+    "tanh_sigmoid_relu": ([(_normal, (4, 5))], lambda lib, F, a: a.tanh() * a.sigmoid() + a.relu()),
+    "clamp": ([(_normal, (4, 5))], lambda lib, F, a: a.clamp(-0.5, 0.7) + a.clamp(min=0.2) + a.clamp(max=-0.1)),
+    "matmul_2d": ([(_normal, (3, 4)), (_normal, (4, 5))], lambda lib, F, a, b: a @ b),
+    "matmul_3d_2d": ([(_normal, (2, 3, 4)), (_normal, (4, 5))], lambda lib, F, a, b: a @ b),
+    "matmul_2d_3d": ([(_normal, (3, 4)), (_normal, (2, 4, 5))], lambda lib, F, a, b: a @ b),
+    "matmul_3d_3d": ([(_normal, (2, 3, 4)), (_normal, (2, 4, 5))], lambda lib, F, a, b: a @ b),
+    "matmul_1d_3d": ([(_normal, (4,)), (_normal, (2, 4, 5))], lambda lib, F, a, b: a @ b),
+    "matmul_3d_1d": ([(_normal, (2, 3, 4)), (_normal, (4,))], lambda lib, F, a, b: a @ b),
+    "matmul_1d_1d": ([(_normal, (4,)), (_normal, (4,))], lambda lib, F, a, b: a @ b),
+    "matmul_bcast4d": ([(_normal, (2, 1, 3, 4)), (_normal, (5, 4, 2))], lambda lib, F, a, b: lib.matmul(a, b)),
+    "softmax": ([(_normal, (3, 5))], lambda lib, F, a: a.softmax(1) + lib.softmax(a, 0)),
+    "log_softmax": ([(_normal, (2, 3, 5))], lambda lib, F, a: a.log_softmax(-1) + F.log_softmax(a, dim=1)),
+    "sum_mean": ([(_normal, (2, 3, 4))], lambda lib, F, a: a.sum((0, 2)) + a.mean(1).sum(1).sum() + a.mean()),
+    "sum_keepdim": ([(_normal, (2, 3, 4))], lambda lib, F, a: a.sum(1, keepdim=True) * a.mean(-1, keepdim=True)),
+    "max_min_dim": ([(_normal, (4, 5))], lambda lib, F, a: a.max(1)[0] + a.min(dim=1, keepdim=True).values.sum(1)),
+    "max_all": ([(_normal, (4, 5))], lambda lib, F, a: a.max() - a.min()),
+    "amax": ([(_normal, (4, 5))], lambda lib, F, a: a.amax(0) + a.amin(0)),
+    "reshape_permute": ([(_normal, (2, 3, 4))],
+                        lambda lib, F, a: a.reshape(6, 4).T.reshape(4, 3, 2).permute(2, 0, 1).transpose(0, 1)),
+    "expand_unsqueeze": ([(_normal, (3, 1))], lambda lib, F, a: a.expand(3, 4).unsqueeze(0) * a.squeeze(1)[:, None]),
+    "getitem_slices": ([(_normal, (4, 5))], lambda lib, F, a: a[1:3, ::2] * a[-1, 1:4:1].sum()),
+    "getitem_ints_repeat": ([(_normal, (4, 5))], lambda lib, F, a: a[lib.tensor([0, 2, 2, 3])][:, lib.tensor([1, 1])]),
+    "getitem_mask": ([(_normal, (4, 5))], lambda lib, F, a: a[a > 0.1] * 2),
+    "cat_stack": ([(_normal, (2, 3)), (_normal, (2, 3))],
+                  lambda lib, F, a, b: lib.cat([a, b, a], 1).sum(0)[2:5] + lib.stack([a, b], 2).sum((0, 2))),
+    "split_chunk": ([(_normal, (5, 4))],
+                    lambda lib, F, a: a.split(2)[2].sum() + lib.chunk(a, 2, 1)[1].sum(0).sum() * a.split([1, 4])[1][0]),
+    "where_masked_fill": ([(_normal, (3, 4)), (_normal, (4,))],
+                          lambda lib, F, a, b: lib.where(a > 0, a, b) + a.masked_fill(a < -0.5, 3.0)),
+    "linear": ([(_normal, (3, 4)), (_normal, (5, 4)), (_normal, (5,))], lambda lib, F, x, w, b: F.linear(x, w, b)),
+    "mse_mean": ([(_normal, (3, 4)), (_normal, (3, 4))], lambda lib, F, a, b: F.mse_loss(a, b)),
+    "mse_sum": ([(_normal, (3, 4)), (_normal, (3, 4))], lambda lib, F, a, b: F.mse_loss(a, b, reduction="sum")),
+    "mse_none": ([(_normal, (3, 4)), (_normal, (3, 4))], lambda lib, F, a, b: F.mse_loss(a, b, reduction="none")),
+    "bce_logits": ([(_normal, (3, 4)), (_pos, (3, 4))],
+                   lambda lib, F, a, b: F.binary_cross_entropy_with_logits(a, b / 2)),
+    "l1": ([(_normal, (3, 4)), (_normal, (3, 4))], lambda lib, F, a, b: F.l1_loss(a, b)),
+}
+
+TARGET = np.array([0, 3, 1, 1, 2, 4])
+TARGET_IGN = np.array([0, -100, 1, 1, -100, 4])
+WEIGHT = np.array([0.5, 1.0, 2.0, 1.5, 0.7])
+
+
+def _ce_case(reduction, smoothing, weight, ignore):
+    target = TARGET_IGN if ignore else TARGET
+
+    def f(lib, F, x):
+        w = None if not weight else lib.tensor(WEIGHT, dtype=x.dtype)
+        return F.cross_entropy(x, lib.tensor(target), weight=w, reduction=reduction, label_smoothing=smoothing)
+    return [(_normal, (6, 5))], f
+
+
+for _red in ("mean", "sum", "none"):
+    for _s in (0.0, 0.1):
+        for _w in (False, True):
+            for _ig in (False, True):
+                CASES[f"ce_{_red}_s{_s}_w{int(_w)}_ign{int(_ig)}"] = _ce_case(_red, _s, _w, _ig)
+                CASES[f"nll_{_red}_w{int(_w)}_ign{int(_ig)}"] = (
+                    [(_normal, (6, 5))],
+                    lambda lib, F, x, r=_red, w=_w, ig=_ig: F.nll_loss(
+                        F.log_softmax(x, 1), lib.tensor(TARGET_IGN if ig else TARGET), reduction=r,
+                        weight=lib.tensor(WEIGHT, dtype=x.dtype) if w else None))
+
+CASES.update({
+    "ce_ignore_index_7": ([(_normal, (4, 3))],
+                          lambda lib, F, x: F.cross_entropy(x, lib.tensor([1, 7, 0, 7]), ignore_index=7)),
+    "ce_nd": ([(_normal, (2, 3, 4))], lambda lib, F, x: F.cross_entropy(x, lib.tensor([[0, 1, 2, 2], [1, 1, 0, 2]]))),
+    "ce_unbatched": ([(_normal, (5,))], lambda lib, F, x: F.cross_entropy(x, lib.tensor(3))),
+    "ce_unbatched_w": ([(_normal, (5,))], lambda lib, F, x: F.cross_entropy(
+        x, lib.tensor(3), weight=lib.tensor(WEIGHT, dtype=x.dtype))),
+    "ce_probs": ([(_normal, (4, 5)), (_pos, (4, 5))],
+                 lambda lib, F, x, p: F.cross_entropy(x, p / p.sum(1, keepdim=True), label_smoothing=0.1)),
+    "nll_nd": ([(_normal, (2, 3, 4))],
+               lambda lib, F, x: F.nll_loss(x, lib.tensor([[0, 1, 2, 2], [1, 1, 0, 2]]), reduction="none")),
+    "nll_unbatched": ([(_normal, (5,))], lambda lib, F, x: F.nll_loss(x, lib.tensor(2))),
+})
+
+
+def _run(lib, F, fn, arrays):
+    if lib is torch:
+        xs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    else:
+        xs = [tb.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(lib, F, *xs)
+    return xs, out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_parity(name, dtype):
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    makers, fn = CASES[name]
+    arrays = [make(rng, shape).astype(dtype) for make, shape in makers]
+    txs, tout = _run(torch, TF, fn, arrays)
+    xs, out = _run(tb, F, fn, arrays)
+    assert out.dtype == dtype and tuple(out.shape) == tuple(tout.shape)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), **TOL[dtype])
+    cot = rng.standard_normal(tout.shape).astype(dtype)
+    tout.backward(torch.tensor(cot))
+    out.backward(tb.tensor(cot))
+    for x, tx in zip(xs, txs):
+        assert x.grad.dtype == dtype
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_stability_against_torch(dtype):
+    logits = np.array([[1e4, -1e4, 0.0], [0.0, 1e4, 1e4], [-1e4, -1e4, -1e4]], dtype)
+    target = np.array([1, 2, 0])
+    x, tx = tb.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    loss, tloss = F.cross_entropy(x, tb.tensor(target)), TF.cross_entropy(tx, torch.tensor(target))
+    np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-6)
+    loss.backward()
+    tloss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-6)
+    z = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0], dtype)
+    s, ts = tb.tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+    np.testing.assert_allclose(s.sigmoid().detach().numpy(), ts.sigmoid().detach().numpy(), rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(s.tanh().detach().numpy(), ts.tanh().detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(s.log_softmax(0).detach().numpy(), ts.log_softmax(0).detach().numpy(), rtol=1e-6)
+
+
+def test_dtype_promotion_matches_torch():
+    cases = [(np.arange(3), 2.5), (np.arange(3), np.ones(3, np.float32)), (np.ones(3, np.float32), np.float64(2)),
+             (np.ones(3, np.float32), np.ones(3)), (np.array([True, False]), 1), (np.arange(3), 2),
+             (np.ones(3, np.float32), np.array(2.0))]
+    for a, b in cases:
+        for op in ("__add__", "__mul__", "__truediv__", "__rsub__")[:3 if a.dtype == bool else 4]:
+            ta = torch.tensor(a)
+            tbb = torch.tensor(b) if isinstance(b, np.ndarray) else b
+            xb = tb.tensor(b) if isinstance(b, np.ndarray) else b
+            expect = getattr(ta, op)(tbb).dtype
+            got = getattr(tb.tensor(a), op)(xb).dtype
+            assert str(got) == str(expect).replace("torch.", ""), (a.dtype, b, op)
