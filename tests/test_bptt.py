@@ -436,3 +436,11 @@ def test_nn_gru_batch_first_staggered_training():
         first = first if first is not None else np.mean(res.losses)
     assert np.mean(res.losses) < 0.3 * first
     assert res.state.shape == (1, B, H) and res.state.grad_fn is None
+
+
+def test_docstring_examples_run():
+    import doctest
+    import tinybptt.bptt
+    assert tb.bptt is tinybptt.bptt
+    result = doctest.testmod(tinybptt.bptt)
+    assert result.attempted > 0 and result.failed == 0

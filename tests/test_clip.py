@@ -196,3 +196,9 @@ def test_detach_state_nested():
     assert detach_state(None) is None
     single = detach_state(h)
     assert isinstance(single, tb.Tensor) and single.grad_fn is None
+
+
+def test_docstring_examples_run():
+    import doctest
+    result = doctest.testmod(tb.nn.utils)
+    assert result.attempted > 0 and result.failed == 0

@@ -15,7 +15,8 @@ Three forms, one function, :func:`tbptt`:
 
 * **k1/k2** (Williams & Peng 1990, their BPTT(h; h') with h = k2, h' = k1):
   every ``k1`` steps, backpropagate the loss of the last k1 steps through the
-  last ``k2 >= k1`` steps, so every loss sees at least k2 - k1 + 1 steps back.
+  last ``k2 >= k1`` steps, so every loss sees at least k2 - k1 + 1 steps back
+  (a shorter last chunk of r steps is backpropagated through r + k2 - k1).
   How it runs on a tape: the graph of a span cannot be cut after the fact, and
   a graph kept across optimizer steps would hold activations of old weights
   (which the in-place step also invalidates).  So each update *replays* the
@@ -112,7 +113,7 @@ def tbptt(model_step, sequence, targets, k, loss_fn, optimizer=None, state=None,
     the optional clipping and ``step``; the graph is dropped before the next update.
 
     >>> import tinybptt as tb
-    >>> _ = tb.manual_seed(0)
+    >>> tb.manual_seed(0)
     >>> rnn = tb.nn.RNN(1, 8)
     >>> head = tb.nn.Linear(8, 1)
     >>> def step(x, h):                      # (k, B, 1) window -> (k, B, 1) predictions
