@@ -20,6 +20,7 @@ from .tensor import Tensor
 from . import nn  # noqa: E402
 from . import optim  # noqa: E402
 from . import bptt  # noqa: E402
+from . import viz  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 float32 = float = np.dtype(np.float32)
