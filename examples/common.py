@@ -40,9 +40,11 @@ class Progress:
         self.info.update(info)
 
     def __iter__(self):
-        for self.i in range(self.total):
+        self.i = 0
+        while self.i < self.total:  # lowering self.total inside the loop stops it early
             yield self.i
             self._draw()
+            self.i += 1
         self.stream.write("\n")
         self.stream.flush()
 
