@@ -5,6 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 import tinybptt as tb
 from tinybptt.bptt import stagger_offsets, tbptt, window_bounds
@@ -111,6 +112,32 @@ def test_window_bounds_and_offsets():
         assert w[0][0] == 0 and w[-1][1] == T and all(a[1] == b[0] for a, b in zip(w, w[1:]))
         assert all(0 < b - a <= k for a, b in w)
         assert all(a % k == o % k for a, _ in w[1:])
+    # with one sequence per offset, every global time sits at every window position exactly once
+    k, T = 5, 23
+    for t in range(k, T):
+        positions = [t - max(a for a, _ in window_bounds(T, k, o) if a <= t) for o in stagger_offsets(k, k)]
+        assert sorted(positions) == list(range(k))
+
+
+@settings(max_examples=20, deadline=None)
+@given(T=st.integers(1, 14), k=st.integers(1, 6), offsets=st.lists(st.integers(0, 9), min_size=1, max_size=3))
+def test_staggered_gradient_reaches_exactly_back_to_each_window_start(T, k, offsets):
+    B = len(offsets)
+    model = TinyRNN(n_in=2, n_h=3, n_out=1)
+    x, y = data(T, B, n_in=2, n_out=1)
+    x.requires_grad_(True)
+    rec = Recorder([x])
+    res = tbptt(model.step, x, y, k, sum_loss, rec, stagger=offsets)
+    ends = list(range(k, T, k)) + [T]
+    assert len(rec.grads) == len(ends)
+    prev = 0
+    for end, (gx,) in zip(ends, rec.grads):
+        for b, o in enumerate(offsets):
+            first = max(a for a, _ in window_bounds(T, k, o) if a <= prev)
+            alive = np.abs(gx[:, b]).sum(axis=1) != 0
+            np.testing.assert_array_equal(alive, (np.arange(T) >= first) & (np.arange(T) < end))
+        prev = end
+    np.testing.assert_array_equal(as_np(res.state)[0], as_np(full_states(model, x.detach())[-1])[0])
 
 
 # ------------------------------------------------------------------ truncation is exact
