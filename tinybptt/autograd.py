@@ -10,7 +10,9 @@ long as the tensors that point at them, so a graph nobody holds is freed by
 Python like any other object.
 """
 import functools
+import heapq
 import itertools
+import operator
 import weakref
 
 import numpy as np
@@ -133,19 +135,19 @@ def current_scope():
 class Node:
     """One record on the tape: an op applied to inputs, producing outputs."""
 
-    __slots__ = ("fn", "inputs", "versions", "outputs", "out_meta", "scope", "position", "freed", "hooked",
+    __slots__ = ("fn", "inputs", "versions", "outputs", "out_meta", "scope", "position", "freed", "watched",
                  "__weakref__")
 
     def __init__(self, fn, inputs, versions, outputs):
         self.fn = fn
         self.inputs = inputs        # Tensor, or None for a non-tensor argument
         self.versions = versions    # each input's _version when recorded (to catch in-place changes)
-        self.outputs = tuple([weakref.ref(t) for t in outputs])
-        self.out_meta = tuple([(t._data.shape, t._data.dtype) for t in outputs])
+        self.outputs = tuple(map(weakref.ref, outputs))
+        self.out_meta = tuple(map(_shape_dtype, outputs))
         self.scope = _scope_name[0]
         self.position = next(_tape_position)
         self.freed = False
-        self.hooked = False         # set when an output gets a hook or retain_grad()
+        self.watched = False        # an output got a hook or retain_grad(), or was changed in place
 
     @property
     def name(self):
@@ -154,10 +156,10 @@ class Node:
 
     def release(self):
         """Drop the arrays saved for backward (called after a backward pass)."""
-        saved = [k for k, v in vars(self.fn).items() if isinstance(v, np.ndarray)]
-        for k in saved:
-            delattr(self.fn, k)
-        self.freed = self.freed or bool(saved)
+        saved = self.fn.__dict__
+        for k in [k for k, v in saved.items() if isinstance(v, np.ndarray)]:
+            del saved[k]
+            self.freed = True
 
     def __repr__(self):
         return f"<{self.name}Backward>"
@@ -172,7 +174,7 @@ class Function:
     Whatever backward needs is saved as attributes of ``self`` in forward.
     Gradients may have the broadcast shape: the walk sums them back.
     In backward, ``self.needs_input_grad[i]`` says whether input i wants a
-    gradient (set by the walk), so an op can skip work nobody uses.
+    gradient (set when the op is recorded), so an op can skip work nobody uses.
     """
 
     needs_input_grad = (True,) * 64  # default when backward is called outside the walk
@@ -181,36 +183,39 @@ class Function:
     def apply(cls, *inputs, **options):
         """Run forward on the inputs' arrays and record the op when needed."""
         fn = cls()
-        arrays, tensors, versions, record = [], [], [], False
-        for x in inputs:
+        arrays, tensors, versions, needs = [], [], [], []
+        for x in inputs:  # a plain loop: this is the hot path of every op
             if isinstance(x, Tensor):
                 arrays.append(x._data)
                 tensors.append(x)
                 versions.append(x._version)
-                record = record or x.requires_grad
+                needs.append(x.requires_grad)
             else:
                 arrays.append(x)
                 tensors.append(None)
                 versions.append(None)
+                needs.append(False)
         try:
             out = fn.forward(*arrays, **options)
         except (ValueError, IndexError, TypeError) as e:
             raise _input_error(cls.__name__, e, arrays) from None
-        record = record and _state["grad"]
-        if type(out) is tuple:
-            outs = tuple([Tensor._wrap(o, record) for o in out])
-        else:
-            outs = (Tensor._wrap(out, record),)
+        record = _state["grad"] and True in needs
+        multi = type(out) is tuple
+        outs = tuple([Tensor._wrap(o, record) for o in out]) if multi else (Tensor._wrap(out, record),)
         if _state["anomaly"]:
             _check_finite(cls.__name__, "forward", [o._data for o in outs], f" (scope '{_scope_name[0]}')")
         if record:
+            fn.needs_input_grad = tuple(needs)
             node = Node(fn, tuple(tensors), versions, outs)
             for i, o in enumerate(outs):
                 o.grad_fn, o._out_index = node, i
-        return outs if type(out) is tuple else outs[0]
+        return outs if multi else outs[0]
 
     def backward(self, *grads):
         raise NotImplementedError
+
+
+_shape_dtype = operator.attrgetter("_data.shape", "_data.dtype")
 
 
 def _input_error(name, e, arrays):
@@ -252,33 +257,29 @@ def unbroadcast(grad, shape):
 
 # ---------------------------------------------------------------- the walk
 def backward(roots, root_grads, retain_graph=False):
-    """Accumulate d(roots)/d(leaf) into every reachable leaf's ``.grad``."""
-    nodes, stack = set(), [r.grad_fn for r in roots if r.grad_fn is not None]
-    while stack:
-        node = stack.pop()
-        if node in nodes:
-            continue
-        nodes.add(node)
-        stack.extend(x.grad_fn for x in node.inputs
-                     if x is not None and x.grad_fn is not None and x.grad_fn not in nodes)
+    """Accumulate d(roots)/d(leaf) into every reachable leaf's ``.grad``.
 
-    pending = {}      # node -> list of gradients, one per output
+    A record is run once all gradients for its outputs have arrived: the walk
+    takes waiting records latest-first from a heap keyed by tape position
+    (creation order is a topological order), so it never recurses.
+    """
+    pending = {}      # node -> list of gradients, one per output, summed as they arrive
+    waiting = []      # heap of (-position, node) for the nodes in ``pending``
     leaf_grads = {}   # id(leaf) -> [leaf, summed gradient]
     for root, g in zip(roots, root_grads):
-        _send(root, g, pending, leaf_grads)
+        _send(root, g, pending, waiting, leaf_grads)
 
-    for node in sorted(nodes, key=lambda n: n.position, reverse=True):
-        grads = pending.pop(node, None)
-        if grads is None:
-            continue
+    while waiting:
+        node = heapq.heappop(waiting)[1]
+        grads = pending.pop(node)
         if node.freed:
             raise RuntimeError(
                 f"backward: trying to backward through the graph a second time: the arrays saved by "
                 f"{node.name} (scope '{node.scope}') were freed by the first backward(). "
                 f"Pass retain_graph=True to the first backward() to keep them.")
-        if any(g is None for g in grads):  # an output nobody used: its gradient is zero
+        if len(grads) > 1 and any(g is None for g in grads):  # an output nobody used: its gradient is zero
             grads = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(grads, node.out_meta)]
-        if node.hooked:
+        if node.watched:
             for i, ref in enumerate(node.outputs):
                 out = ref()
                 if out is not None:
@@ -287,15 +288,15 @@ def backward(roots, root_grads, retain_graph=False):
                         out._accumulate(grads[i])
         _check_versions(node)
         fn = node.fn
-        fn.needs_input_grad = tuple([x is not None and x.requires_grad for x in node.inputs])
+        needs = fn.needs_input_grad
         in_grads = fn.backward(*grads)
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         if _state["anomaly"]:
             _check_finite(node.name, "backward", in_grads, f" (scope '{node.scope}')")
-        for x, g, needed in zip(node.inputs, in_grads, fn.needs_input_grad):
+        for x, g, needed in zip(node.inputs, in_grads, needs):
             if needed and g is not None:
-                _send(x, unbroadcast(np.asarray(g), x.shape), pending, leaf_grads)
+                _send(x, unbroadcast(np.asarray(g), x.shape), pending, waiting, leaf_grads)
         if not retain_graph:
             node.release()
 
@@ -306,7 +307,8 @@ def backward(roots, root_grads, retain_graph=False):
 def _check_versions(node):
     """Raise if a tensor whose array the op saved was changed in place after the op was recorded."""
     changed = [(x, v) for x, v in zip(node.inputs, node.versions) if x is not None and x._version != v]
-    changed += [(x, 0) for x in (ref() for ref in node.outputs) if x is not None and x._version != 0]
+    if node.watched:  # outputs start at version 0
+        changed += [(x, 0) for x in (ref() for ref in node.outputs) if x is not None and x._version != 0]
     for x, v in changed:
         if _saved_by(node.fn, x._data):
             raise RuntimeError(
@@ -315,15 +317,20 @@ def _check_versions(node):
                 f"version {x._version}; expected version {v}")
 
 
-def _send(x, g, pending, leaf_grads):
-    if g.dtype != x.dtype:
-        g = g.astype(x.dtype)
-    if x.grad_fn is None:
+def _send(x, g, pending, waiting, leaf_grads):
+    """Add gradient ``g`` for tensor ``x``: to its record's slot, or to the leaf's running sum."""
+    if g.dtype != x._data.dtype:
+        g = g.astype(x._data.dtype)
+    node = x.grad_fn
+    if node is None:
         if id(x) in leaf_grads:
             leaf_grads[id(x)][1] = leaf_grads[id(x)][1] + g
         else:
             leaf_grads[id(x)] = [x, g]
         return
-    slots = pending.setdefault(x.grad_fn, [None] * len(x.grad_fn.outputs))
+    slots = pending.get(node)
+    if slots is None:
+        slots = pending[node] = [None] * len(node.outputs)
+        heapq.heappush(waiting, (-node.position, node))
     i = x._out_index
     slots[i] = g if slots[i] is None else slots[i] + g

@@ -123,13 +123,12 @@ class MatMul(Function):
         if ka != kb:
             raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                                f"({ka} != {kb} in the contracted dimension)")
+        self.a, self.b = a, b
         try:
-            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            return _matmul(a, b)
         except ValueError:
             raise RuntimeError(f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} cannot be broadcast "
                                f"(shapes {a.shape} and {b.shape})") from None
-        self.a, self.b = a, b
-        return _matmul(a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -297,30 +296,33 @@ def _axes(dim, ndim):
     return tuple(d % max(ndim, 1) for d in dims) if ndim else None
 
 
-def _expand_back(g, shape, axes, keepdim):
-    """Reinsert reduced axes so ``g`` broadcasts against the input."""
-    if axes is not None and not keepdim:
-        g = np.expand_dims(g, axes)
-    return np.broadcast_to(g, shape)
+def _expand_back(g, shape, kept_shape):
+    """The gradient of a reduction: ``g`` with the reduced axes put back (``kept_shape``), repeated to ``shape``."""
+    out = np.empty(shape, g.dtype)
+    out[...] = g.reshape(kept_shape)
+    return out
 
 
 class Sum(Function):
     def forward(self, a, dim=None, keepdim=False):
-        self.shape, self.axes, self.keepdim = a.shape, _axes(dim, a.ndim), keepdim
-        return np.asarray(a.sum(axis=self.axes, keepdims=keepdim))
+        self.shape, axes = a.shape, _axes(dim, a.ndim)
+        y = a.sum(axis=axes, keepdims=True)
+        self.kept_shape = y.shape
+        return y if keepdim else y.squeeze(axes)
 
     def backward(self, g):
-        return _expand_back(g, self.shape, self.axes, self.keepdim)
+        return _expand_back(g, self.shape, self.kept_shape)
 
 
 class Mean(Function):
     def forward(self, a, dim=None, keepdim=False):
-        self.shape, self.axes, self.keepdim = a.shape, _axes(dim, a.ndim), keepdim
-        self.n = np.prod([a.shape[d] for d in self.axes]) if self.axes is not None else a.size
-        return np.asarray(_float(a).mean(axis=self.axes, keepdims=keepdim))
+        self.shape, axes = a.shape, _axes(dim, a.ndim)
+        y = _float(a).mean(axis=axes, keepdims=True)
+        self.kept_shape, self.n = y.shape, max(a.size // max(y.size, 1), 1)
+        return y if keepdim else y.squeeze(axes)
 
     def backward(self, g):
-        return _expand_back(g / max(self.n, 1), self.shape, self.axes, self.keepdim)
+        return _expand_back(g / g.dtype.type(self.n), self.shape, self.kept_shape)
 
 
 class MinMax(Function):

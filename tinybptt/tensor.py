@@ -178,7 +178,7 @@ class Tensor:
             if self._data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
                                    f"this tensor has shape {self.shape}, pass gradient=")
-            gradient = np.ones_like(self._data)
+            gradient = np.array(1, self._data.dtype).reshape(self._data.shape)
         else:
             gradient = _infer_array(gradient, self.dtype)
             if gradient.shape != self.shape:
@@ -199,7 +199,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: tensor does not require grad")
         if self.grad_fn is not None:
-            self._retains_grad = self.grad_fn.hooked = True
+            self._retains_grad = self.grad_fn.watched = True
 
     @property
     def retains_grad(self):
@@ -215,7 +215,7 @@ class Tensor:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
         self._hooks.append(hook)
         if self.grad_fn is not None:
-            self.grad_fn.hooked = True
+            self.grad_fn.watched = True
         hooks = self._hooks
         return _HookHandle(lambda: hook in hooks and hooks.remove(hook))
 
@@ -240,15 +240,21 @@ class Tensor:
         """Fill with ``value`` in place."""
         self._check_inplace("fill_")
         self._data[...] = value
-        self._version += 1
+        self._bump_version()
         return self
 
     def copy_(self, src):
         """Copy values of ``src`` into this tensor in place (broadcasting)."""
         self._check_inplace("copy_")
         self._data[...] = _infer_array(src)
-        self._version += 1
+        self._bump_version()
         return self
+
+    def _bump_version(self):
+        """Count an in-place change (backward checks saved tensors against it)."""
+        self._version += 1
+        if self.grad_fn is not None:
+            self.grad_fn.watched = True  # the walk must look at this output's version
 
     def _check_inplace(self, name):
         if autograd.is_grad_enabled() and self.requires_grad and self.grad_fn is None:
@@ -261,7 +267,7 @@ class Tensor:
             raise RuntimeError("__setitem__: in-place assignment into a tensor that is part of a graph "
                                "is not supported; build the result with where/cat instead")
         self._data[_index_array(index)] = _infer_array(value, self.dtype)
-        self._version += 1
+        self._bump_version()
 
     # ------------------------------------------------------------ conversions
     def to(self, dtype=None, *args, **kwargs):
@@ -308,6 +314,8 @@ class Tensor:
     def _pair(self, o):
         """(self, o) with o made an array and the dtypes resolved as PyTorch promotes them:
         a floating operand beats an integer one, and a dimensioned tensor beats a 0-d one of its kind."""
+        if isinstance(o, Tensor) and o._data.dtype == self._data.dtype:  # the common case, first
+            return self, o
         o = self._other(o)
         if o.dtype == self.dtype:
             return self, o
@@ -347,7 +355,7 @@ class Tensor:
             raise RuntimeError(f"{name}: in-place arithmetic on a tensor that requires grad is not "
                                f"supported; write x = x + y, or use tinybptt.no_grad()")
         self._data[...] = result
-        self._version += 1
+        self._bump_version()
         return self
 
     def __iadd__(self, o): return self._inplace("add_", self._data + np.asarray(self._other(o)))
