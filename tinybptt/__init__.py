@@ -19,6 +19,7 @@ from .random import manual_seed
 from .tensor import Tensor
 from . import nn  # noqa: E402
 from . import optim  # noqa: E402
+from . import models  # noqa: E402
 from . import bptt  # noqa: E402
 from . import viz  # noqa: E402
 from .serialization import load, save  # noqa: E402
