@@ -1,7 +1,7 @@
 """Adam and AdamW (Kingma & Ba 2015; Loshchilov & Hutter 2019)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _lerp_, _scalar
+from .optimizer import Optimizer, _bump, _fma, _lerp_, _scalar
 from ..tensor import Tensor
 
 
@@ -58,11 +58,11 @@ class Adam(Optimizer):
                     if group["decoupled_weight_decay"]:
                         p._data *= 1 - lr * wd
                     else:
-                        g = g + wd * p._data
+                        g = _fma(p._data, wd, g)
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 _lerp_(m, g, 1 - beta1)
                 v *= beta2
-                v += (1 - beta2) * g * g
+                _fma(g * (1 - beta2), g, v, out=v)
                 if amsgrad:
                     v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                 t = float(state["step"])

@@ -196,12 +196,31 @@ def _state_value(key, value, dtype):
     return a.astype(dtype, copy=False) if a.dtype.kind == "f" else a
 
 
+def _fma(a, b, c, out=None):
+    """a * b + c rounded once, like the fused multiply-add in PyTorch's CPU kernels for
+    ``add(alpha=)``, ``lerp`` and ``addcmul``.
+
+    float32 goes through float64, where the product of two float32 numbers is
+    exact, so float32 runs stay bit-for-bit with torch.optim (rounding
+    a * b first would drift an ulp per step, and momentum amplifies it).
+    """
+    if c.dtype != np.float32:
+        return np.add(np.multiply(a, b), c, out=out)
+    wide = np.multiply(np.asarray(a, np.float32), np.asarray(b, np.float32), dtype=np.float64)
+    wide += c
+    if out is None:
+        return wide.astype(np.float32)
+    out[...] = wide
+    return out
+
+
 def _lerp_(a, b, w):
-    """a <- a + w (b - a) in place, evaluated as PyTorch's lerp does (from the nearer end for w >= 0.5)."""
+    """a <- a + w (b - a) in place, as PyTorch's lerp: from the nearer end, b - (b - a)(1 - w), when w >= 0.5."""
+    w = a.dtype.type(w)
     if abs(w) < 0.5:
-        a += w * (b - a)
+        _fma(b - a, w, a, out=a)
     else:
-        a[...] = b - (b - a) * (1 - w)
+        _fma(b - a, -(1 - w), b, out=a)
 
 
 def _bump(p):

@@ -1,7 +1,7 @@
 """RMSprop (Hinton's lecture 6e; centered variant of Graves 2013)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _lerp_, _scalar
+from .optimizer import Optimizer, _bump, _fma, _lerp_, _scalar
 
 
 class RMSprop(Optimizer):
@@ -51,14 +51,14 @@ class RMSprop(Optimizer):
                     g = -g
                 state["step"] += 1
                 if wd != 0:
-                    g = g + wd * p._data
+                    g = _fma(p._data, wd, g)
                 v = state["square_avg"]
                 v *= alpha
-                v += (1 - alpha) * g * g
+                _fma(g * (1 - alpha), g, v, out=v)
                 if group["centered"]:
                     gbar = state["grad_avg"]
                     _lerp_(gbar, g, 1 - alpha)
-                    denom = np.sqrt(v - gbar * gbar)
+                    denom = np.sqrt(_fma(-gbar, gbar, v))
                 else:
                     denom = np.sqrt(v)
                 denom += eps
@@ -66,7 +66,7 @@ class RMSprop(Optimizer):
                     buf = state["momentum_buffer"]
                     buf *= momentum
                     buf += g / denom
-                    p._data += -lr * buf
+                    _fma(buf, -lr, p._data, out=p._data)
                 else:
                     p._data += -lr * g / denom
                 _bump(p)

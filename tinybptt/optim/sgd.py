@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _scalar
+from .optimizer import Optimizer, _bump, _fma, _scalar
 
 
 class SGD(Optimizer):
@@ -38,7 +38,7 @@ class SGD(Optimizer):
                 if group["maximize"]:
                     g = -g
                 if wd != 0:
-                    g = g + wd * p._data
+                    g = _fma(p._data, wd, g)
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
@@ -46,8 +46,8 @@ class SGD(Optimizer):
                         buf = state["momentum_buffer"] = np.array(g, copy=True)
                     else:
                         buf *= momentum
-                        buf += (1 - group["dampening"]) * g
-                    g = g + momentum * buf if group["nesterov"] else buf
-                p._data += -lr * g
+                        _fma(g, 1 - group["dampening"], buf, out=buf)
+                    g = _fma(buf, momentum, g) if group["nesterov"] else buf
+                _fma(g, -lr, p._data, out=p._data)
                 _bump(p)
         return loss
