@@ -142,8 +142,10 @@ class Node:
         self.fn = fn
         self.inputs = inputs        # Tensor, or None for a non-tensor argument
         self.versions = versions    # each input's _version when recorded (to catch in-place changes)
-        self.outputs = tuple(map(weakref.ref, outputs))
-        self.out_meta = tuple(map(_shape_dtype, outputs))
+        if len(outputs) == 1:  # the common case, without building tuples through map
+            self.outputs, self.out_meta = (weakref.ref(outputs[0]),), (_shape_dtype(outputs[0]),)
+        else:
+            self.outputs, self.out_meta = tuple(map(weakref.ref, outputs)), tuple(map(_shape_dtype, outputs))
         self.scope = _scope_name[0]
         self.position = next(_tape_position)
         self.freed = False
