@@ -132,3 +132,11 @@ def test_unsupported_objects_raise_on_save(tmp_path, bad):
     with pytest.raises(TypeError, match="save"):
         tb.save(bad, tmp_path / "x.pt")
     assert not list(tmp_path.iterdir())
+
+
+def test_checkpoint_error_is_runtime_and_value_error(tmp_path):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(b"garbage")
+    for kind in (RuntimeError, ValueError, tb.serialization.CheckpointError):
+        with pytest.raises(kind, match="bad.pt"):
+            tb.load(path)

@@ -19,6 +19,10 @@ _INDEX = "__tinybptt__"
 _FORMAT = "tinybptt-checkpoint"
 
 
+class CheckpointError(RuntimeError, ValueError):
+    """``load`` was given an empty, truncated, corrupt or foreign file (a RuntimeError, as in torch.load)."""
+
+
 def save(obj, f):
     """Write ``obj`` (nested dicts/lists/tuples of arrays, Tensors, numbers, strings, None) to ``f``.
 
@@ -50,7 +54,7 @@ def load(f, map_location=None, weights_only=True):
 
     Arrays come back as numpy arrays and saved Tensors as Tensors.  A missing
     file raises FileNotFoundError; an empty, truncated, corrupt or foreign file
-    raises RuntimeError naming the file.
+    raises CheckpointError (both a RuntimeError and a ValueError) naming the file.
     """
     name = os.fspath(f) if isinstance(f, (str, os.PathLike)) else getattr(f, "name", repr(f))
     if isinstance(f, (str, os.PathLike)):
@@ -61,26 +65,26 @@ def load(f, map_location=None, weights_only=True):
     else:
         data = f.read()
     if not data:
-        raise RuntimeError(f"load: '{name}' is empty, not a tinybptt checkpoint")
+        raise CheckpointError(f"load: '{name}' is empty, not a tinybptt checkpoint")
     if not zipfile.is_zipfile(io.BytesIO(data)):
         if data.startswith(b"PK"):
-            raise RuntimeError(f"load: '{name}' is truncated or corrupt: a zip archive without its directory "
+            raise CheckpointError(f"load: '{name}' is truncated or corrupt: a zip archive without its directory "
                                f"({len(data)} bytes)")
-        raise RuntimeError(f"load: '{name}' is not a tinybptt checkpoint (not an .npz/zip archive; "
+        raise CheckpointError(f"load: '{name}' is not a tinybptt checkpoint (not an .npz/zip archive; "
                            f"starts with {data[:8]!r})")
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             if _INDEX not in npz.files:
-                raise RuntimeError(f"load: '{name}' is an .npz archive but not a tinybptt checkpoint "
+                raise CheckpointError(f"load: '{name}' is an .npz archive but not a tinybptt checkpoint "
                                    f"(no index; it holds {npz.files[:5]})")
             index = json.loads(npz[_INDEX].tobytes().decode("utf-8"))
             if not isinstance(index, dict) or index.get("format") != _FORMAT:
-                raise RuntimeError(f"load: '{name}' has an unknown index format, not a tinybptt checkpoint")
+                raise CheckpointError(f"load: '{name}' has an unknown index format, not a tinybptt checkpoint")
             return _decode(index["root"], npz)
-    except RuntimeError:
+    except CheckpointError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise RuntimeError(f"load: '{name}' is truncated, corrupt or not a tinybptt checkpoint "
+        raise CheckpointError(f"load: '{name}' is truncated, corrupt or not a tinybptt checkpoint "
                            f"({type(e).__name__}: {e})") from None
 
 
