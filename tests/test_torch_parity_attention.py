@@ -1,0 +1,260 @@
+"""Attention against PyTorch: scaled_dot_product_attention and MultiheadAttention.
+
+Weights move through state_dict in both directions; outputs, attention weights and
+the gradient of every parameter and input are compared.  Documented difference: a
+query whose every key is masked gets zeros here, NaN in torch's MultiheadAttention,
+so the masks below always leave each query at least one key.
+"""
+import numpy as np
+import pytest
+import torch
+
+import tinybptt as tb
+from tinybptt import nn
+from tinybptt.nn import functional as F
+
+TOL = {np.float64: dict(rtol=1e-9, atol=1e-11), np.float32: dict(rtol=2e-4, atol=2e-5)}
+TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
+
+
+def close(ours, theirs, dtype, what):
+    a = ours.detach().numpy() if isinstance(ours, tb.Tensor) else np.asarray(ours)
+    b = theirs.detach().numpy()
+    assert a.shape == b.shape, f"{what}: shape {a.shape} vs torch {b.shape}"
+    np.testing.assert_allclose(a, b, err_msg=what, **TOL[dtype])
+
+
+def pair(array, dtype, grad=True):
+    """The same values as a tinybptt and a torch leaf."""
+    a = np.asarray(array, dtype)
+    return tb.tensor(a, requires_grad=grad), torch.tensor(a, requires_grad=grad)
+
+
+def as_torch(x):
+    return torch.tensor(x) if isinstance(x, np.ndarray) else x
+
+
+# ---------------------------------------------------------------- scaled_dot_product_attention
+SDPA_CASES = {
+    "plain": dict(),
+    "bool_mask": dict(mask="bool"),
+    "float_mask": dict(mask="float"),
+    "broadcast_mask": dict(mask="bool_heads"),
+    "causal": dict(is_causal=True),
+    "causal_rectangular": dict(is_causal=True, L=3, S=6),
+    "scale": dict(scale=0.25),
+    "gqa": dict(gqa=True),
+    "value_dim": dict(Ev=7),
+    "three_dims": dict(shape=(3,)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", list(SDPA_CASES))
+def test_sdpa_parity(rng, case, dtype):
+    cfg = SDPA_CASES[case]
+    L, S, E, Ev = cfg.get("L", 5), cfg.get("S", 6), 4, cfg.get("Ev", 4)
+    lead = cfg.get("shape", (2, 4))
+    kv_lead = (2, 2) if cfg.get("gqa") else lead
+    (q, tq), (k, tk), (v, tv) = (pair(rng.standard_normal(s), dtype) for s in
+                                 (lead + (L, E), kv_lead + (S, E), kv_lead + (S, Ev)))
+    kw = {}
+    if cfg.get("mask") == "bool":
+        m = rng.random((L, S)) < 0.6
+        m[:, 2] = True
+        kw["attn_mask"] = m
+    elif cfg.get("mask") == "bool_heads":
+        m = rng.random(lead[:-1] + (1, L, S)) < 0.6
+        m[..., 0] = True
+        kw["attn_mask"] = m
+    elif cfg.get("mask") == "float":
+        kw["attn_mask"] = rng.standard_normal((L, S)).astype(dtype)
+    for name in ("is_causal", "scale"):
+        if name in cfg:
+            kw[name] = cfg[name]
+    if cfg.get("gqa"):
+        kw["enable_gqa"] = True
+    out = F.scaled_dot_product_attention(q, k, v, **kw)
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, **{n: as_torch(x) for n, x in kw.items()})
+    close(out, tout, dtype, "output")
+    g = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(tb.tensor(g))
+    tout.backward(torch.tensor(g))
+    for name, a, b in (("query", q, tq), ("key", k, tk), ("value", v, tv)):
+        close(a.grad, b.grad, dtype, f"grad of {name}")
+
+
+def test_sdpa_fully_masked_row_is_zero_like_torch_sdpa(rng):
+    (q, tq), (k, tk), (v, tv) = (pair(rng.standard_normal((3, 4)), np.float64) for _ in range(3))
+    m = np.ones((3, 3), bool)
+    m[1] = False
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=torch.tensor(m))
+    close(out, tout, np.float64, "output")
+    np.testing.assert_array_equal(out.detach().numpy()[1], 0)
+
+
+def test_sdpa_learnable_float_mask_gradient(rng):
+    (q, tq), (k, tk), (v, tv) = (pair(rng.standard_normal((2, 3, 4)), np.float64) for _ in range(3))
+    b, tbias = pair(rng.standard_normal((3, 3)), np.float64)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=b)
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tbias)
+    (out * out).sum().backward()
+    (tout * tout).sum().backward()
+    close(b.grad, tbias.grad, np.float64, "grad of the float mask")
+
+
+# ---------------------------------------------------------------- MultiheadAttention
+MHA_CASES = {
+    "plain": dict(),
+    "batch_first": dict(batch_first=True),
+    "kdim_vdim": dict(kdim=3, vdim=5),
+    "kdim_vdim_batch_first": dict(kdim=3, vdim=5, batch_first=True, kpm=True),
+    "key_padding_mask_bool": dict(kpm=True),
+    "key_padding_mask_float": dict(kpm="float"),
+    "attn_mask_bool": dict(am="bool"),
+    "attn_mask_float": dict(am="float"),
+    "attn_mask_3d": dict(am="3d"),
+    "both_masks": dict(am="bool", kpm=True),
+    "causal_self_attention": dict(self_attn=True, am="causal", batch_first=True),
+    "causal_need_weights_false": dict(self_attn=True, am="causal", need_weights=False),
+    "per_head_weights": dict(average=False, kpm=True),
+    "need_weights_false": dict(need_weights=False, am="float", kpm="float"),
+    "unbatched": dict(unbatched=True, kpm="float", am="3d"),
+    "no_bias": dict(bias=False, am="bool"),
+    "add_bias_kv": dict(add_bias_kv=True, kpm=True, am="bool"),
+    "add_zero_attn": dict(add_zero_attn=True, am="float"),
+    "one_head": dict(heads=1, self_attn=True),
+}
+
+
+def make_pair(cfg, dtype, direction, E=8):
+    kw = {n: cfg[n] for n in ("batch_first", "kdim", "vdim", "bias", "add_bias_kv", "add_zero_attn") if n in cfg}
+    heads = cfg.get("heads", 2)
+    theirs = torch.nn.MultiheadAttention(E, heads, dtype=TORCH_DTYPE[dtype], **kw)
+    ours = nn.MultiheadAttention(E, heads, dtype=dtype, **kw)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    if direction == "torch_to_ours":
+        with torch.no_grad():  # nonzero biases, so that their gradients and effects are tested too
+            for p in theirs.parameters():
+                if p.ndim == 1:
+                    p.normal_()
+        ours.load_state_dict({n: t.detach().numpy() for n, t in theirs.state_dict().items()})
+    else:
+        with tb.no_grad():
+            for p in ours.parameters():
+                if p.ndim == 1:
+                    p.normal_()
+        theirs.load_state_dict({n: torch.tensor(a) for n, a in ours.state_dict().items()})
+    return ours, theirs
+
+
+def mha_inputs(rng, cfg, dtype, E=8, L=5, S=6, N=3):
+    heads = cfg.get("heads", 2)
+    S = L if cfg.get("self_attn") else S
+    unbatched, bf = cfg.get("unbatched", False), cfg.get("batch_first", False)
+
+    def shape(T, d):
+        return (T, d) if unbatched else (N, T, d) if bf else (T, N, d)
+    q = pair(rng.standard_normal(shape(L, E)), dtype)
+    if cfg.get("self_attn"):
+        k = v = q
+    else:
+        k = pair(rng.standard_normal(shape(S, cfg.get("kdim", E))), dtype)
+        v = pair(rng.standard_normal(shape(S, cfg.get("vdim", E))), dtype)
+    kw = {}
+    if cfg.get("kpm"):
+        pad = rng.random((S,) if unbatched else (N, S)) < 0.4
+        pad[..., 1] = False  # every query keeps a key
+        kw["key_padding_mask"] = pad if cfg["kpm"] is True else np.where(pad, -np.inf, 0.0).astype(dtype)
+    am = cfg.get("am")
+    if am == "bool":
+        forbid = rng.random((L, S)) < 0.4
+        forbid[:, 1] = False
+        kw["attn_mask"] = forbid
+    elif am == "float":
+        kw["attn_mask"] = rng.standard_normal((L, S)).astype(dtype)
+    elif am == "3d":
+        kw["attn_mask"] = rng.standard_normal(((1 if unbatched else N) * heads, L, S)).astype(dtype)
+    elif am == "causal":
+        kw["attn_mask"] = np.triu(np.ones((L, L), bool), 1)
+        kw["is_causal"] = True
+    return (q, k, v), kw
+
+
+@pytest.mark.parametrize("direction", ["torch_to_ours", "ours_to_torch"])
+@pytest.mark.parametrize("case", list(MHA_CASES))
+def test_multihead_attention_parity(rng, case, direction):
+    cfg = MHA_CASES[case]
+    dtype = np.float64
+    ours, theirs = make_pair(cfg, dtype, direction)
+    ((q, tq), (k, tk), (v, tv)), kw = mha_inputs(rng, cfg, dtype)
+    need, average = cfg.get("need_weights", True), cfg.get("average", True)
+    out, w = ours(q, k, v, need_weights=need, average_attn_weights=average, **kw)
+    tout, tw = theirs(tq, tk, tv, need_weights=need, average_attn_weights=average,
+                      **{n: as_torch(x) for n, x in kw.items()})
+    close(out, tout, dtype, "attn_output")
+    assert (w is None) == (tw is None)
+    g = rng.standard_normal(out.shape)
+    loss = (out * tb.tensor(g)).sum()
+    tloss = (tout * torch.tensor(g)).sum()
+    if w is not None:
+        close(w, tw, dtype, "attn_weights")
+        gw = rng.standard_normal(w.shape)
+        loss = loss + (w * tb.tensor(gw)).sum()  # gradients through the returned weights too
+        tloss = tloss + (tw * torch.tensor(gw)).sum()
+    loss.backward()
+    tloss.backward()
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        close(p.grad, theirs_params[name].grad, dtype, f"grad of {name}")
+    for name, a, b in (("query", q, tq), ("key", k, tk), ("value", v, tv)):
+        close(a.grad, b.grad, dtype, f"grad of {name}")
+
+
+def test_multihead_attention_float32_training_step_parity(rng):
+    cfg = dict(batch_first=True, self_attn=True, am="causal")
+    ours, theirs = make_pair(cfg, np.float32, "torch_to_ours", E=16)
+    ((x, tx), _, _), kw = mha_inputs(rng, cfg, np.float32, E=16, L=12, N=4)
+    out, _ = ours(x, x, x, need_weights=False, **kw)
+    tout, _ = theirs(tx, tx, tx, need_weights=False, **{n: as_torch(a) for n, a in kw.items()})
+    close(out, tout, np.float32, "attn_output")
+    (out * out).mean().backward()
+    (tout * tout).mean().backward()
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        close(p.grad, theirs_params[name].grad, np.float32, f"grad of {name}")
+    close(x.grad, tx.grad, np.float32, "grad of x")
+
+
+def test_multihead_attention_dropout_statistics_match_torch(rng):
+    """Dropout masks differ between frameworks; the kept fraction and the scaling must not."""
+    ours = nn.MultiheadAttention(8, 2, dropout=0.3, batch_first=True).requires_grad_(False)
+    theirs = torch.nn.MultiheadAttention(8, 2, dropout=0.3, batch_first=True)
+    ours.load_state_dict({n: t.detach().numpy() for n, t in theirs.state_dict().items()})
+    x = rng.standard_normal((16, 10, 8)).astype(np.float32)
+    _, w = ours(tb.tensor(x), tb.tensor(x), tb.tensor(x), average_attn_weights=False)
+    with torch.no_grad():
+        _, tw = theirs(torch.tensor(x), torch.tensor(x), torch.tensor(x), average_attn_weights=False)
+    ours.eval()
+    theirs.eval()
+    _, w_eval = ours(tb.tensor(x), tb.tensor(x), tb.tensor(x), average_attn_weights=False)
+    with torch.no_grad():
+        _, tw_eval = theirs(torch.tensor(x), torch.tensor(x), torch.tensor(x), average_attn_weights=False)
+    close(w_eval, tw_eval, np.float32, "eval weights")
+    for weights in (w.numpy(), tw.numpy()):
+        kept = weights != 0
+        assert abs(kept.mean() - 0.7) < 0.03
+        np.testing.assert_allclose(weights[kept], w_eval.numpy()[kept] / 0.7, rtol=1e-4)
+
+
+def test_multihead_attention_fully_masked_query_differs_from_torch_as_documented(rng):
+    ours, theirs = make_pair({}, np.float64, "torch_to_ours")
+    ((q, tq), (k, tk), (v, tv)), _ = mha_inputs(rng, {}, np.float64)
+    forbid = np.zeros((5, 6), bool)
+    forbid[2] = True
+    out, w = ours(q, k, v, attn_mask=forbid)
+    tout, tw = theirs(tq, tk, tv, attn_mask=torch.tensor(forbid))
+    assert torch.isnan(tw[:, 2]).all() and np.all(w.detach().numpy()[:, 2] == 0)
+    rows = np.arange(5) != 2
+    close(out[rows], tout[rows], np.float64, "output of the other queries")
