@@ -389,3 +389,18 @@ def test_scheduler_state_dict_resumes(rng):
     assert sched2.get_last_lr() == sched.get_last_lr()
     with pytest.raises(KeyError, match="initial_lr"):
         lr_scheduler.StepLR(optim.SGD(make_params(rng)), step_size=2, last_epoch=4)
+
+
+@pytest.mark.parametrize("cls,kw", [(optim.SGD, dict(momentum=0.9, weight_decay=0.1, maximize=True)),
+                                    (optim.Adam, dict(weight_decay=0.1, amsgrad=True)),
+                                    (optim.RMSprop, dict(momentum=0.9, centered=True, weight_decay=0.1))])
+def test_step_leaves_gradients_untouched(rng, cls, kw):
+    params = make_params(rng)
+    grads = grad_stream(rng, 1)[0]
+    opt = cls(params, lr=0.1, **kw)
+    for _ in range(2):
+        for p, g in zip(params, grads):
+            p.grad = g.copy()
+        opt.step()
+        for p, g in zip(params, grads):
+            np.testing.assert_array_equal(p.grad.numpy(), g)

@@ -123,8 +123,8 @@ class Optimizer:
 
     @staticmethod
     def _params_with_grad(group):
-        """(parameter, its gradient array) for each parameter of ``group`` that has a gradient."""
-        return [(p, p.grad._data) for p in group["params"] if p.grad is not None]
+        """(parameter, its gradient array in the parameter's dtype) for each parameter of ``group`` with a gradient."""
+        return [(p, p.grad._data.astype(p.dtype, copy=False)) for p in group["params"] if p.grad is not None]
 
     # ------------------------------------------------------------ state
     def state_dict(self):
