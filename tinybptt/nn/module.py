@@ -174,7 +174,7 @@ class Module:
         if dtype.kind != "f":
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
-            if t.dtype.kind == "f":
+            if t.dtype.kind == "f" and t.dtype != dtype:
                 t._data = t._data.astype(dtype)
                 if t.grad is not None:
                     t.grad = t.grad._data.astype(dtype)
