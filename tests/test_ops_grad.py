@@ -153,7 +153,7 @@ def test_sum_mean(op, dim, keepdim, rng):
         return
     f = (lambda x: getattr(x, op)(dim, keepdim)) if dim is not None else (lambda x: getattr(x, op)())
     assert tb.gradcheck(f, (x,))
-    ref = getattr(np, op)(x.detach().numpy(), axis=dim, keepdims=keepdim)
+    ref = getattr(np, op)(x.detach().numpy(), axis=dim if dim != () else None, keepdims=keepdim)  # () = all dims
     assert np.allclose(f(x).detach().numpy(), ref)
 
 
@@ -179,6 +179,14 @@ def test_max_min_dim(op, dim, keepdim, rng):
     assert tb.gradcheck(lambda x: getattr(x, op)(dim, keepdim)[0], (x,))
     assert tb.gradcheck(lambda x: getattr(x, op)(), (x,))
     assert tb.gradcheck(lambda x: getattr(x, "a" + op)(dim, keepdim), (x,))
+
+
+def test_elementwise_max_min_split_ties():
+    a = tb.tensor([1.0, 2.0, 3.0], dtype=tb.float64, requires_grad=True)
+    b = tb.tensor([1.0, 0.0, 5.0], dtype=tb.float64, requires_grad=True)
+    tb.max(a, b).sum().backward()
+    assert a.grad.tolist() == [0.5, 1.0, 0.0] and b.grad.tolist() == [0.5, 0.0, 1.0]
+    assert tb.minimum(a, b).tolist() == [1.0, 0.0, 3.0] and a.maximum(b).tolist() == [1.0, 2.0, 5.0]
 
 
 def test_max_ties_gradient_like_pytorch():

@@ -39,6 +39,8 @@ def mean(x, dim=None, keepdim=False): return _t(x).mean(dim, keepdim)
 def max(x, dim=None, keepdim=False): return _t(x).max(dim, keepdim)  # noqa: A001
 def min(x, dim=None, keepdim=False): return _t(x).min(dim, keepdim)  # noqa: A001
 def argmax(x, dim=None, keepdim=False): return _t(x).argmax(dim, keepdim)
+def maximum(x, other): return _t(x).maximum(other)
+def minimum(x, other): return _t(x).minimum(other)
 def clamp(x, min=None, max=None): return _t(x).clamp(min, max)  # noqa: A002
 def reshape(x, shape): return _t(x).reshape(shape)
 def transpose(x, dim0, dim1): return _t(x).transpose(dim0, dim1)

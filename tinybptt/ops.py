@@ -286,7 +286,8 @@ class LogSoftmax(Softmax):
 
 # ---------------------------------------------------------------- reductions
 def _axes(dim, ndim):
-    if dim is None:
+    """Reduced axes as a tuple of non-negative ints; None (all axes) for dim=None or an empty tuple, as PyTorch."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return None
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     for d in dims:
@@ -323,6 +324,19 @@ class Mean(Function):
 
     def backward(self, g):
         return _expand_back(g / g.dtype.type(self.n), self.shape, self.kept_shape)
+
+
+class Extremum(Function):
+    """Elementwise maximum/minimum of two tensors; a tie splits the gradient in half (as PyTorch)."""
+
+    def forward(self, a, b, largest):
+        self.wins = (a > b) if largest else (a < b)
+        self.ties = a == b
+        return np.maximum(a, b) if largest else np.minimum(a, b)
+
+    def backward(self, g):
+        share = (self.wins + 0.5 * self.ties).astype(g.dtype)
+        return g * share, g * (1 - share)
 
 
 class MinMax(Function):

@@ -440,14 +440,21 @@ class Tensor:
 
     def _minmax(self, f, dim, keepdim):
         if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
-            pick = self._data >= dim._data if f is np.max else self._data <= dim._data
-            return ops.Where.apply(pick, self, dim)
+            return ops.Extremum.apply(*self._pair(dim), largest=f is np.max)
         if dim is None:
             return ops.MinMax.apply(self, reduce=f, dim=None, keepdim=False)
         values = ops.MinMax.apply(self, reduce=f, dim=dim, keepdim=keepdim, indices=True)
         arg = np.argmax if f is np.max else np.argmin
         idx = arg(self._data, axis=dim)
         return ReturnMinMax(values, Tensor._wrap(np.expand_dims(idx, dim) if keepdim else idx))
+
+    def maximum(self, other):
+        """Elementwise larger of two tensors."""
+        return ops.Extremum.apply(*self._pair(other), largest=True)
+
+    def minimum(self, other):
+        """Elementwise smaller of two tensors."""
+        return ops.Extremum.apply(*self._pair(other), largest=False)
 
     def amax(self, dim=None, keepdim=False): return ops.MinMax.apply(self, reduce=np.max, dim=dim, keepdim=keepdim)
     def amin(self, dim=None, keepdim=False): return ops.MinMax.apply(self, reduce=np.min, dim=dim, keepdim=keepdim)
