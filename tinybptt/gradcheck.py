@@ -15,7 +15,7 @@ class GradcheckError(RuntimeError):
     """Raised by ``gradcheck`` when analytic and numeric gradients disagree."""
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
     """Check the gradients of ``fn(*inputs)`` against central finite differences.
 
     Every floating-point input that requires grad is checked (as a float64
@@ -25,8 +25,18 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     side is ``(L(x + eps e_i) - L(x - eps e_i)) / (2 eps)`` for each element.
 
     Returns True, or raises ``GradcheckError`` naming the input, the worst
-    element and both values when ``|analytic - numeric| > atol + rtol * |numeric|``.
+    element and both values when ``|analytic - numeric| > atol + rtol * |numeric|``
+    (returns False instead when ``raise_exception=False``).
     """
+    try:
+        return _gradcheck(fn, inputs, eps, atol, rtol, seed)
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
+
+
+def _gradcheck(fn, inputs, eps, atol, rtol, seed):
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     checked = [isinstance(x, Tensor) and x.requires_grad and x.dtype.kind == "f" for x in inputs]
     if not any(checked):

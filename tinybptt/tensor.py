@@ -561,6 +561,8 @@ class Tensor:
         return ops.GetItem.apply(self, index=_index_array(index))
 
     def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
 

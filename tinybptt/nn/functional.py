@@ -24,8 +24,11 @@ def linear(x, weight, bias=None):
     return y if bias is None else y + bias
 
 
-def dropout(x, p=0.5, training=True):
-    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training)."""
+def dropout(x, p=0.5, training=True, inplace=False):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training).
+
+    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+    """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
