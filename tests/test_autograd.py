@@ -176,6 +176,24 @@ def test_inplace_change_of_saved_output_raises(rng):
         loss.backward()
 
 
+def test_inplace_change_through_detached_alias_raises(rng):
+    x = leaf(rng, 3)
+    y = x.sigmoid()
+    loss = y.sum()
+    y.detach().zero_()  # shares y's memory: PyTorch counts this as a change of y
+    with pytest.raises(RuntimeError, match="saved by Sigmoid.*modified by an in-place operation"):
+        loss.backward()
+
+
+def test_detached_state_does_not_keep_old_graph_alive(rng):
+    x = leaf(rng, 3)
+    h = (x * 2).tanh()
+    node = weakref.ref(h.grad_fn)
+    h = h.detach()
+    gc.collect()
+    assert node() is None and h.grad_fn is None
+
+
 def test_inplace_change_of_unsaved_tensor_is_fine(rng):
     x = leaf(rng, 3)
     c = tb.tensor(rng.standard_normal(3))

@@ -1,6 +1,7 @@
 """Tensor: an ``np.ndarray`` plus what autograd needs (grad, grad_fn, hooks)."""
 import collections
 import numbers
+import weakref
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
     __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_out_index", "_version",
-                 "_hooks", "_retains_grad", "__weakref__")
+                 "_hooks", "_retains_grad", "_base", "__weakref__")  # _base: set only by detach()
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -186,8 +187,14 @@ class Tensor:
         autograd.backward([self], [gradient], retain_graph=retain_graph)
 
     def detach(self):
-        """A tensor sharing this one's data, cut from the graph."""
-        return Tensor._wrap(self._data)
+        """A tensor sharing this one's data, cut from the graph.
+
+        As in PyTorch, an in-place change of the detached tensor counts as a
+        change of this one too, so backward still catches it.
+        """
+        t = Tensor._wrap(self._data)
+        t._base = weakref.ref(self)  # weak: a detached state must not keep the old graph alive
+        return t
 
     def detach_(self):
         """Cut this tensor from the graph in place, making it a leaf."""
@@ -255,6 +262,9 @@ class Tensor:
         self._version += 1
         if self.grad_fn is not None:
             self.grad_fn.watched = True  # the walk must look at this output's version
+        base = getattr(self, "_base", None)
+        if base is not None and base() is not None:
+            base()._bump_version()
 
     def _check_inplace(self, name):
         if autograd.is_grad_enabled() and self.requires_grad and self.grad_fn is None:
