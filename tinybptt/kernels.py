@@ -156,6 +156,7 @@ def softmax_forward(x, out, log):
     n, m = x.shape
     if m == 0:
         return
+    e = np.empty(m, x.dtype)  # exps of one row: a buffer apart from out keeps the loops vectorised in place
     for r in range(n):
         xr, o = x[r], out[r]
         mx = xr[0]
@@ -173,12 +174,12 @@ def softmax_forward(x, out, log):
                 o[j] = xr[j] - lse
         else:
             for j in range(m):
-                o[j] = exp_(xr[j] - mx)
+                e[j] = exp_(xr[j] - mx)
             for j in range(m):
-                s += o[j]
+                s += e[j]
             inv = 1.0 / s
             for j in range(m):
-                o[j] *= inv
+                o[j] = e[j] * inv
 
 
 @njit(cache=True, fastmath=_ROW_FASTMATH)
