@@ -439,7 +439,7 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
         chain = list(norm.values()) + list(rec_norm.values())
     scale = _Scale(chain) if show_grad else _Scale([])  # values outside the range are clamped
 
-    g = graphviz.Digraph(graph_attr=dict(rankdir=rankdir, newrank="true", compound="true", fontname="Helvetica",
+    g = graphviz.Digraph(graph_attr=dict(rankdir=rankdir, fontname="Helvetica",
                                          nodesep="0.25", ranksep="0.35"),
                          node_attr=dict(fontname="Helvetica", fontsize="10"),
                          edge_attr=dict(fontname="Helvetica", fontsize="9", color="#777777"))
@@ -543,17 +543,8 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
         for s in srcs:
             g.edge(s, d, style="dotted", color="#7b3294", penwidth="1.2", arrowhead="vee", constraint="false")
 
-    # time columns: the same step of every sequence of a module on one rank, so layers stack up
-    columns = defaultdict(list)
-    for u in units.values():
-        if u.kind in ("cell", "gap") and u.seq is not None:
-            columns[(seqs[u.seq].module, u.t)].append(u.uid)
-    for uids in columns.values():
-        if len(uids) > 1:
-            with g.subgraph() as r:
-                r.attr(rank="same")
-                for uid in uids:
-                    r.node(uid)
+    # (no rank=same columns across layers: across clusters dot needs newrank for that, which takes
+    # minutes on 100 steps; the layers' chains start at the same rank and line up by themselves)
     if detail == "op":  # keep a reverse sequence's steps in time order
         for seq in seqs.values():
             if not seq.reverse:
