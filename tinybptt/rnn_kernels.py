@@ -13,9 +13,13 @@ import numpy as np
 
 from .kernels import njit, sigmoid_, tanh_
 
+# error_model="numpy": IEEE division (no ZeroDivisionError check per element), without which
+# LLVM cannot vectorise the loops around the rational tanh and the sigmoid's division
+kernel = njit(cache=True, error_model="numpy")
+
 
 # ---------------------------------------------------------------- LSTM: gates i, f, g, o
-@njit(cache=True)
+@kernel
 def lstm_forward(xp, hh, h_prev, c_prev, active, h, c, tc):
     """c = f*c_prev + i*g, h = o*tanh(c); leaves i, f, g, o in ``hh`` and tanh(c) in ``tc``."""
     n, H = c.shape
@@ -24,19 +28,23 @@ def lstm_forward(xp, hh, h_prev, c_prev, active, h, c, tc):
             h[b, :] = h_prev[b, :]
             c[b, :] = c_prev[b, :]
             continue
-        x, a = xp[b], hh[b]
+        x, a, cp, cb, tb, hb = xp[b], hh[b], c_prev[b], c[b], tc[b], h[b]
+        # short loops over few arrays, each starting at 0: the shapes LLVM vectorises
+        for j in range(2 * H):
+            a[j] = sigmoid_(x[j] + a[j])                      # i, f
         for j in range(H):
-            i = sigmoid_(x[j] + a[j])
-            f = sigmoid_(x[H + j] + a[H + j])
-            g = tanh_(x[2 * H + j] + a[2 * H + j])
-            o = sigmoid_(x[3 * H + j] + a[3 * H + j])
-            cj = f * c_prev[b, j] + i * g
-            t = tanh_(cj)
-            a[j], a[H + j], a[2 * H + j], a[3 * H + j] = i, f, g, o
-            c[b, j], tc[b, j], h[b, j] = cj, t, o * t
+            a[2 * H + j] = tanh_(x[2 * H + j] + a[2 * H + j])  # g
+        for j in range(H):
+            a[3 * H + j] = sigmoid_(x[3 * H + j] + a[3 * H + j])  # o
+        for j in range(H):
+            cb[j] = a[H + j] * cp[j] + a[j] * a[2 * H + j]
+        for j in range(H):
+            t = tanh_(cb[j])
+            tb[j] = t
+            hb[j] = a[3 * H + j] * t
 
 
-@njit(cache=True)
+@kernel
 def lstm_backward(acts, c_prev, tc, dh, dc, active, dgates, dc_prev, dh_direct):
     """Gradients of the gate pre-activations (same for x and h parts), of c_prev, and the
     part of dh_prev that skips W_hh (nonzero only for inactive rows)."""
@@ -62,7 +70,7 @@ def lstm_backward(acts, c_prev, tc, dh, dc, active, dgates, dc_prev, dh_direct):
 
 
 # ---------------------------------------------------------------- GRU: gates r, z, n
-@njit(cache=True)
+@kernel
 def gru_forward(xp, hh, h_prev, active, h, nn):
     """n = tanh(x_n + r*hh_n), h = (1-z)*n + z*h_prev; leaves r, z, hh_n in ``hh`` and n in ``nn``."""
     n_rows, H = h.shape
@@ -70,17 +78,16 @@ def gru_forward(xp, hh, h_prev, active, h, nn):
         if not active[b]:
             h[b, :] = h_prev[b, :]
             continue
-        x, a = xp[b], hh[b]
+        x, a, nb, hb, hp = xp[b], hh[b], nn[b], h[b], h_prev[b]
+        for j in range(2 * H):
+            a[j] = sigmoid_(x[j] + a[j])  # r, z
         for j in range(H):
-            r = sigmoid_(x[j] + a[j])
-            z = sigmoid_(x[H + j] + a[H + j])
-            nj = tanh_(x[2 * H + j] + r * a[2 * H + j])
-            a[j], a[H + j] = r, z
-            nn[b, j] = nj
-            h[b, j] = nj + z * (h_prev[b, j] - nj)
+            nb[j] = tanh_(x[2 * H + j] + a[j] * a[2 * H + j])
+        for j in range(H):
+            hb[j] = nb[j] + a[H + j] * (hp[j] - nb[j])
 
 
-@njit(cache=True)
+@kernel
 def gru_backward(acts, nn, h_prev, dh, active, dxp, dhh, dh_direct):
     """Gradients of the x and hh pre-activations (they differ in the n gate: dhh_n = r*dx_n)
     and the part of dh_prev that skips W_hh (z*dh)."""
@@ -104,7 +111,7 @@ def gru_backward(acts, nn, h_prev, dh, active, dxp, dhh, dh_direct):
 
 
 # ---------------------------------------------------------------- simple RNN
-@njit(cache=True)
+@kernel
 def rnn_forward(xp, hh, h_prev, active, relu, residual, h):
     """y = phi(x W_ih^T + b_ih + hh), h = y (+ h_prev when ``residual``); leaves y in ``hh``."""
     n, H = h.shape
@@ -120,7 +127,7 @@ def rnn_forward(xp, hh, h_prev, active, relu, residual, h):
             h[b, j] = y + h_prev[b, j] if residual else y
 
 
-@njit(cache=True)
+@kernel
 def rnn_backward(y, dh, active, relu, residual, da, dh_direct):
     """da = dh * phi'(a) (from y = phi(a)); dh_direct = dh when residual (or inactive), else 0."""
     n, H = dh.shape

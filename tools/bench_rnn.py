@@ -1,0 +1,277 @@
+"""Benchmark: recurrent training steps, tinybptt against PyTorch, plus kernels and cold start.
+
+Each config runs one training step (forward, loss, backward, SGD step) in float32, for
+tinybptt and PyTorch in the same process, interleaved (so machine load hits both alike);
+reported is the median over ``--repeats`` steps.  Beside each time: the GEMM FLOPs of
+the step divided by the time, as a fraction of this machine's measured BLAS rate.
+
+    .venv/bin/python tools/bench_rnn.py [--repeats 10] [--threads 2] [--only lstm,gru]
+                                        [--no-kernels] [--no-cold]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+CONFIGS = {  # name: (cell, batch, seq, input, hidden, layers, bidirectional)
+    "rnn": ("RNN", 16, 50, 32, 64, 1, False),
+    "lstm": ("LSTM", 32, 64, 128, 256, 1, False),
+    "gru": ("GRU", 64, 128, 256, 512, 1, False),
+    "bilstm": ("LSTM", 32, 64, 64, 128, 2, True),
+    "charlm": ("LSTM", 32, 100, 64, 256, 1, False),  # Embedding(96, 64) -> LSTM -> Linear(256, 96)
+}
+VOCAB = 96
+
+
+def step_flops(cfg):
+    """GEMM FLOPs of one training step: forward 2*T*B*G*(I+H) per layer direction, backward twice that."""
+    cell, b, t, i, h, layers, bidir = cfg
+    g = {"RNN": 1, "LSTM": 4, "GRU": 3}[cell] * h
+    d = 2 if bidir else 1
+    f = sum(d * 2 * t * b * g * ((i if k == 0 else d * h) + h) for k in range(layers))
+    return 3 * f
+
+
+def charlm_flops(cfg):
+    _, b, t, _, h, _, _ = cfg
+    return step_flops(cfg) + 3 * 2 * t * b * h * VOCAB
+
+
+def gemm_rate(np, n=1024, reps=10):
+    """Measured float32 GEMM rate (FLOP/s) of numpy's BLAS at n x n x n."""
+    a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
+    a @ b
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / sorted(times)[len(times) // 2]
+
+
+def make_tinybptt(name, cfg, data):
+    import tinybptt as tb
+    cell, b, t, i, h, layers, bidir = cfg
+    tb.manual_seed(0)
+    rnn = getattr(tb.nn, cell)(i, h, num_layers=layers, bidirectional=bidir)
+    mods = [rnn]
+    if name == "charlm":
+        emb, head = tb.nn.Embedding(VOCAB, i), tb.nn.Linear(h, VOCAB)
+        mods += [emb, head]
+    params = [p for m in mods for p in m.parameters()]
+    opt = tb.optim.SGD(params, lr=0.01)
+    x, y = (tb.tensor(a) for a in data)
+
+    def step():
+        opt.zero_grad()
+        if name == "charlm":
+            out, _ = rnn(emb(x))
+            loss = tb.nn.functional.cross_entropy(head(out).reshape(-1, VOCAB), y.reshape(-1))
+        else:
+            out, _ = rnn(x)
+            loss = tb.nn.functional.mse_loss(out, y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def make_torch(name, cfg, data):
+    import torch
+    cell, b, t, i, h, layers, bidir = cfg
+    torch.manual_seed(0)
+    rnn = getattr(torch.nn, cell)(i, h, num_layers=layers, bidirectional=bidir)
+    mods = [rnn]
+    if name == "charlm":
+        emb, head = torch.nn.Embedding(VOCAB, i), torch.nn.Linear(h, VOCAB)
+        mods += [emb, head]
+    params = [p for m in mods for p in m.parameters()]
+    opt = torch.optim.SGD(params, lr=0.01)
+    x, y = (torch.from_numpy(a) for a in data)
+
+    def step():
+        opt.zero_grad()
+        if name == "charlm":
+            out, _ = rnn(emb(x))
+            loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, VOCAB), y.reshape(-1))
+        else:
+            out, _ = rnn(x)
+            loss = torch.nn.functional.mse_loss(out, y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def data_for(np, name, cfg):
+    cell, b, t, i, h, layers, bidir = cfg
+    r = np.random.default_rng(0)
+    if name == "charlm":
+        return r.integers(0, VOCAB, (t, b)), r.integers(0, VOCAB, (t, b))
+    d = 2 if bidir else 1
+    return r.standard_normal((t, b, i)).astype(np.float32), r.standard_normal((t, b, d * h)).astype(np.float32)
+
+
+def median_times(steps, repeats):
+    for s in steps:  # warm up: compile kernels, fill caches
+        s()
+        s()
+    times = [[] for _ in steps]
+    for _ in range(repeats):
+        for k, s in enumerate(steps):
+            t0 = time.perf_counter()
+            s()
+            times[k].append(time.perf_counter() - t0)
+    return [sorted(ts)[len(ts) // 2] for ts in times]
+
+
+# ---------------------------------------------------------------- kernel micro-benchmark
+def bench_kernels(np, repeats=200):
+    """Each fused cell kernel against the numpy expression it replaces (float32)."""
+    from tinybptt import rnn_kernels as K
+    print("\nfused step kernels vs numpy (float32, median us per call)")
+    print(f"{'kernel':<16}{'shape':>12}{'numba':>10}{'numpy':>10}{'speedup':>9}")
+
+    def sig(a):
+        return 1 / (1 + np.exp(-a))
+
+    def med(f):
+        f()
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+        return sorted(ts)[len(ts) // 2] * 1e6
+
+    for b, h in ((32, 256), (64, 512)):
+        r = np.random.default_rng(0)
+        f32 = lambda *s: r.standard_normal(s).astype(np.float32)  # noqa: E731
+        act = np.ones(b, bool)
+        xp4, hh4, hp, cp, dh, dc = f32(b, 4 * h), f32(b, 4 * h), f32(b, h), f32(b, h), f32(b, h), f32(b, h)
+        out = [np.empty((b, h), np.float32) for _ in range(3)]
+        hh_work = hh4.copy()
+
+        def lstm_nb():
+            hh_work[...] = hh4
+            K.lstm_forward(xp4, hh_work, hp, cp, act, *out)
+
+        def lstm_np():
+            hh_work[...] = hh4
+            a = xp4 + hh_work
+            i, f, g, o = sig(a[:, :h]), sig(a[:, h:2 * h]), np.tanh(a[:, 2 * h:3 * h]), sig(a[:, 3 * h:])
+            c = f * cp + i * g
+            tc = np.tanh(c)
+            return o * tc, c, tc
+        acts = np.concatenate([sig(f32(b, h)), sig(f32(b, h)), np.tanh(f32(b, h)), sig(f32(b, h))], 1)
+        tc = np.tanh(f32(b, h))
+        dg, dcp, dd = np.empty((b, 4 * h), np.float32), np.empty((b, h), np.float32), np.empty((b, h), np.float32)
+
+        def lstm_bw_nb():
+            K.lstm_backward(acts, cp, tc, dh, dc, act, dg, dcp, dd)
+
+        def lstm_bw_np():
+            i, f, g, o = acts[:, :h], acts[:, h:2 * h], acts[:, 2 * h:3 * h], acts[:, 3 * h:]
+            dct = dc + dh * o * (1 - tc * tc)
+            return np.concatenate([dct * g * i * (1 - i), dct * cp * f * (1 - f), dct * i * (1 - g * g),
+                                   dh * tc * o * (1 - o)], 1), dct * f
+
+        xp3, hh3 = f32(b, 3 * h), f32(b, 3 * h)
+        hh3w = hh3.copy()
+
+        def gru_nb():
+            hh3w[...] = hh3
+            K.gru_forward(xp3, hh3w, hp, act, out[0], out[1])
+
+        def gru_np():
+            hh3w[...] = hh3
+            r_ = sig(xp3[:, :h] + hh3w[:, :h])
+            z = sig(xp3[:, h:2 * h] + hh3w[:, h:2 * h])
+            n = np.tanh(xp3[:, 2 * h:] + r_ * hh3w[:, 2 * h:])
+            return n + z * (hp - n)
+
+        xp1, hh1 = f32(b, h), f32(b, h)
+        hh1w = hh1.copy()
+
+        def rnn_nb():
+            hh1w[...] = hh1
+            K.rnn_forward(xp1, hh1w, hp, act, False, False, out[0])
+
+        def rnn_np():
+            hh1w[...] = hh1
+            return np.tanh(xp1 + hh1w)
+
+        for name, nb, ref in (("lstm_forward", lstm_nb, lstm_np), ("lstm_backward", lstm_bw_nb, lstm_bw_np),
+                              ("gru_forward", gru_nb, gru_np), ("rnn_forward", rnn_nb, rnn_np)):
+            a, c = med(nb), med(ref)
+            print(f"{name:<16}{f'({b},{h})':>12}{a:>10.1f}{c:>10.1f}{c / a:>8.1f}x")
+
+
+# ---------------------------------------------------------------- cold start
+COLD = """
+import time, sys
+t0 = time.perf_counter()
+import tinybptt as tb
+t_import = time.perf_counter() - t0
+sys.path.insert(0, {tools!r})
+import numpy as np
+from bench_rnn import CONFIGS, make_tinybptt, data_for
+cfg = CONFIGS["lstm"]
+step = make_tinybptt("lstm", cfg, data_for(np, "lstm", cfg))
+t0 = time.perf_counter()
+step()
+print(t_import, time.perf_counter() - t0)
+"""
+
+
+def cold_start():
+    """import time and first LSTM step, each in a fresh process, with an empty then a warm numba cache."""
+    print("\ncold start (fresh processes, LSTM config)")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        code = COLD.format(tools=os.path.dirname(os.path.abspath(__file__)))
+        for label in ("empty numba cache", "warm numba cache"):
+            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+            if out.returncode:
+                print(out.stderr)
+                return
+            t_import, t_first = map(float, out.stdout.split()[-2:])
+            print(f"  {label:<18}: import tinybptt {t_import:.3f} s, first training step {t_first:.3f} s")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", default=",".join(CONFIGS))
+    ap.add_argument("--no-kernels", action="store_true")
+    ap.add_argument("--no-cold", action="store_true")
+    args = ap.parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    import numpy as np
+    import torch
+    torch.set_num_threads(args.threads)
+
+    rate = gemm_rate(np)
+    print(f"machine: {os.cpu_count()} cpus, {args.threads} threads; numpy {np.__version__}, torch {torch.__version__}")
+    print(f"measured float32 GEMM rate (1024^3): {rate / 1e9:.1f} GFLOP/s\n")
+    print(f"{'config':<8}{'tinybptt ms':>13}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'of GEMM':>9}")
+    for name in args.only.split(","):
+        cfg = CONFIGS[name]
+        data = data_for(np, name, cfg)
+        ours, theirs = median_times([make_tinybptt(name, cfg, data), make_torch(name, cfg, data)], args.repeats)
+        flops = charlm_flops(cfg) if name == "charlm" else step_flops(cfg)
+        print(f"{name:<8}{ours * 1e3:>13.1f}{theirs * 1e3:>10.1f}{ours / theirs:>7.2f}"
+              f"{flops / ours / 1e9:>9.1f}{flops / ours / rate:>9.0%}", flush=True)
+    if not args.no_kernels:
+        bench_kernels(np)
+    if not args.no_cold:
+        cold_start()
+
+
+if __name__ == "__main__":
+    main()
