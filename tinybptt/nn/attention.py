@@ -28,6 +28,7 @@ from . import functional as F
 from . import init
 from .layers import Linear
 from .module import Module, Parameter
+from .rnn import Unbind
 
 
 class AttentionShapeError(RuntimeError, ValueError, AssertionError):
@@ -334,12 +335,17 @@ class MultiheadAttention(Module):
                                       f"{self.vdim}, got key {key.shape} and value {value.shape}")
         bias = self._mask_bias(attn_mask, key_padding_mask, N, L, S, query.dtype)
 
-        (wq, wk, wv), (bq, bk, bv) = self._projections()
-        q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
-        if self.bias_k is not None:
-            k = ops.cat([k, self.bias_k.expand(*k.shape[:seq_dim], 1, *k.shape[seq_dim + 1:])], seq_dim)
-            v = ops.cat([v, self.bias_v.expand(*v.shape[:seq_dim], 1, *v.shape[seq_dim + 1:])], seq_dim)
-        q, k, v = (self._split_heads(x, batch_first) for x in (q, k, v))  # (N, H, seq, D)
+        if query is key is value and self._qkv_same_embed_dim and self.bias_k is None:
+            # self-attention: one GEMM for Q, K and V, split into per-head views in one record
+            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)
+            q, k, v = Unbind.apply(self._split_heads(qkv, batch_first, 3))
+        else:
+            (wq, wk, wv), (bq, bk, bv) = self._projections()
+            q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
+            if self.bias_k is not None:
+                k = ops.cat([k, self.bias_k.expand(*k.shape[:seq_dim], 1, *k.shape[seq_dim + 1:])], seq_dim)
+                v = ops.cat([v, self.bias_v.expand(*v.shape[:seq_dim], 1, *v.shape[seq_dim + 1:])], seq_dim)
+            q, k, v = (self._split_heads(x, batch_first) for x in (q, k, v))  # (N, H, seq, D)
         if self.add_zero_attn:
             k, v = (ops.cat([x, Tensor(np.zeros(x.shape[:2] + (1, x.shape[3]), x.dtype))], 2) for x in (k, v))
         for _ in range(int(self.bias_k is not None) + int(self.add_zero_attn)):
@@ -360,11 +366,15 @@ class MultiheadAttention(Module):
                 weights = weights.squeeze(0)
         return out, weights
 
-    def _split_heads(self, x, batch_first):
-        """(N, seq, E) or (seq, N, E) -> (N, H, seq, D) as a view."""
+    def _split_heads(self, x, batch_first, parts=None):
+        """(N, seq, E) or (seq, N, E) -> (N, H, seq, D) as a view; with ``parts``,
+        (N, seq, parts * E) -> (parts, N, H, seq, D)."""
         a, b, _ = x.shape
-        x = x.reshape(a, b, self.num_heads, self.head_dim)
-        return x.permute(0, 2, 1, 3) if batch_first else x.permute(1, 2, 0, 3)
+        if parts is None:
+            x = x.reshape(a, b, self.num_heads, self.head_dim)
+            return x.permute(0, 2, 1, 3) if batch_first else x.permute(1, 2, 0, 3)
+        x = x.reshape(a, b, parts, self.num_heads, self.head_dim)
+        return x.permute(2, 0, 3, 1, 4) if batch_first else x.permute(2, 1, 3, 0, 4)
 
     def _mask_bias(self, attn_mask, key_padding_mask, N, L, S, dtype):
         """attn_mask and key_padding_mask merged into one additive array broadcasting to (N, H, L, S)."""
