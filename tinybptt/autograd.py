@@ -185,18 +185,17 @@ class Function:
     def apply(cls, *inputs, **options):
         """Run forward on the inputs' arrays and record the op when needed."""
         fn = cls()
-        arrays, tensors, versions, needs = [], [], [], []
+        arrays, versions, needs, all_tensors = [], [], [], True
         for x in inputs:  # a plain loop: this is the hot path of every op
             if isinstance(x, Tensor):
                 arrays.append(x._data)
-                tensors.append(x)
                 versions.append(x._version)
                 needs.append(x.requires_grad)
             else:
                 arrays.append(x)
-                tensors.append(None)
                 versions.append(None)
                 needs.append(False)
+                all_tensors = False
         try:
             out = fn.forward(*arrays, **options)
         except (ValueError, IndexError, TypeError) as e:
@@ -208,9 +207,13 @@ class Function:
             _check_finite(cls.__name__, "forward", [o._data for o in outs], f" (scope '{_scope_name[0]}')")
         if record:
             fn.needs_input_grad = tuple(needs)
-            node = Node(fn, tuple(tensors), versions, outs)
-            for i, o in enumerate(outs):
-                o.grad_fn, o._out_index = node, i
+            tensors = inputs if all_tensors else tuple([x if isinstance(x, Tensor) else None for x in inputs])
+            node = Node(fn, tensors, versions, outs)
+            if multi:
+                for i, o in enumerate(outs):
+                    o.grad_fn, o._out_index = node, i
+            else:
+                outs[0].grad_fn = node  # its _out_index is already 0
         return outs if multi else outs[0]
 
     def backward(self, *grads):
