@@ -250,6 +250,7 @@ class _Plan:
             self.unit_of[n] = unit
 
         self.edges = {}   # (src uid, dst uid) -> {(record, output index)} carried (empty for leaves)
+        self.readers = defaultdict(set)  # (src uid, sequence) -> steps t whose records read src
         for n in self.nodes:
             dst = self.unit_of[n]
             for x in n.inputs:
@@ -257,14 +258,19 @@ class _Plan:
                     continue
                 if x.grad_fn is not None:
                     src = self.unit_of[x.grad_fn]
-                    if src is not dst:
-                        self.edges.setdefault((src.uid, dst.uid), set()).add((x.grad_fn, x._out_index))
+                    if src is dst:
+                        continue
+                    self.edges.setdefault((src.uid, dst.uid), set()).add((x.grad_fn, x._out_index))
                 elif x.requires_grad or x._data.size > 1:
-                    uid = f"v{id(x)}"
-                    if uid not in self.units:
-                        self.units[uid] = _Unit(uid, "param" if x.requires_grad else "input")
-                        self.units[uid].tensor = x
-                    self.edges.setdefault((uid, dst.uid), set())
+                    src = self.units.get(f"v{id(x)}")
+                    if src is None:
+                        src = self.units[f"v{id(x)}"] = _Unit(f"v{id(x)}", "param" if x.requires_grad else "input")
+                        src.tensor = x
+                    self.edges.setdefault((src.uid, dst.uid), set())
+                else:
+                    continue
+                if n in self.where:
+                    self.readers[(src.uid, self.where[n][0])].add(self.where[n][1])
         self._place_leaves()
 
     def _place_leaves(self):
@@ -418,7 +424,7 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
                 plain[(s, d.uid)] = plan.edges[(s, d.uid)]
             continue
         first = min(dsts, key=lambda d: (d.t, d.nodes[0].position if d.nodes else 0))
-        shared[(s, first.uid)] = len(steps)
+        shared[(s, first.uid)] = len(plan.readers[(s, key)])
         src = units[s]
         if src.tensor is None:  # a record before the loop (an input projection): the dashed edge says it
             continue
@@ -541,7 +547,7 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
                constraint="false")
     for d, srcs in attention.items():
         for s in srcs:
-            g.edge(s, d, style="dotted", color="#7b3294", penwidth="1.2", arrowhead="vee", constraint="false")
+            g.edge(s, d, style="dotted", color="#7b3294", penwidth="1.2", arrowhead="vee", weight="0")
 
     # (no rank=same columns across layers: across clusters dot needs newrank for that, which takes
     # minutes on 100 steps; the layers' chains start at the same rank and line up by themselves)
