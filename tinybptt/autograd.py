@@ -164,7 +164,7 @@ class Node:
             self.freed = True
 
     def __repr__(self):
-        return f"<{self.name}Backward>"
+        return f"<{self.name}Backward0>"  # PyTorch's spelling, e.g. <MulBackward0>
 
 
 class Function:
