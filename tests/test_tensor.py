@@ -105,6 +105,8 @@ def test_factories():
     assert np.array_equal(a.numpy(), tb.randn(3, 4).numpy())
     assert tb.zeros((2, 3)).shape == (2, 3) and tb.ones([2]).tolist() == [1, 1]
     assert tb.arange(1, 7, 2).tolist() == [1, 3, 5]
+    assert tb.full((2,), 3).dtype == tb.int64 and tb.full((2,), 1.5).dtype == tb.float32
+    assert tb.full((2,), True).dtype == tb.bool and tb.full((2, 2), 3, dtype=tb.float64).dtype == tb.float64
     r = tb.rand(1000)
     assert 0 <= r.numpy().min() and r.numpy().max() < 1
     assert tb.randn(2, requires_grad=True).requires_grad

@@ -40,7 +40,9 @@ def ones(*size, dtype=None, requires_grad=False):
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):
-    """A tensor filled with ``fill_value``."""
+    """A tensor filled with ``fill_value``; its dtype follows the value as in PyTorch (bool, int64, float32)."""
+    if dtype is None and isinstance(fill_value, (bool, int, np.bool_, np.integer)):
+        dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else np.int64
     return Tensor(np.full(_shape((size,)), fill_value, _float_dtype(dtype)), requires_grad=requires_grad)
 
 
