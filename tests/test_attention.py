@@ -423,9 +423,9 @@ def test_errors_multihead_attention(rng):
         m(tb.randn(5, 3, 7), x, x)
     with pytest.raises(RuntimeError, match=r"key shape \(4, 3, 8\) does not match value shape \(5, 3, 8\)"):
         m(x, tb.randn(4, 3, 8), x)
-    with pytest.raises(RuntimeError, match=r"2D attn_mask is \(4, 5\), but should be \(5, 5\)"):
+    with pytest.raises(RuntimeError, match=r"The shape of the 2D attn_mask is \(4, 5\), but should be \(5, 5\)"):
         m(x, x, x, attn_mask=np.zeros((4, 5), bool))
-    with pytest.raises(RuntimeError, match=r"3D attn_mask is \(7, 5, 5\), but should be \(6, 5, 5\)"):
+    with pytest.raises(RuntimeError, match=r"The shape of the 3D attn_mask is \(7, 5, 5\), but should be \(6, 5, 5\)"):
         m(x, x, x, attn_mask=np.zeros((7, 5, 5), bool))
     with pytest.raises(RuntimeError, match="dimension 4 is not supported"):
         m(x, x, x, attn_mask=np.zeros((1, 6, 5, 5), bool))
@@ -433,9 +433,9 @@ def test_errors_multihead_attention(rng):
         m(x, x, x, key_padding_mask=np.zeros((3, 4), bool))
     with pytest.raises(RuntimeError, match="only bool and floating types of attn_mask"):
         m(x, x, x, attn_mask=np.zeros((5, 5), np.int64))
-    with pytest.raises(RuntimeError, match="need attn_mask if specifying the is_causal hint"):
+    with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
         m(x, x, x, is_causal=True)
-    with pytest.raises(RuntimeError, match="expected key and value to be 3-D"):
+    with pytest.raises(RuntimeError, match="expected `key` and `value` to be 3-D but found 2-D and 3-D"):
         m(x, x[:, 0], x)
     with pytest.raises(RuntimeError, match=r"expected key features 3 and value features 8, got key \(5, 3, 4\)"):
         nn.MultiheadAttention(8, 2, kdim=3)(x, tb.randn(5, 3, 4), x)
@@ -449,7 +449,7 @@ def test_errors_functional_and_modules(rng):
         F.scaled_dot_product_attention(q, q, tb.randn(2, 4, 4))
     with pytest.raises(RuntimeError, match=r"attn_mask of shape \(4, 3\) does not broadcast.*\(2, 3, 3\)"):
         F.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((4, 3), bool))
-    with pytest.raises(RuntimeError, match="should not be set when is_causal=True"):
+    with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
         F.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((3, 3), bool), is_causal=True)
     with pytest.raises(RuntimeError, match="must be a multiple of the key/value heads"):
         F.scaled_dot_product_attention(tb.randn(1, 3, 2, 4), tb.randn(1, 2, 2, 4), tb.randn(1, 2, 2, 4),
@@ -642,3 +642,14 @@ def test_seq2seq_learns_to_reverse_and_scopes_show_the_shortcut(rng):
         stack.extend(x.grad_fn for x in node.inputs if x is not None)
     assert any(s.startswith("encoder.l0.fwd") for s in scopes) and any(s.startswith("encoder.l0.bwd") for s in scopes)
     assert not any(s.startswith("decoder") for s in scopes)
+
+
+def test_errors_multihead_attention_batch_and_sequence_mismatch():
+    m = nn.MultiheadAttention(8, 2, kdim=4, vdim=4)
+    x = tb.randn(5, 3, 8)
+    with pytest.raises(RuntimeError, match=r"key's sequence and batch dims \(6, 3\) do not match value's \(5, 3\)"):
+        m(x, tb.randn(6, 3, 4), tb.randn(5, 3, 4))
+    with pytest.raises(RuntimeError, match="key and value have batch size 2 but the query has 3"):
+        m(x, tb.randn(5, 2, 4), tb.randn(5, 2, 4))
+    with pytest.raises(RuntimeError, match="query should be unbatched 2D or batched 3D tensor"):
+        m(tb.randn(2, 5, 3, 8), x, x)

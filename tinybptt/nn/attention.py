@@ -156,7 +156,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         bias = None
         if is_causal:
             if attn_mask is not None:
-                raise AttentionShapeError(f"{where}: explicit attn_mask should not be set when is_causal=True")
+                raise AttentionShapeError(f"{where}: Explicit attn_mask should not be set when is_causal=True")
             bias = _causal_bias(L, S, q.dtype)
         elif attn_mask is not None:
             bias = _sdpa_bias(attn_mask, batch + (L, S), q.dtype, where)
@@ -309,11 +309,12 @@ class MultiheadAttention(Module):
             raise AttentionShapeError(f"{where}: query should be unbatched 2D or batched 3D tensor but received "
                                       f"{query.ndim}-D query tensor")
         if key.ndim != query.ndim or value.ndim != query.ndim:
-            raise AttentionShapeError(f"{where}: for {query.ndim}-D query, expected key and value to be "
-                                      f"{query.ndim}-D but found {key.ndim}-D and {value.ndim}-D tensors")
+            kind = "batched (3-D)" if batched else "unbatched (2-D)"
+            raise AttentionShapeError(f"{where}: For {kind} `query`, expected `key` and `value` to be "
+                                      f"{query.ndim}-D but found {key.ndim}-D and {value.ndim}-D tensors respectively")
         if is_causal and attn_mask is None:
-            raise AttentionShapeError(f"{where}: need attn_mask if specifying the is_causal hint; use e.g. "
-                                      f"nn.Transformer.generate_square_subsequent_mask-style (L, L) mask")
+            raise AttentionShapeError(f"{where}: Need attn_mask if specifying the is_causal hint (e.g. the (L, L) "
+                                      f"mask np.triu(np.ones((L, L), bool), 1))")
         batch_first = self.batch_first and batched
         if not batched:  # (L, E) -> (L, 1, E), sequence first
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
@@ -327,9 +328,12 @@ class MultiheadAttention(Module):
                                       f"but got {E} (query shape {tuple(query.shape)})")
         if self._qkv_same_embed_dim and key.shape != value.shape:
             raise AttentionShapeError(f"{where}: key shape {key.shape} does not match value shape {value.shape}")
-        if key.shape[:2] != value.shape[:2] or key.shape[1 - seq_dim] != N:
-            raise AttentionShapeError(f"{where}: key {key.shape} and value {value.shape} must match the query's "
-                                      f"batch size {N} and each other's sequence length")
+        if key.shape[:2] != value.shape[:2]:
+            raise AttentionShapeError(f"{where}: key's sequence and batch dims {key.shape[:2]} do not match "
+                                      f"value's {value.shape[:2]}")
+        if key.shape[1 - seq_dim] != N:
+            raise AttentionShapeError(f"{where}: key and value have batch size {key.shape[1 - seq_dim]} but the "
+                                      f"query has {N} (query {query.shape}, key {key.shape})")
         if key.shape[2] != self.kdim or value.shape[2] != self.vdim:
             raise AttentionShapeError(f"{where}: expected key features {self.kdim} and value features "
                                       f"{self.vdim}, got key {key.shape} and value {value.shape}")
@@ -384,11 +388,11 @@ class MultiheadAttention(Module):
             a = _mha_bias(attn_mask, "attn_mask", dtype)
             if a.ndim == 2:
                 if a.shape != (L, S):
-                    raise AttentionShapeError(f"{where}: the shape of the 2D attn_mask is {a.shape}, "
+                    raise AttentionShapeError(f"{where}: The shape of the 2D attn_mask is {a.shape}, "
                                               f"but should be {(L, S)}")
             elif a.ndim == 3:
                 if a.shape != (N * H, L, S):
-                    raise AttentionShapeError(f"{where}: the shape of the 3D attn_mask is {a.shape}, "
+                    raise AttentionShapeError(f"{where}: The shape of the 3D attn_mask is {a.shape}, "
                                               f"but should be {(N * H, L, S)} (batch * num_heads, L, S)")
                 a = a.reshape(N, H, L, S)
             else:
@@ -457,11 +461,13 @@ class AdditiveAttention(Module):
     padding position, which gets weight 0 (as ``key_padding_mask`` of MultiheadAttention).
     ``context`` (N, key_dim), ``weights`` (N, S) (with L: (N, L, key_dim) and (N, L, S)).
     Parameters: ``query_proj`` (Linear, no bias), ``key_proj`` (Linear with the bias b), ``v`` (Linear
-    hidden_dim -> 1, no bias).
+    hidden_dim -> 1, no bias); ``key_dim`` and ``hidden_dim`` default to ``query_dim``.
     """
 
-    def __init__(self, query_dim, key_dim, hidden_dim, dtype=None):
+    def __init__(self, query_dim, key_dim=None, hidden_dim=None, dtype=None):
         super().__init__()
+        key_dim = query_dim if key_dim is None else key_dim
+        hidden_dim = query_dim if hidden_dim is None else hidden_dim
         self.query_dim, self.key_dim, self.hidden_dim = query_dim, key_dim, hidden_dim
         self.query_proj = Linear(query_dim, hidden_dim, bias=False, dtype=dtype)
         self.key_proj = Linear(key_dim, hidden_dim, bias=True, dtype=dtype)
