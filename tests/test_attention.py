@@ -653,3 +653,15 @@ def test_errors_multihead_attention_batch_and_sequence_mismatch():
         m(x, tb.randn(5, 2, 4), tb.randn(5, 2, 4))
     with pytest.raises(RuntimeError, match="query should be unbatched 2D or batched 3D tensor"):
         m(tb.randn(2, 5, 3, 8), x, x)
+
+
+def test_seq2seq_greedy_decode_agrees_with_teacher_forcing_on_its_own_output(rng):
+    m = Seq2Seq(V, V, embed_dim=6, hidden_size=8, cell="lstm", attention="additive")
+    src, _ = reversal_batch(rng, 3)
+    tokens, weights = m.greedy_decode(src, 5, BOS)
+    fed = np.concatenate([np.full((3, 1), BOS), tokens.numpy()[:, :-1]], 1)  # what greedy fed itself
+    logits, w = m(src, fed)
+    np.testing.assert_array_equal(logits.detach().numpy().argmax(-1), tokens.numpy())
+    np.testing.assert_allclose(w.detach().numpy(), weights.numpy(), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="attention='dot' needs encoder outputs"):
+        Seq2Seq(V, V, attention="dot", bidirectional=True)
