@@ -251,6 +251,7 @@ class _Plan:
 
         self.edges = {}   # (src uid, dst uid) -> {(record, output index)} carried (empty for leaves)
         self.readers = defaultdict(set)  # (src uid, sequence) -> steps t whose records read src
+        leaf_ids = {}
         for n in self.nodes:
             dst = self.unit_of[n]
             for x in n.inputs:
@@ -262,10 +263,11 @@ class _Plan:
                         continue
                     self.edges.setdefault((src.uid, dst.uid), set()).add((x.grad_fn, x._out_index))
                 elif x.requires_grad or x._data.size > 1:
-                    src = self.units.get(f"v{id(x)}")
-                    if src is None:
-                        src = self.units[f"v{id(x)}"] = _Unit(f"v{id(x)}", "param" if x.requires_grad else "input")
-                        src.tensor = x
+                    if id(x) not in leaf_ids:  # leaves numbered in order of first use: stable ids
+                        leaf_ids[id(x)] = uid = f"v{len(leaf_ids)}"
+                        self.units[uid] = _Unit(uid, "param" if x.requires_grad else "input")
+                        self.units[uid].tensor = x
+                    src = self.units[leaf_ids[id(x)]]
                     self.edges.setdefault((src.uid, dst.uid), set())
                 else:
                     continue
@@ -319,6 +321,14 @@ class _Plan:
 
 
 # ---------------------------------------------------------------- drawing
+def _out_meta(node, i):
+    """(shape, dtype) of a record's output i: from the tensor while it lives, else from the record."""
+    out = node.outputs[i]()
+    if out is not None:
+        return out.shape, out.dtype
+    return node.out_meta[i] if getattr(node, "out_meta", None) else None
+
+
 def _fmt_shape(shape):
     return "scalar" if shape == () else "(" + ", ".join(map(str, shape)) + ")"
 
@@ -489,8 +499,9 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
             lines.append(_title(u, seqs))
             if show_shapes:
                 node, i = states[(u.seq, u.t)] if u.kind == "cell" else (u.nodes[-1], 0)
-                shape, dtype = node.out_meta[i]
-                lines.append(("h " if u.kind == "cell" else "") + f"{_fmt_shape(shape)} {dtype}")
+                meta = _out_meta(node, i)
+                if meta is not None:
+                    lines.append(("h " if u.kind == "cell" else "") + f"{_fmt_shape(meta[0])} {meta[1]}")
             style = "rounded,filled,bold" if u.kind == "cell" else "rounded,filled"
             attrs = dict(shape="box", style=style, fillcolor=colour or "white")
             ops = sorted({n.name for n in u.nodes})
@@ -527,8 +538,10 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
                                                 for u in units.values()) else "1"
     for (s, d), carried in recurrent.items():
         src, dst = units[s], units[d]
-        colour = scale(rec_norm[(s, d)]) or "black"
-        attrs = dict(penwidth="3", color=colour, arrowsize="0.8", minlen=gap_ranks)
+        colour = scale(rec_norm[(s, d)])
+        # a coloured band edged in grey, so a faded (vanishing) edge stays visible on white
+        attrs = dict(penwidth="3", color=f"#666666:{colour}:{colour}:#666666" if colour else "black",
+                     arrowsize="0.8", minlen=gap_ranks)
         if rec_norm[(s, d)] is not None and show_grad:
             attrs["tooltip"] = f"grad norm {rec_norm[(s, d)]:.3e}"
         if dst.t < src.t:
