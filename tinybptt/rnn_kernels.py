@@ -49,24 +49,27 @@ def lstm_backward(acts, c_prev, tc, dh, dc, active, dgates, dc_prev, dh_direct):
     """Gradients of the gate pre-activations (same for x and h parts), of c_prev, and the
     part of dh_prev that skips W_hh (nonzero only for inactive rows)."""
     n, H = dh.shape
-    one, zero = dh.dtype.type(1), dh.dtype.type(0)
+    one = dh.dtype.type(1)
     for b in range(n):
         if not active[b]:
             dgates[b, :] = 0
             dc_prev[b, :] = dc[b, :]
             dh_direct[b, :] = dh[b, :]
             continue
-        a, d = acts[b], dgates[b]
+        a, d, cp, t, g_h, dct = acts[b], dgates[b], c_prev[b], tc[b], dh[b], dc_prev[b]
+        for j in range(H):  # dL/dc_t, kept in dc_prev until the last loop
+            dct[j] = dc[b, j] + g_h[j] * a[3 * H + j] * (one - t[j] * t[j])
         for j in range(H):
-            i, f, g, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
-            t = tc[b, j]
-            dct = dc[b, j] + dh[b, j] * o * (one - t * t)
-            d[j] = dct * g * i * (one - i)
-            d[H + j] = dct * c_prev[b, j] * f * (one - f)
-            d[2 * H + j] = dct * i * (one - g * g)
-            d[3 * H + j] = dh[b, j] * t * o * (one - o)
-            dc_prev[b, j] = dct * f
-            dh_direct[b, j] = zero
+            d[j] = dct[j] * a[2 * H + j] * a[j] * (one - a[j])                    # i
+        for j in range(H):
+            d[H + j] = dct[j] * cp[j] * a[H + j] * (one - a[H + j])               # f
+        for j in range(H):
+            d[2 * H + j] = dct[j] * a[j] * (one - a[2 * H + j] * a[2 * H + j])    # g
+        for j in range(H):
+            d[3 * H + j] = g_h[j] * t[j] * a[3 * H + j] * (one - a[3 * H + j])    # o
+        for j in range(H):
+            dct[j] *= a[H + j]
+        dh_direct[b, :] = 0
 
 
 # ---------------------------------------------------------------- GRU: gates r, z, n
@@ -99,15 +102,19 @@ def gru_backward(acts, nn, h_prev, dh, active, dxp, dhh, dh_direct):
             dhh[b, :] = 0
             dh_direct[b, :] = dh[b, :]
             continue
-        a = acts[b]
+        a, nb, hp, g, dx, dr = acts[b], nn[b], h_prev[b], dh[b], dxp[b], dhh[b]
+        for j in range(H):  # n
+            dx[2 * H + j] = g[j] * (one - a[H + j]) * (one - nb[j] * nb[j])
+        for j in range(H):  # r
+            dx[j] = dx[2 * H + j] * a[2 * H + j] * a[j] * (one - a[j])
+        for j in range(H):  # z
+            dx[H + j] = g[j] * (hp[j] - nb[j]) * a[H + j] * (one - a[H + j])
+        for j in range(2 * H):
+            dr[j] = dx[j]
         for j in range(H):
-            r, z, hn, nj, g = a[j], a[H + j], a[2 * H + j], nn[b, j], dh[b, j]
-            dn = g * (one - z) * (one - nj * nj)
-            dz = g * (h_prev[b, j] - nj) * z * (one - z)
-            dr = dn * hn * r * (one - r)
-            dxp[b, j], dxp[b, H + j], dxp[b, 2 * H + j] = dr, dz, dn
-            dhh[b, j], dhh[b, H + j], dhh[b, 2 * H + j] = dr, dz, dn * r
-            dh_direct[b, j] = g * z
+            dr[2 * H + j] = dx[2 * H + j] * a[j]
+        for j in range(H):
+            dh_direct[b, j] = g[j] * a[H + j]
 
 
 # ---------------------------------------------------------------- simple RNN
@@ -120,11 +127,18 @@ def rnn_forward(xp, hh, h_prev, active, relu, residual, h):
         if not active[b]:
             h[b, :] = h_prev[b, :]
             continue
-        for j in range(H):
-            s = xp[b, j] + hh[b, j]
-            y = max(s, zero) if relu else tanh_(s)
-            hh[b, j] = y
-            h[b, j] = y + h_prev[b, j] if residual else y
+        x, y, hb, hp = xp[b], hh[b], h[b], h_prev[b]
+        if relu:
+            for j in range(H):
+                y[j] = max(x[j] + y[j], zero)
+        else:
+            for j in range(H):
+                y[j] = tanh_(x[j] + y[j])
+        if residual:
+            for j in range(H):
+                hb[j] = y[j] + hp[j]
+        else:
+            hb[:] = y
 
 
 @kernel
@@ -137,13 +151,17 @@ def rnn_backward(y, dh, active, relu, residual, da, dh_direct):
             da[b, :] = 0
             dh_direct[b, :] = dh[b, :]
             continue
-        for j in range(H):
-            g = dh[b, j]
-            if relu:
-                da[b, j] = g if y[b, j] > 0 else zero
-            else:
-                da[b, j] = g * (one - y[b, j] * y[b, j])
-            dh_direct[b, j] = g if residual else zero
+        yb, g, d = y[b], dh[b], da[b]
+        if relu:
+            for j in range(H):
+                d[j] = g[j] if yb[j] > zero else zero
+        else:
+            for j in range(H):
+                d[j] = g[j] * (one - yb[j] * yb[j])
+        if residual:
+            dh_direct[b, :] = g
+        else:
+            dh_direct[b, :] = 0
 
 
 __all__ = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward"]

@@ -193,6 +193,20 @@ def bench_kernels(np, repeats=200):
             n = np.tanh(xp3[:, 2 * h:] + r_ * hh3w[:, 2 * h:])
             return n + z * (hp - n)
 
+        acts3 = np.concatenate([sig(f32(b, h)), sig(f32(b, h)), f32(b, h)], 1)
+        n3 = np.tanh(f32(b, h))
+        dx3, dh3, dd3 = np.empty((b, 3 * h), np.float32), np.empty((b, 3 * h), np.float32), np.empty((b, h), np.float32)
+
+        def gru_bw_nb():
+            K.gru_backward(acts3, n3, hp, dh, act, dx3, dh3, dd3)
+
+        def gru_bw_np():
+            r_, z, hn = acts3[:, :h], acts3[:, h:2 * h], acts3[:, 2 * h:]
+            dn = dh * (1 - z) * (1 - n3 * n3)
+            dz = dh * (hp - n3) * z * (1 - z)
+            dr = dn * hn * r_ * (1 - r_)
+            return np.concatenate([dr, dz, dn], 1), np.concatenate([dr, dz, dn * r_], 1), dh * z
+
         xp1, hh1 = f32(b, h), f32(b, h)
         hh1w = hh1.copy()
 
@@ -205,7 +219,8 @@ def bench_kernels(np, repeats=200):
             return np.tanh(xp1 + hh1w)
 
         for name, nb, ref in (("lstm_forward", lstm_nb, lstm_np), ("lstm_backward", lstm_bw_nb, lstm_bw_np),
-                              ("gru_forward", gru_nb, gru_np), ("rnn_forward", rnn_nb, rnn_np)):
+                              ("gru_forward", gru_nb, gru_np), ("gru_backward", gru_bw_nb, gru_bw_np),
+                              ("rnn_forward", rnn_nb, rnn_np)):
             a, c = med(nb), med(ref)
             print(f"{name:<16}{f'({b},{h})':>12}{a:>10.1f}{c:>10.1f}{c / a:>8.1f}x")
 
@@ -259,8 +274,9 @@ def main(argv=None):
     rate = gemm_rate(np)
     print(f"machine: {os.cpu_count()} cpus, {args.threads} threads; numpy {np.__version__}, torch {torch.__version__}")
     print(f"measured float32 GEMM rate (1024^3): {rate / 1e9:.1f} GFLOP/s\n")
-    print(f"{'config':<8}{'tinybptt ms':>13}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'of GEMM':>9}")
-    for name in args.only.split(","):
+    if args.only:
+        print(f"{'config':<8}{'tinybptt ms':>13}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'of GEMM':>9}")
+    for name in filter(None, args.only.split(",")):
         cfg = CONFIGS[name]
         data = data_for(np, name, cfg)
         ours, theirs = median_times([make_tinybptt(name, cfg, data), make_torch(name, cfg, data)], args.repeats)
