@@ -412,36 +412,7 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
             g = u.tensor.grad._data
             norm[u.uid] = float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))
 
-    # classify edges: recurrent, shared (one per source and sequence), attention, plain
-    attention = plan.attention_sources()
-    attn_pairs = {(s, d) for d, ss in attention.items() for s in ss}
-    recurrent, shared, plain = {}, {}, {}
-    fan = defaultdict(list)  # (source, sequence) -> step units of that sequence it feeds
-    for (s, d), carried in plan.edges.items():
-        src, dst = units[s], units[d]
-        if (s, d) in attn_pairs:
-            continue
-        if src.seq is not None and src.seq == dst.seq and src.t != dst.t:
-            recurrent[(s, d)] = carried
-        elif dst.seq is not None and src.seq is None:  # a leaf or a record outside the steps
-            fan[(s, dst.seq)].append(dst)
-        else:
-            plain[(s, d)] = carried
-    for (s, key), dsts in fan.items():
-        steps = {d.t for d in dsts}
-        if len(steps) < 2:
-            for d in dsts:
-                plain[(s, d.uid)] = plan.edges[(s, d.uid)]
-            continue
-        first = min(dsts, key=lambda d: (d.t, d.nodes[0].position if d.nodes else 0))
-        shared[(s, first.uid)] = len(plan.readers[(s, key)])
-        src = units[s]
-        if src.tensor is None:  # a record before the loop (an input projection): the dashed edge says it
-            continue
-        tag = _short(names[id(src.tensor)]) if id(src.tensor) in names else src.kind
-        for d in dsts:
-            if d is not first and tag not in d.markers:
-                d.markers.append(tag)
+    recurrent, shared, plain, attention = _classify_edges(plan, names)
 
     def edge_norm(carried):
         vals = [_norm(n, i) for n, i in carried]
@@ -463,21 +434,7 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
         g.attr(label=title, labelloc="t", fontsize="16")
 
     roots_units = {plan.unit_of[r.grad_fn].uid for r in roots if r.grad_fn is not None}
-    tree = {"": []}
-    labels = {}
-    for seq in seqs.values():
-        names_ = [seq.module, f"layer {seq.layer}", "← backward" if seq.reverse else "forward →"]
-        for c, lab in zip(seq.path, names_ if seq.layer is not None else [seq.module]):
-            labels[c] = lab
-    children = defaultdict(list)
-    for u in units.values():
-        for i, c in enumerate(u.path):
-            parent = u.path[i - 1] if i else ""
-            if c not in children[parent]:
-                children[parent].append(c)
-            if c not in labels:
-                labels[c] = "t=" + c.rsplit("/t=", 1)[-1] if "/t=" in c else c[len("cluster_"):]
-        tree.setdefault(u.path[-1] if u.path else "", []).append(u)
+    members, children, labels = _cluster_tree(plan)
 
     def node_attrs(u):
         colour = scale(norm.get(u.uid))
@@ -496,7 +453,7 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
             else:
                 attrs = dict(shape="ellipse", style="filled", fillcolor="#deebf7", color="#3182bd")
         else:
-            lines.append(_title(u, seqs))
+            lines.append(_title(u))
             if show_shapes:
                 node, i = states[(u.seq, u.t)] if u.kind == "cell" else (u.nodes[-1], 0)
                 meta = _out_meta(node, i)
@@ -520,14 +477,16 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
         return attrs
 
     def emit(graph, cluster):
-        for u in tree.get(cluster, []):
+        for u in members.get(cluster, []):
             graph.node(u.uid, **node_attrs(u))
         for c in sorted(children.get(cluster, []), key=_cluster_order):
             with graph.subgraph(name=c) as sub:
-                step = "/t=" in c
-                sub.attr(label=labels[c], style="rounded,filled" if step or c.count(".l") == 0 else "rounded",
-                         fillcolor="white" if step else "#f4f4f4", color="#bbbbbb" if step else "#888888",
-                         fontsize="9" if step else "11", labeljust="l")
+                if "/t=" in c:  # a time step: white card
+                    sub.attr(label=labels[c], style="rounded,filled", fillcolor="white", color="#bbbbbb",
+                             fontsize="9", labeljust="l")
+                else:  # module (grey), layer and direction inside it
+                    sub.attr(label=labels[c], style="rounded,filled" if not cluster else "rounded",
+                             fillcolor="#f4f4f4", color="#888888", fontsize="11", labeljust="l")
                 emit(sub, c)
 
     emit(g, "")
@@ -583,6 +542,58 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
     return g
 
 
+def _classify_edges(plan, names):
+    """Split the plan's edges into recurrent (same sequence, other step), shared (one edge per source
+    feeding several steps of a sequence, the other steps get a marker), plain, and attention."""
+    attention = plan.attention_sources()
+    attn_pairs = {(s, d) for d, ss in attention.items() for s in ss}
+    recurrent, shared, plain = {}, {}, {}
+    fan = defaultdict(list)  # (source, sequence) -> step units of that sequence it feeds
+    for (s, d), carried in plan.edges.items():
+        src, dst = plan.units[s], plan.units[d]
+        if (s, d) in attn_pairs:
+            continue
+        if src.seq is not None and src.seq == dst.seq and src.t != dst.t:
+            recurrent[(s, d)] = carried
+        elif dst.seq is not None and src.seq is None:  # a leaf or a record outside the steps
+            fan[(s, dst.seq)].append(dst)
+        else:
+            plain[(s, d)] = carried
+    for (s, key), dsts in fan.items():
+        steps = {d.t for d in dsts}
+        if len(steps) < 2:
+            for d in dsts:
+                plain[(s, d.uid)] = plan.edges[(s, d.uid)]
+            continue
+        first = min(dsts, key=lambda d: (d.t, d.nodes[0].position if d.nodes else 0))
+        shared[(s, first.uid)] = len(plan.readers[(s, key)])
+        src = plan.units[s]
+        if src.tensor is None:  # a record before the loop (an input projection): the dashed edge says it
+            continue
+        tag = _short(names[id(src.tensor)]) if id(src.tensor) in names else src.kind
+        for d in dsts:
+            if d is not first and tag not in d.markers:
+                d.markers.append(tag)
+    return recurrent, shared, plain, attention
+
+
+def _cluster_tree(plan):
+    """(units by innermost cluster, child clusters by parent, cluster labels); '' is the top level."""
+    members, children, labels = defaultdict(list), defaultdict(list), {}
+    for seq in plan.seqs.values():
+        names = [seq.module, f"layer {seq.layer}", "← backward" if seq.reverse else "forward →"]
+        labels.update(zip(seq.path, names if seq.layer is not None else [seq.module]))
+    for u in plan.units.values():
+        for i, c in enumerate(u.path):
+            parent = u.path[i - 1] if i else ""
+            if c not in children[parent]:
+                children[parent].append(c)
+            if c not in labels:
+                labels[c] = "t=" + c.rsplit("/t=", 1)[-1] if "/t=" in c else c[len("cluster_"):]
+        members[u.path[-1] if u.path else ""].append(u)
+    return members, children, labels
+
+
 def _cluster_order(name):
     """Siblings in a stable order: layers by k, forward before backward, steps by t."""
     m = re.search(r"\.l(\d+)$", name)
@@ -593,7 +604,7 @@ def _cluster_order(name):
     return (1, 1 if name.endswith(".bwd") else 0)
 
 
-def _title(u, seqs):
+def _title(u):
     if u.kind == "cell":
         return u.nodes[0].name if len(u.nodes) == 1 else f"cell · {len(u.nodes)} ops"
     if u.kind == "group" and len(u.nodes) > 1:
