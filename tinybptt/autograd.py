@@ -142,6 +142,7 @@ class Node:
         self.fn = fn
         self.inputs = inputs        # Tensor, or None for a non-tensor argument
         self.versions = versions    # each input's _version when recorded (to catch in-place changes)
+        # out_meta: (shape, dtype) of each output, for a zero gradient of an unused output (and for viz)
         if len(outputs) == 1:  # the common case, without building tuples through map
             self.outputs, self.out_meta = (weakref.ref(outputs[0]),), (_shape_dtype(outputs[0]),)
         else:
@@ -208,7 +209,7 @@ class Function:
         if record:
             fn.needs_input_grad = tuple(needs)
             tensors = inputs if all_tensors else tuple([x if isinstance(x, Tensor) else None for x in inputs])
-            node = Node(fn, tensors, versions, outs)
+            node = Node(fn, tensors, tuple(versions), outs)
             if multi:
                 for i, o in enumerate(outs):
                     o.grad_fn, o._out_index = node, i

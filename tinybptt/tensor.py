@@ -50,7 +50,7 @@ class Tensor:
     def __init__(self, data, dtype=None, requires_grad=False):
         self._data = _infer_array(data, dtype)
         self._grad, self.grad_fn, self._out_index, self._version = None, None, 0, 0
-        self._hooks, self._retains_grad = [], False
+        self._hooks, self._retains_grad = None, False  # _hooks: a list once a hook is registered
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -60,7 +60,7 @@ class Tensor:
         t = cls.__new__(cls)
         t._data = array if isinstance(array, np.ndarray) else np.asarray(array)
         t._grad, t.grad_fn, t._out_index, t._version = None, None, 0, 0
-        t._hooks, t._retains_grad, t.requires_grad = [], False, requires_grad
+        t._hooks, t._retains_grad, t.requires_grad = None, False, requires_grad
         return t
 
     # ------------------------------------------------------------ basic attributes
@@ -220,6 +220,8 @@ class Tensor:
         """
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = []
         self._hooks.append(hook)
         if self.grad_fn is not None:
             self.grad_fn.watched = True
@@ -227,7 +229,7 @@ class Tensor:
         return _HookHandle(lambda: hook in hooks and hooks.remove(hook))
 
     def _run_hooks(self, g):
-        for hook in self._hooks:
+        for hook in self._hooks or ():
             out = hook(Tensor._wrap(g))
             if out is not None:
                 g = _infer_array(out, self.dtype)
