@@ -99,31 +99,42 @@ class Unbind(Function):
         return tuple(a)
 
     def backward(self, *grads):
+        base = grads[0].base
+        if (base is not None and base.flags.c_contiguous and base.shape == (len(grads), *grads[0].shape)
+                and all(g.base is base for g in grads)
+                and [g.ctypes.data for g in grads] == [base.ctypes.data + t * base.strides[0]
+                                                       for t in range(len(grads))]):
+            return base  # the fused steps wrote their gradients as the rows of one array already
         return np.stack(grads)
 
 
 class _Sequence:
     """What the fused steps of one layer direction share, so weight gradients are one GEMM.
 
-    Forward keeps h_{s-1} of every step s (numbered in the order they run); backward
-    collects each step's gradient dhh_s of its recurrent pre-activation.  Step 0 is the
-    last step the reverse walk reaches (each later step sends it a gradient through h),
-    so it returns dW_hh = sum_s dhh_s^T h_{s-1} and db_hh = sum_s dhh_s for all steps.
+    Forward keeps h_{t-1} of every step (row t is the state step t started from);
+    backward collects each step's gradient dhh_t of its recurrent pre-activation (and,
+    for the GRU, where it differs, of its input projection dxp_t) as rows of one array.
+    The step that ran first is the last one the reverse walk reaches (every later step
+    sends it a gradient through h), so it returns dW_hh = sum_t dhh_t^T h_{t-1} and
+    db_hh = sum_t dhh_t for all steps: one GEMM and one sum.
     """
 
-    def __init__(self, steps, h_shape, dtype, gates, weight_grad=True):
+    def __init__(self, steps, h_shape, dtype, gates, weight_grad=True, first=0, separate_dxp=False):
         self.h_prev = np.empty((steps, *h_shape), dtype)
-        self.gates, self.weight_grad, self.dhh = gates, weight_grad, None
+        self.gates, self.weight_grad, self.first, self.separate_dxp = gates, weight_grad, first, separate_dxp
+        self.dhh = self.dxp = None
 
-    def grad_slot(self, s):
-        """Where step s writes dhh_s (the rows of steps the walk never reaches stay zero)."""
+    def grad_slots(self, t):
+        """(dxp_t, dhh_t) rows to write (the same row unless separate_dxp); unreached rows stay zero."""
         if self.dhh is None:
-            self.dhh = np.zeros((*self.h_prev.shape[:2], self.gates), self.h_prev.dtype)
-        return self.dhh[s]
+            shape = (*self.h_prev.shape[:2], self.gates)
+            self.dhh = np.zeros(shape, self.h_prev.dtype)
+            self.dxp = np.zeros(shape, self.h_prev.dtype) if self.separate_dxp else self.dhh
+        return self.dxp[t], self.dhh[t]
 
     def weight_grads(self, bias):
-        """(dW_hh, db_hh) summed over all steps; clears the buffer for the next backward."""
-        dhh, self.dhh = self.dhh, None
+        """(dW_hh, db_hh) summed over all steps; fresh buffers for the next backward."""
+        dhh, self.dhh, self.dxp = self.dhh, None, None
         if not self.weight_grad:
             return None, None
         flat = dhh.reshape(-1, self.gates)
@@ -131,11 +142,15 @@ class _Sequence:
 
 
 class _FusedStep(Function):
-    """One cell step as one record: hh = h_prev W_hh^T + b_hh by BLAS, then one gate kernel."""
+    """One cell step as one record: hh = h_prev W_hh^T + b_hh by BLAS, then one gate kernel.
 
-    def _recurrent(self, h_prev, w, b, seq, s):
-        seq.h_prev[s] = h_prev
-        self.w, self.seq, self.s, self.bias = w, seq, s, b is not None
+    Options: ``seq`` (the shared ``_Sequence``), ``t`` (this step's row in it) and
+    ``active`` (per sequence of the batch: False = pass the state through).
+    """
+
+    def _recurrent(self, h_prev, w, b, seq, t):
+        seq.h_prev[t] = h_prev
+        self.w, self.seq, self.t, self.bias = w, seq, t, b is not None
         hh = h_prev @ w.T
         if b is not None:
             hh += b
@@ -145,7 +160,7 @@ class _FusedStep(Function):
         """(dxp, dh_prev, dW_hh, db_hh); dh_prev = dhh W_hh + the part that skips W_hh."""
         dh_prev = dhh @ self.w
         dh_prev += dh_direct
-        dw, db = self.seq.weight_grads(self.bias) if self.s == 0 else (None, None)
+        dw, db = self.seq.weight_grads(self.bias) if self.t == self.seq.first else (None, None)
         return dxp, dh_prev, dw, db
 
 
@@ -157,16 +172,16 @@ class fused:
     """The fused steps, each one tape record named like the cell it runs."""
 
     class LSTMCell(_FusedStep):
-        def forward(self, xp, h_prev, c_prev, w, b, seq, s, active):
+        def forward(self, xp, h_prev, c_prev, w, b, seq, t, active):
             h_prev, c_prev = _c(h_prev), _c(c_prev)
-            hh = self._recurrent(h_prev, w, b, seq, s)
+            hh = self._recurrent(h_prev, w, b, seq, t)
             h, c, tc = np.empty_like(h_prev), np.empty_like(h_prev), np.empty_like(h_prev)
             rnn_kernels().lstm_forward(_c(xp), hh, h_prev, c_prev, active, h, c, tc)
             self.acts, self.c_prev, self.tc, self.active = hh, c_prev, tc, active
             return h, c
 
         def backward(self, dh, dc):
-            dgates = self.seq.grad_slot(self.s)
+            dgates, _ = self.seq.grad_slots(self.t)
             dc_prev, dh_direct = np.empty_like(self.tc), np.empty_like(self.tc)
             rnn_kernels().lstm_backward(self.acts, self.c_prev, self.tc, _c(dh), _c(dc), self.active,
                                         dgates, dc_prev, dh_direct)
@@ -174,43 +189,43 @@ class fused:
             return dxp, dh_prev, dc_prev, dw, db
 
     class GRUCell(_FusedStep):
-        def forward(self, xp, h_prev, w, b, seq, s, active):
+        def forward(self, xp, h_prev, w, b, seq, t, active):
             h_prev = _c(h_prev)
-            hh = self._recurrent(h_prev, w, b, seq, s)
+            hh = self._recurrent(h_prev, w, b, seq, t)
             h, n = np.empty_like(h_prev), np.empty_like(h_prev)
             rnn_kernels().gru_forward(_c(xp), hh, h_prev, active, h, n)
             self.acts, self.n, self.active = hh, n, active
             return h
 
         def backward(self, dh):
-            dhh = self.seq.grad_slot(self.s)
-            dxp, dh_direct = np.empty_like(dhh), np.empty_like(self.n)
-            rnn_kernels().gru_backward(self.acts, self.n, self.seq.h_prev[self.s], _c(dh), self.active,
+            dxp, dhh = self.seq.grad_slots(self.t)
+            dh_direct = np.empty_like(self.n)
+            rnn_kernels().gru_backward(self.acts, self.n, self.seq.h_prev[self.t], _c(dh), self.active,
                                        dxp, dhh, dh_direct)
             return self._grads(dxp, dhh, dh_direct)
 
     class RNNCell(_FusedStep):
-        def forward(self, xp, h_prev, w, b, seq, s, active, relu=False, residual=False):
+        def forward(self, xp, h_prev, w, b, seq, t, active, relu=False, residual=False):
             h_prev = _c(h_prev)
-            hh = self._recurrent(h_prev, w, b, seq, s)
+            hh = self._recurrent(h_prev, w, b, seq, t)
             h = np.empty_like(h_prev)
             rnn_kernels().rnn_forward(_c(xp), hh, h_prev, active, relu, residual, h)
             self.y, self.active, self.relu, self.residual = hh, active, relu, residual
             return h
 
         def backward(self, dh):
-            da = self.seq.grad_slot(self.s)
+            da, _ = self.seq.grad_slots(self.t)
             dh_direct = np.empty_like(self.y)
             rnn_kernels().rnn_backward(self.y, _c(dh), self.active, self.relu, self.residual, da, dh_direct)
             return self._grads(da, da, dh_direct)
 
 
-def _fused_step(mode, xp, state, w_hh, b_hh, seq, s, active, residual=False):
+def _fused_step(mode, xp, state, w_hh, b_hh, seq, t, active, residual=False):
     if mode == "LSTM":
-        return fused.LSTMCell.apply(xp, state[0], state[1], w_hh, b_hh, seq=seq, s=s, active=active)
+        return fused.LSTMCell.apply(xp, state[0], state[1], w_hh, b_hh, seq=seq, t=t, active=active)
     if mode == "GRU":
-        return fused.GRUCell.apply(xp, state, w_hh, b_hh, seq=seq, s=s, active=active)
-    return fused.RNNCell.apply(xp, state, w_hh, b_hh, seq=seq, s=s, active=active,
+        return fused.GRUCell.apply(xp, state, w_hh, b_hh, seq=seq, t=t, active=active)
+    return fused.RNNCell.apply(xp, state, w_hh, b_hh, seq=seq, t=t, active=active,
                                relu=mode == "RNN_RELU", residual=residual)
 
 
@@ -308,7 +323,7 @@ class _CellBase(Module):
         if not self.fused:
             return _unfused_step(mode, x, state, w_ih, w_hh, b_ih, b_hh, None, residual)
         batch = x.shape[0]
-        seq = _Sequence(1, (batch, self.hidden_size), x.dtype, w_hh.shape[0])
+        seq = _Sequence(1, (batch, self.hidden_size), x.dtype, w_hh.shape[0], separate_dxp=mode == "GRU")
         return _fused_step(mode, F.linear(x, w_ih, b_ih), state, w_hh, b_hh, seq, 0,
                            np.ones(batch, bool), residual)
 
@@ -510,15 +525,16 @@ class _RNNBase(Module):
             xp = F.linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih)  # all steps: one GEMM
             inputs = Unbind.apply(xp.reshape(steps, batch, w_ih.shape[0]))
             needs = w_hh.requires_grad or (b_hh is not None and b_hh.requires_grad)
-            seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], needs)
+            seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], needs,
+                            first=order[0], separate_dxp=mode == "GRU")
             active = mask if mask is not None else np.ones((steps, batch), bool)
         else:
             inputs = Unbind.apply(x)
         hs = [None] * steps
-        for s, t in enumerate(order):
+        for t in order:
             with scope(f"t={t}"):
                 if self.fused:
-                    state = _fused_step(mode, inputs[t], state, w_hh, b_hh, seq, s, active[t], residual)
+                    state = _fused_step(mode, inputs[t], state, w_hh, b_hh, seq, t, active[t], residual)
                 else:
                     state = _unfused_step(mode, inputs[t], state, w_ih, w_hh, b_ih, b_hh,
                                           None if mask is None else mask[t], residual)
