@@ -145,7 +145,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if k.shape[-2] != v.shape[-2]:
             raise AttentionShapeError(f"{where}: key and value must have the same sequence length, got "
                                       f"key {k.shape} and value {v.shape}")
-        if enable_gqa and q.ndim >= 3 and k.shape[-3] != q.shape[-3]:
+        if enable_gqa and min(q.ndim, k.ndim, v.ndim) >= 3 and k.shape[-3] != q.shape[-3]:
             k, v = _repeat_heads(q, k, where), _repeat_heads(q, v, where)
         try:
             batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
