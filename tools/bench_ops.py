@@ -102,11 +102,15 @@ def main(argv=None):
           f"python {platform.python_version()}, numpy {np.__version__}"
           + (f", torch {torch.__version__} threads={args.threads}" if torch else ", torch not installed") + ")")
     names = list(columns)
-    print(f"{'op':<16}" + "".join(f"{n:>12}" for n in names) + ("   tinybptt/torch" if torch else ""))
+    # overhead = time above the numpy floor, i.e. what recording and walking the tape cost
+    print(f"{'op':<16}" + "".join(f"{n:>12}" for n in names)
+          + ("   tinybptt/torch   overhead tinybptt/torch" if torch else ""))
     for op in ("add", "mul", "tanh", "matmul"):
         for i, phase in enumerate(("fwd", "fwd+bwd")):
             times = median_us([columns[n][op][i] for n in names], args.reps if i == 0 else args.reps // 4)
-            ratio = f"{times[1] / times[2]:>17.2f}" if torch else ""
+            ratio = ""
+            if torch:
+                ratio = f"{times[1] / times[2]:>17.2f}{(times[1] - times[0]) / (times[2] - times[0]):>26.2f}"
             print(f"{op + ' ' + phase:<16}" + "".join(f"{x:>12.2f}" for x in times) + ratio)
 
 
