@@ -4,10 +4,10 @@ Every differentiable operation run while recording is on leaves one record
 (a ``Node``) holding the op (a ``Function`` instance with whatever its
 backward needs saved on it), its input tensors, weak references to its
 outputs, the current scope and its position on the tape.  Creation order is
-a topological order, so ``backward`` only has to sort the records reachable
-from the root by position and walk them from last to first.  Records live as
-long as the tensors that point at them, so a graph nobody holds is freed by
-Python like any other object.
+a topological order, so ``backward`` runs the records that received a
+gradient from the latest position to the earliest (a heap, no recursion, no
+sort).  Records live as long as the tensors that point at them, so a graph
+nobody holds is freed by Python like any other object.
 """
 import functools
 import heapq
