@@ -70,10 +70,8 @@ UNARY = {
 def test_unary(name, shape, rng):
     f, bounds = UNARY[name]
     x = leaf(rng, *shape) if bounds is None else leaf(rng, *shape, lo=bounds[0], hi=bounds[1])
-    if name in ("abs", "relu", "clamp", "clamp_min", "clamp_max"):  # keep away from the kinks
-        x._data[np.abs(x._data) < 0.05] += 0.2
-        x._data[np.abs(np.abs(x._data) - 0.5) < 0.05] += 0.2
-        x._data[np.abs(x._data - 0.1) < 0.05] += 0.2
+    for kink in (0.0, -0.5, 0.5, 0.1):  # finite differences are meaningless across a kink
+        x._data[np.abs(x._data - kink) < 0.05] += 0.2
     assert tb.gradcheck(f, (x,))
 
 
@@ -164,7 +162,7 @@ def test_reductions_of_size_one_and_empty_dims(rng):
     e = tb.zeros(0, 3, dtype=tb.float64, requires_grad=True)
     s = e.sum(0)
     s.sum().backward()
-    assert s.shape == (3,) and np.array_equal(s.numpy() if not s.requires_grad else s.detach().numpy(), [0, 0, 0])
+    assert s.shape == (3,) and np.array_equal(s.detach().numpy(), [0, 0, 0])
     assert e.grad.shape == (0, 3)
 
 
