@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinybptt as tb
 from tinybptt import nn
@@ -99,6 +101,26 @@ def test_sdpa_gradcheck_learnable_float_mask_and_broadcast(rng):
     q, k, v = t64(rng, 2, 3, 4, 3), t64(rng, 2, 1, 5, 3), t64(rng, 1, 1, 5, 2)
     bias = t64(rng, 4, 5)
     assert tb.gradcheck(lambda q, k, v, b: F.scaled_dot_product_attention(q, k, v, attn_mask=b), (q, k, v, bias))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_sdpa_broadcasting_property(data):
+    """Leading dims of query, key, value and mask broadcast as numpy's matmul and addition do."""
+    batch = data.draw(st.lists(st.integers(1, 3), min_size=0, max_size=2), label="batch")
+    L, S, E = (data.draw(st.integers(1, 4), label=n) for n in "LSE")
+
+    def dims(full):  # each leading dim kept or squeezed to 1, possibly fewer dims
+        kept = [d if data.draw(st.booleans()) else 1 for d in full]
+        return tuple(kept[data.draw(st.integers(0, len(kept))):])
+    r = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    q = r.standard_normal(tuple(batch) + (L, E))
+    k, v = r.standard_normal(dims(batch) + (S, E)), r.standard_normal(dims(batch) + (S, 2))
+    mask = r.random(dims(batch) + (L, S)) < 0.7
+    out = F.scaled_dot_product_attention(tb.tensor(q), tb.tensor(k), tb.tensor(v), attn_mask=mask)
+    ref = np_sdpa(q, k, v, np.where(mask, 0.0, -np.inf))
+    assert out.shape == ref.shape
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10, atol=1e-12)
 
 
 def test_sdpa_grouped_query_attention(rng):
