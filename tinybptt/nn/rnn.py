@@ -122,7 +122,13 @@ class _Sequence:
     def __init__(self, steps, h_shape, dtype, gates, weight_grad=True, first=0, separate_dxp=False):
         self.h_prev = np.empty((steps, *h_shape), dtype)
         self.gates, self.weight_grad, self.first, self.separate_dxp = gates, weight_grad, first, separate_dxp
-        self.dhh = self.dxp = None
+        self.dhh = self.dxp = self.w_t = None
+
+    def transposed(self, w):
+        """W_hh^T as a C-contiguous copy, made once per sequence (BLAS runs h W^T faster from it)."""
+        if self.w_t is None:
+            self.w_t = np.ascontiguousarray(w.T)
+        return self.w_t
 
     def grad_slots(self, t):
         """(dxp_t, dhh_t) rows to write (the same row unless separate_dxp); unreached rows stay zero."""
@@ -151,7 +157,7 @@ class _FusedStep(Function):
     def _recurrent(self, h_prev, w, b, seq, t):
         seq.h_prev[t] = h_prev
         self.w, self.seq, self.t, self.bias = w, seq, t, b is not None
-        hh = h_prev @ w.T
+        hh = h_prev @ seq.transposed(w)
         if b is not None:
             hh += b
         return hh
