@@ -687,3 +687,15 @@ def test_seq2seq_greedy_decode_agrees_with_teacher_forcing_on_its_own_output(rng
     np.testing.assert_allclose(w.detach().numpy(), weights.numpy(), rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="attention='dot' needs encoder outputs"):
         Seq2Seq(V, V, attention="dot", bidirectional=True)
+
+
+def test_additive_attention_with_projected_keys(rng):
+    m = bahdanau()
+    q, k = t64(rng, 2, 3), t64(rng, 2, 5, 4)
+    pad = np.arange(5) >= np.array([[5], [3]])
+    ctx, w = m(q, k, mask=pad)
+    ctx2, w2 = m(q, k, mask=pad, projected_keys=m.project_keys(k))
+    np.testing.assert_allclose(ctx2.detach().numpy(), ctx.detach().numpy(), rtol=1e-12)
+    check_module_grads(m, (q, k), lambda q, k: m(q, k, mask=pad, projected_keys=m.project_keys(k)))
+    with pytest.raises(RuntimeError, match=r"projected_keys has shape \(2, 4, 5\), expected \(2, 5, 5\)"):
+        m(q, k, projected_keys=tb.randn(2, 4, 5, dtype=tb.float64))

@@ -78,11 +78,21 @@ class Seq2Seq(nn.Module):
         state = (s0, Tensor(np.zeros(s0.shape, s0.dtype))) if self.cell == "lstm" else s0
         return outputs, pad, state
 
-    def step(self, y_emb, state, memory, pad):
-        """One decoder step: (logits, new state, attention weights or None)."""
+    def _keys(self, memory):
+        """What every decoder step reads: the encoder outputs (and, for additive attention, their
+        projection W_k k_s + b, computed once per source rather than once per step)."""
+        if isinstance(self.attention, nn.AdditiveAttention):
+            with scope("decoder"):
+                return memory, self.attention.project_keys(memory)
+        return memory, None
+
+    def step(self, y_emb, state, keys, pad):
+        """One decoder step: (logits, new state, attention weights or None); ``keys`` from ``_keys``."""
         h = state[0] if self.cell == "lstm" else state
+        memory, projected = keys
         if self.attention is not None:
-            context, weights = self.attention(h, memory, pad)
+            extra = {} if projected is None else {"projected_keys": projected}
+            context, weights = self.attention(h, memory, pad, **extra)
             state = self.decoder(ops.cat([y_emb, context], dim=1), state)
             h = state[0] if self.cell == "lstm" else state
             return self.out(ops.cat([h, context], dim=1)), state, weights
@@ -93,12 +103,13 @@ class Seq2Seq(nn.Module):
     def forward(self, src, tgt_in):
         """Teacher forcing: logits (N, T, tgt_vocab) and attention weights (N, T, S) (None without attention)."""
         memory, pad, state = self.encode(src)
+        keys = self._keys(memory)
         emb = self.tgt_embed(_infer_array(tgt_in))
         logits, weights = [], []
         with scope("decoder"):
             for t in range(emb.shape[1]):
                 with scope(f"t={t}"):
-                    out, state, w = self.step(emb[:, t], state, memory, pad)
+                    out, state, w = self.step(emb[:, t], state, keys, pad)
                 logits.append(out)
                 weights.append(w)
         return ops.stack(logits, 1), (ops.stack(weights, 1) if self.attention is not None else None)
@@ -110,12 +121,13 @@ class Seq2Seq(nn.Module):
         After ``eos`` a sequence keeps emitting ``eos``; decoding stops early when all have.
         """
         memory, pad, state = self.encode(src)
+        keys = self._keys(memory)
         y = np.full(memory.shape[0], bos, np.int64)
         tokens, weights = [], []
         done = np.zeros(len(y), bool)
         for t in range(max_len):
             with scope("decoder"), scope(f"t={t}"):
-                out, state, w = self.step(self.tgt_embed(y), state, memory, pad)
+                out, state, w = self.step(self.tgt_embed(y), state, keys, pad)
             y = np.where(done, eos if eos is not None else 0, out.detach().numpy().argmax(1))
             tokens.append(y)
             weights.append(None if w is None else w.detach().numpy())

@@ -476,11 +476,28 @@ class AdditiveAttention(Module):
     def extra_repr(self):
         return f"query_dim={self.query_dim}, key_dim={self.key_dim}, hidden_dim={self.hidden_dim}"
 
-    def forward(self, query, keys, mask=None):
-        """(context, weights) for ``query`` over ``keys`` (see the class docstring)."""
+    def project_keys(self, keys):
+        """W_k k_s + b for every key: pass it as ``projected_keys`` when many decoder steps read one source."""
         with scope("attn"):
-            q, k, bias, finish = _prepare(query, keys, mask, "AdditiveAttention", self.query_dim, self.key_dim)
-            hidden = (self.query_proj(q).unsqueeze(2) + self.key_proj(k).unsqueeze(1)).tanh()  # (N, L, S, H)
+            return self.key_proj(_tensor(keys, "keys", "AdditiveAttention"))
+
+    def forward(self, query, keys, mask=None, projected_keys=None):
+        """(context, weights) for ``query`` over ``keys`` (see the class docstring).
+
+        ``projected_keys``: ``project_keys(keys)`` computed once beforehand (optional).
+        """
+        where = "AdditiveAttention"
+        with scope("attn"):
+            q, k, bias, finish = _prepare(query, keys, mask, where, self.query_dim, self.key_dim)
+            if projected_keys is None:
+                pk = self.key_proj(k)
+            else:
+                pk = _tensor(projected_keys, "projected_keys", where)
+                pk = pk.unsqueeze(0) if pk.ndim == 2 else pk
+                if pk.shape != k.shape[:2] + (self.hidden_dim,):
+                    raise AttentionShapeError(f"{where}: projected_keys has shape {pk.shape}, expected "
+                                              f"{k.shape[:2] + (self.hidden_dim,)} (keys {k.shape} projected)")
+            hidden = (self.query_proj(q).unsqueeze(2) + pk.unsqueeze(1)).tanh()  # (N, L, S, H)
             scores = self.v(hidden).squeeze(-1)                                                  # (N, L, S)
             if bias is not None:
                 scores = scores + bias
