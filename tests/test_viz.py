@@ -355,3 +355,13 @@ def test_command_line_renders_a_named_model(tmp_path):
     titles = {c.find("{http://www.w3.org/2000/svg}title").text for c in root.iter("{http://www.w3.org/2000/svg}g")
               if c.get("class") == "cluster"}
     assert {f"cluster_rnn.l0.fwd/t={t}" for t in range(4)} <= titles
+
+
+def test_watch_without_backward_yet_gives_no_numbers():
+    loss, _, _ = hand_rnn(T=3)
+    viz.watch(loss)
+    with pytest.raises(RuntimeError, match="no gradient norms were recorded"):
+        viz.grad_norms_by_step(loss)
+    assert "∇" not in viz.draw(loss).source and "legend" not in viz.draw(loss).source
+    loss.backward()
+    assert viz.grad_norms_by_step(loss)["rnn.l0.fwd"].shape == (3,)

@@ -64,12 +64,19 @@ def _norm_hook(slots, i):
 
 
 def _norm(node, index=None):
-    """||dL/d output|| recorded by ``watch`` (all outputs together when index is None), None if unwatched."""
+    """||dL/d output|| recorded by ``watch`` (all outputs together when index is None), None if unwatched.
+
+    An output whose hook never ran got no gradient: 0 (call only once a backward has run)."""
     slots = _norms.get(node)
     if slots is None:
         return None
     vals = slots if index is None else [slots[index]]
     return math.sqrt(sum((v or 0.0) ** 2 for v in vals))
+
+
+def _backward_seen(nodes):
+    """True when a backward has run since ``watch`` hooked these records."""
+    return any(v is not None for n in nodes for v in _norms.get(n, ()))
 
 
 def grad_norms_by_step(*roots):
@@ -82,7 +89,7 @@ def grad_norms_by_step(*roots):
     """
     plan = _Plan(roots, "grad_norms_by_step")
     states = plan.hidden_states()
-    if not any(node in _norms for node, _ in states.values()):
+    if not _backward_seen(plan.nodes):
         raise RuntimeError("grad_norms_by_step: no gradient norms were recorded for this graph: call "
                            "viz.watch(loss) after the forward pass and before loss.backward()")
     out = {}
@@ -402,11 +409,12 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
     units, seqs = plan.units, plan.seqs
 
     # gradient norm of each unit: the hidden state for a step, the output(s) of a record, .grad of a leaf
+    graded = _backward_seen(plan.nodes)
     norm = {}
     for u in units.values():
-        if u.kind == "cell":
+        if u.kind == "cell" and graded:
             norm[u.uid] = _norm(*states[(u.seq, u.t)])
-        elif u.kind in ("op", "group"):
+        elif u.kind in ("op", "group") and graded:
             norm[u.uid] = _norm(u.nodes[-1])
         elif u.kind == "param" and u.tensor.grad is not None:
             g = u.tensor.grad._data
@@ -416,12 +424,12 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
 
     def edge_norm(carried):
         vals = [_norm(n, i) for n, i in carried]
-        if not vals or all(v is None for v in vals):
+        if not graded or not vals or all(v is None for v in vals):
             return None
         return math.sqrt(sum((v or 0.0) ** 2 for v in vals))
 
     rec_norm = {k: edge_norm(c) for k, c in recurrent.items()}
-    chain = [norm[u.uid] for u in units.values() if u.kind == "cell"] + list(rec_norm.values())
+    chain = [norm.get(u.uid) for u in units.values() if u.kind == "cell"] + list(rec_norm.values())
     if not any(v for v in chain):  # no cells (detail='op' or no time steps): scale over everything
         chain = list(norm.values()) + list(rec_norm.values())
     scale = _Scale(chain) if show_grad else _Scale([])  # values outside the range are clamped
@@ -634,6 +642,9 @@ def render(roots, path, format=None, **draw_kwargs):
         data = g.pipe(format=format)
     except graphviz.ExecutableNotFound:
         raise RuntimeError("viz.render: " + _INSTALL) from None
+    except graphviz.CalledProcessError as e:
+        err = (e.stderr or b"").decode(errors="replace").strip()[-600:]
+        raise RuntimeError(f"viz.render: Graphviz 'dot -T{format}' failed: {err}") from None
     with open(path, "wb") as f:
         f.write(data)
     return g
