@@ -218,6 +218,11 @@ class MultiheadAttention(Module):
     ``out_proj`` a Linear with zero bias; ``bias_k``/``bias_v`` (1, 1, E) with ``add_bias_kv``.
     Inputs are (L, N, E) (or (N, L, E) with ``batch_first``, or unbatched (L, E)).
     Boolean masks are True where attention is NOT allowed (the opposite of SDPA's).
+
+    >>> mha = MultiheadAttention(16, 4, batch_first=True)
+    >>> x = tinybptt.randn(2, 5, 16)
+    >>> causal = np.triu(np.ones((5, 5), bool), 1)          # True: may not look ahead
+    >>> out, weights = mha(x, x, x, attn_mask=causal)       # (2, 5, 16), (2, 5, 5)
     """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
@@ -270,9 +275,6 @@ class MultiheadAttention(Module):
         if self.bias_k is not None:
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
-
-    def extra_repr(self):
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"
 
     def _projections(self):
         """(W_q, W_k, W_v) and (b_q, b_k, b_v) (biases None without ``bias``)."""
