@@ -100,12 +100,28 @@ class Unbind(Function):
 
     def backward(self, *grads):
         base = grads[0].base
-        if (base is not None and base.flags.c_contiguous and base.shape == (len(grads), *grads[0].shape)
-                and all(g.base is base for g in grads)
-                and [g.ctypes.data for g in grads] == [base.ctypes.data + t * base.strides[0]
-                                                       for t in range(len(grads))]):
-            return base  # the fused steps wrote their gradients as the rows of one array already
+        if base is not None and base.flags.c_contiguous and base.shape == (len(grads), *grads[0].shape) \
+                and all(g.base is base for g in grads):
+            start, step = base.__array_interface__["data"][0], base.strides[0]
+            if all(g.__array_interface__["data"][0] == start + t * step for t, g in enumerate(grads)):
+                return base  # the fused steps wrote their gradients as the rows of one array already
         return np.stack(grads)
+
+
+class InputProjection(Function):
+    """x W_ih^T + b_ih for all time steps at once: one GEMM forward, one per gradient backward."""
+
+    def forward(self, x, w, b):
+        self.x, self.w, self.bias = x, w, b is not None
+        y = x @ np.ascontiguousarray(w.T)  # (T*B, I) @ (I, G), the layout BLAS runs fastest
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, g):
+        need_x, need_w, need_b = self.needs_input_grad[:3]
+        return (g @ self.w if need_x else None, g.T @ self.x if need_w else None,
+                g.sum(0) if self.bias and need_b else None)
 
 
 class _Sequence:
@@ -164,8 +180,10 @@ class _FusedStep(Function):
 
     def _grads(self, dxp, dhh, dh_direct):
         """(dxp, dh_prev, dW_hh, db_hh); dh_prev = dhh W_hh + the part that skips W_hh."""
-        dh_prev = dhh @ self.w
-        dh_prev += dh_direct
+        dh_prev = None
+        if self.needs_input_grad[1]:
+            dh_prev = dhh @ self.w
+            dh_prev += dh_direct
         dw, db = self.seq.weight_grads(self.bias) if self.t == self.seq.first else (None, None)
         return dxp, dh_prev, dw, db
 
@@ -330,7 +348,7 @@ class _CellBase(Module):
             return _unfused_step(mode, x, state, w_ih, w_hh, b_ih, b_hh, None, residual)
         batch = x.shape[0]
         seq = _Sequence(1, (batch, self.hidden_size), x.dtype, w_hh.shape[0], separate_dxp=mode == "GRU")
-        return _fused_step(mode, F.linear(x, w_ih, b_ih), state, w_hh, b_hh, seq, 0,
+        return _fused_step(mode, InputProjection.apply(x, w_ih, b_ih), state, w_hh, b_hh, seq, 0,
                            np.ones(batch, bool), residual)
 
     def extra_repr(self):
@@ -528,7 +546,7 @@ class _RNNBase(Module):
         w_ih, w_hh, b_ih, b_hh = self._weights(k, d)
         order = range(steps - 1, -1, -1) if d else range(steps)
         if self.fused:
-            xp = F.linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih)  # all steps: one GEMM
+            xp = InputProjection.apply(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih)  # all steps: one GEMM
             inputs = Unbind.apply(xp.reshape(steps, batch, w_ih.shape[0]))
             needs = w_hh.requires_grad or (b_hh is not None and b_hh.requires_grad)
             seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], needs,
