@@ -395,8 +395,11 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
     by several steps of one sequence is drawn once, with one dashed edge to its
     first step and a "◆ name" marker on the others.  After ``viz.watch(loss)``
     and ``loss.backward()``, nodes and recurrent edges are coloured by gradient
-    norm on a log scale, with a legend (``show_grad=False`` turns it off).
-    Displays inline in Jupyter; ``.source`` is the DOT text (no ``dot`` needed).
+    norm on a log scale, with a legend (``show_grad=False`` turns it off); a
+    step node shows ``∇h`` = ||dL/dh_t||.  Attention records (scope ``attn``)
+    get dotted edges from every encoder step they read.  ``rankdir='TB'`` turns
+    time downward.  Displays inline in Jupyter; ``.source`` is the DOT text
+    (no ``dot`` needed).
     """
     import graphviz
     if detail not in ("cell", "op"):
@@ -429,8 +432,9 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
         return math.sqrt(sum((v or 0.0) ** 2 for v in vals))
 
     rec_norm = {k: edge_norm(c) for k, c in recurrent.items()}
-    chain = [norm.get(u.uid) for u in units.values() if u.kind == "cell"] + list(rec_norm.values())
-    if not any(v for v in chain):  # no cells (detail='op' or no time steps): scale over everything
+    # the colour scale spans the unrolled chain (steps and recurrent edges); the rest is clamped to it
+    chain = [norm.get(u.uid) for u in units.values() if u.seq is not None] + list(rec_norm.values())
+    if not any(v for v in chain):  # no time steps: scale over everything
         chain = list(norm.values()) + list(rec_norm.values())
     scale = _Scale(chain) if show_grad else _Scale([])  # values outside the range are clamped
 
@@ -442,7 +446,7 @@ def draw(*roots, params=None, detail="cell", show_grad=True, show_shapes=True, m
         g.attr(label=title, labelloc="t", fontsize="16")
 
     roots_units = {plan.unit_of[r.grad_fn].uid for r in roots if r.grad_fn is not None}
-    members, children, labels = _cluster_tree(plan)
+    members, children, labels = _cluster_tree(plan, rankdir)
 
     def node_attrs(u):
         colour = scale(norm.get(u.uid))
@@ -585,11 +589,16 @@ def _classify_edges(plan, names):
     return recurrent, shared, plain, attention
 
 
-def _cluster_tree(plan):
+_DIRECTION = {"LR": ("forward →", "← backward"), "RL": ("← forward", "backward →"),
+              "TB": ("forward ↓", "backward ↑"), "BT": ("forward ↑", "backward ↓")}
+
+
+def _cluster_tree(plan, rankdir="LR"):
     """(units by innermost cluster, child clusters by parent, cluster labels); '' is the top level."""
     members, children, labels = defaultdict(list), defaultdict(list), {}
+    arrows = _DIRECTION.get(str(rankdir).upper(), ("forward", "backward"))
     for seq in plan.seqs.values():
-        names = [seq.module, f"layer {seq.layer}", "← backward" if seq.reverse else "forward →"]
+        names = [seq.module, f"layer {seq.layer}", arrows[seq.reverse]]
         labels.update(zip(seq.path, names if seq.layer is not None else [seq.module]))
     for u in plan.units.values():
         for i, c in enumerate(u.path):
