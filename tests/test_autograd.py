@@ -296,3 +296,23 @@ def test_unused_branch_of_split_gets_zero(rng):
     a, b = x.split(2)
     (a * 3).sum().backward()
     assert np.allclose(x.grad.numpy(), [[3, 3], [3, 3], [0, 0], [0, 0]])
+
+
+def test_autograd_grad_returns_gradients_without_touching_dot_grad(rng):
+    x = leaf(rng, 3)
+    h = x * 2
+    y = (h.tanh() * x).sum()
+    gx, gh = tb.autograd.grad(y, [x, h], retain_graph=True)
+    t = np.tanh(2 * x.detach().numpy())
+    assert np.allclose(gh.numpy(), (1 - t * t) * x.detach().numpy())
+    assert np.allclose(gx.numpy(), t + 2 * (1 - t * t) * x.detach().numpy())
+    assert x.grad is None
+    (gx_only,) = tb.autograd.grad(y, x)
+    assert np.allclose(gx_only.numpy(), gx.numpy())
+    other = leaf(rng, 2)
+    with pytest.raises(RuntimeError, match="appears to not have been used in the graph"):
+        tb.autograd.grad((x * 3).sum(), [x, other])
+    assert tb.autograd.grad((x * 3).sum(), [x, other], allow_unused=True)[1] is None
+    v = x * x
+    (g,) = tb.autograd.grad(v, x, grad_outputs=tb.ones(3, dtype=tb.float64))
+    assert np.allclose(g.numpy(), 2 * x.detach().numpy())

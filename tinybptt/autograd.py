@@ -262,8 +262,11 @@ def unbroadcast(grad, shape):
 
 
 # ---------------------------------------------------------------- the walk
-def backward(roots, root_grads, retain_graph=False):
+def backward(roots, root_grads, retain_graph=False, inputs=None):
     """Accumulate d(roots)/d(leaf) into every reachable leaf's ``.grad``.
+
+    With ``inputs`` (a list of tensors) nothing is accumulated: the gradients
+    reaching those tensors are returned instead (None for an unreached one).
 
     A record is run once all gradients for its outputs have arrived: the walk
     takes waiting records latest-first from a heap keyed by tape position
@@ -272,6 +275,8 @@ def backward(roots, root_grads, retain_graph=False):
     pending = {}      # node -> list of gradients, one per output, summed as they arrive
     waiting = []      # heap of (-position, node) for the nodes in ``pending``
     leaf_grads = {}   # id(leaf) -> [leaf, summed gradient]
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    captured = {}     # id(tensor) -> gradient, for ``inputs``
     for root, g in zip(roots, root_grads):
         _send(root, g, pending, waiting, leaf_grads)
 
@@ -285,13 +290,15 @@ def backward(roots, root_grads, retain_graph=False):
                 f"Pass retain_graph=True to the first backward() to keep them.")
         if len(grads) > 1 and any(g is None for g in grads):  # an output nobody used: its gradient is zero
             grads = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(grads, node.out_meta)]
-        if node.watched:
+        if node.watched or wanted:
             for i, ref in enumerate(node.outputs):
                 out = ref()
                 if out is not None:
                     grads[i] = out._run_hooks(grads[i])
-                    if out._retains_grad:
+                    if out._retains_grad and not wanted:
                         out._accumulate(grads[i])
+                    if wanted and id(out) in wanted:
+                        captured[id(out)] = grads[i]
         _check_versions(node)
         fn = node.fn
         needs = fn.needs_input_grad
@@ -307,7 +314,42 @@ def backward(roots, root_grads, retain_graph=False):
             node.release()
 
     for leaf, g in leaf_grads.values():
-        leaf._accumulate(leaf._run_hooks(g))
+        if wanted is None:
+            leaf._accumulate(leaf._run_hooks(g))
+        elif id(leaf) in wanted:
+            captured[id(leaf)] = leaf._run_hooks(g)
+    if wanted is not None:
+        return [captured.get(id(t)) for t in inputs]
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple (no ``.grad`` is touched).
+
+    As ``torch.autograd.grad``, without ``create_graph``: ``grad_outputs`` is
+    needed for non-scalar outputs; an input the outputs do not depend on is
+    an error unless ``allow_unused=True`` (then its gradient is None).
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    seeds = []
+    for out, g in zip(outputs, grad_outputs):
+        if not out.requires_grad:
+            raise RuntimeError("grad: an output does not require grad and has no grad_fn")
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError(f"grad: grad can be implicitly created only for scalar outputs; an output has "
+                                   f"shape {out.shape}, pass grad_outputs=")
+            g = np.ones(out.shape, out.dtype)
+        seeds.append(np.asarray(g._data if isinstance(g, Tensor) else g, dtype=out.dtype))
+    grads = backward(outputs, seeds, retain_graph=retain_graph, inputs=inputs)
+    for i, g in enumerate(grads):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {inputs[i].shape}) appears to not have been used in the "
+                               f"graph; set allow_unused=True if this is the desired behavior")
+    return tuple(None if g is None else Tensor._wrap(np.array(g, dtype=x.dtype)) for g, x in zip(grads, inputs))
 
 
 def _check_versions(node):
