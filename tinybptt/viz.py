@@ -17,7 +17,6 @@ a stack of encoder outputs get a straight dotted edge to the step that reads.
 """
 import math
 import re
-import shutil
 import weakref
 from collections import Counter, defaultdict
 
@@ -297,6 +296,7 @@ class _Plan:
             self.units[uid].path = list(common)
 
     def module_of(self, unit):
+        """The outermost cluster a unit sits in (its module), None at top level."""
         return unit.path[0] if unit.path else None
 
     def attention_sources(self):
@@ -637,6 +637,8 @@ def render(roots, path, format=None, **draw_kwargs):
     other keywords go to ``draw``.  Needs the Graphviz ``dot`` program and says
     how to install it when missing.  Returns the ``Digraph``.
     """
+    import shutil
+
     import graphviz
     roots = tuple(roots) if isinstance(roots, (list, tuple)) else (roots,)
     if format is None:
