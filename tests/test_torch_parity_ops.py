@@ -168,3 +168,14 @@ def test_dtype_promotion_matches_torch():
             expect = getattr(ta, op)(tbb).dtype
             got = getattr(tb.tensor(a), op)(xb).dtype
             assert str(got) == str(expect).replace("torch.", ""), (a.dtype, b, op)
+
+
+def test_printing_matches_torch():
+    values = [[1.5, 2.0], [1.0, 2.0], [-1.5, 2.25], [1e-5, 1.0], [1e9, 1.0], [float("nan"), 1.5],
+              [[1.5, -2.0], [3.0, 4.0]], [0.0, 0.0], 2.5, [1, 2], [True], [True, False], [float("inf"), -1.0]]
+    for v in values:
+        assert repr(tb.tensor(v)) == repr(torch.tensor(v)), v
+    x, tx = tb.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
+    assert repr(x) == repr(tx) and repr(x * 2) == repr(tx * 2)
+    assert repr(tb.tensor([1.5], dtype=tb.float64)) == repr(torch.tensor([1.5], dtype=torch.float64)).replace(
+        "torch.", "tinybptt.")

@@ -132,7 +132,13 @@ class Tensor:
         return self._data.tolist()
 
     def __repr__(self):
-        body = np.array2string(self._data, separator=", ", precision=4, prefix="tensor(")
+        a = self._data
+        fmt = None
+        if a.dtype.kind == "f" and a.size:
+            fmt = {"float_kind": _float_formatter(a)}
+        elif a.dtype.kind == "b" and a.size:  # ' True' is padded only when a 'False' needs the room
+            fmt = {"bool": lambda x, w=5 if not a.all() else 4: str(x).rjust(w)}
+        body = np.array2string(a, separator=", ", formatter=fmt, prefix="tensor(", max_line_width=80)
         extra = ""
         if self._data.dtype not in (np.float32, np.int64, np.bool_):
             extra += f", dtype=tinybptt.{self._data.dtype}"
@@ -576,6 +582,28 @@ class Tensor:
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
+
+
+def _float_formatter(a):
+    """Format floats as PyTorch prints them: '2.' when all are whole numbers, else 4 decimals,
+    or 4-digit scientific notation when magnitudes span over 1000x or leave [1e-4, 1e8]."""
+    values = a[np.isfinite(a)]
+    finite = np.abs(values)
+    nonzero = finite[finite != 0]
+    spread = nonzero.size and (nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8)
+    if np.all(finite == np.round(finite)) and not spread:
+        def fmt(x): return f"{x:.0f}."
+    elif spread or (nonzero.size and nonzero.min() < 1e-4):
+        fmt = "{:.4e}".format
+    else:
+        fmt = "{:.4f}".format
+
+    def show(x):
+        return fmt(x) if np.isfinite(x) else str(x)  # 'nan', 'inf', '-inf'
+
+    widest = ([values.min(), values.max()] if values.size else []) + list(np.unique(a[~np.isfinite(a)]))
+    width = max(len(show(x)) for x in widest)  # every element is right-aligned to the widest
+    return lambda x: show(x).rjust(width)
 
 
 class _HookHandle:
