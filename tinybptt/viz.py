@@ -81,10 +81,14 @@ def _backward_seen(nodes):
 def grad_norms_by_step(*roots):
     """Per-step gradient norms of the hidden state: ``{sequence: array of ||dL/dh_t|| indexed by t}``.
 
-    The hidden state of a step is the last output it hands on (to the next
-    step or to anything outside the step): ``h_t`` of an RNN, LSTM or GRU cell.
-    Needs ``viz.watch(loss)`` before ``loss.backward()``; steps missing from the
-    graph are NaN.
+    The hidden state of a step is the latest output (outside attention) it
+    hands to another step of its sequence: ``h_t`` of an RNN, LSTM or GRU cell,
+    fused or not.  The norm is of the whole dL/dh_t (through the next step and
+    through the outputs).  Needs ``viz.watch(loss)`` before ``loss.backward()``;
+    steps missing from the graph are NaN.  Two lines for a plot::
+
+        viz.watch(loss); loss.backward()
+        plt.semilogy(viz.grad_norms_by_step(loss)["lstm.l0.fwd"])
     """
     plan = _Plan(roots, "grad_norms_by_step")
     states = plan.hidden_states()
