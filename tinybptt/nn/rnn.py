@@ -287,7 +287,7 @@ def _new(shape, dtype):
 class _CellBase(Module):
     mode = None
 
-    def __init__(self, input_size, hidden_size, bias=True, dtype=None, fused=True):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, fused=True):
         super().__init__()
         self.input_size, self.hidden_size, self.bias, self.fused = input_size, hidden_size, bias, fused
         g = GATES[self.mode]
@@ -371,10 +371,10 @@ class RNNCell(_CellBase):
 
     mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", residual=False,
-                 dtype=None, fused=True):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None,
+                 residual=False, fused=True):
         _check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, bias, dtype, fused)
+        super().__init__(input_size, hidden_size, bias, device, dtype, fused)
         self.nonlinearity, self.residual = nonlinearity, residual
 
 
@@ -412,7 +412,7 @@ class _RNNBase(Module):
     mode = None
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, fused=True, dtype=None):
+                 bidirectional=False, device=None, dtype=None, fused=True):
         super().__init__()
         if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
             raise ValueError("dropout should be a number in range [0, 1] representing the probability "
@@ -591,9 +591,10 @@ class RNN(_RNNBase):
     mode = "RNN"
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, residual=False, fused=True, dtype=None):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, residual=False, fused=True):
         _check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, fused, dtype)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                         dtype, fused)
         self.nonlinearity, self.residual = nonlinearity, residual
 
     def extra_repr(self):
@@ -610,6 +611,13 @@ class LSTM(_RNNBase):
     """
 
     mode = "LSTM"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None, fused=True):
+        if proj_size:
+            raise NotImplementedError(f"LSTM: proj_size={proj_size} (projected LSTM) is not supported")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                         dtype, fused)
 
 
 class GRU(_RNNBase):
