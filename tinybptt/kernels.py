@@ -112,7 +112,7 @@ def _sigmoid_impl(x):
 
 
 # ---------------------------------------------------------------- elementwise
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no zero-division check (1 + e >= 1): the loop vectorises
 def sigmoid_forward(x, out):
     """out = 1 / (1 + exp(-x)), elementwise over flat arrays."""
     for i in range(x.size):
