@@ -5,6 +5,11 @@ import os
 import sys
 import time
 
+# Small recurrent nets multiply small matrices: BLAS threads cost more than they give (and on a busy
+# machine much more), so the examples run BLAS single-threaded unless you set these yourself.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 if importlib.util.find_spec("tinybptt") is None:  # run from a checkout without installing: use the repo's copy
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

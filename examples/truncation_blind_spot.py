@@ -32,10 +32,9 @@ chance without the dependency ever getting a gradient.)
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (also finds tinybptt)
+from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (before numpy: see common.py)
+import numpy as np  # noqa: E402
 import tinybptt as tb  # noqa: E402
 from tinybptt import nn  # noqa: E402
 from tinybptt.bptt import tbptt  # noqa: E402
