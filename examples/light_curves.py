@@ -96,7 +96,7 @@ def train(layers, data, steps, hidden, seed, check_every):
         opt.step()
         bar.set(loss=loss.item())
         if (i + 1) % check_every == 0 or i + 1 == steps:
-            curve.append((i + 1, accuracy(predict(model, x_val), y_val)))
+            curve.append((i + 1, accuracy(predict(model, x_val[:300]), y_val[:300])))  # a cheaper check on 300
             bar.set(val_acc=curve[-1][1])
     return model, curve, time.process_time() - t0  # CPU time: fair even on a busy machine
 
@@ -137,7 +137,7 @@ def main(argv=None):
     mean = {layers: float(np.mean([a for _, a in runs[layers][1]])) for layers in runs}  # area under the curve
     claim("stacking a second recurrent layer helps: a 2-layer GRU learns to classify the light curves faster "
           "than a 1-layer GRU of the same width, update for update",
-          f"validation accuracy averaged over the {len(runs[1][1])} checks during training: 2-layer {mean[2]:.3f} vs "
+          f"validation accuracy (300 curves) averaged over the {len(runs[1][1])} checks during training: 2-layer {mean[2]:.3f} vs "
           f"1-layer {mean[1]:.3f}; at the end: 2-layer {acc[2]:.3f} vs 1-layer {acc[1]:.3f}. The 2-layer model "
           f"has {n_params[2]} parameters against {n_params[1]} and takes {runs[2][2] / runs[1][2]:.1f}x the CPU "
           f"time per update",
@@ -176,7 +176,7 @@ def draw_pictures(out, data, runs, preds):
     for layers in runs:
         axes[0].plot(*zip(*runs[layers][1]), "o-", ms=3, label=f"{layers}-layer GRU")
     axes[0].axhline(1 / len(CLASSES), color="gray", ls=":", label="chance")
-    axes[0].set(title="validation accuracy", xlabel="update", ylim=(0, 1))
+    axes[0].set(title="validation accuracy (300 curves)", xlabel="update", ylim=(0, 1))
     axes[0].legend()
     for ax, layers in zip(axes[1:], runs):
         cm = np.zeros((len(CLASSES), len(CLASSES)))
