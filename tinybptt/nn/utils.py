@@ -117,7 +117,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     >>> import tinybptt as tb
     >>> w = tb.zeros(3, requires_grad=True); w.grad = tb.tensor([-2.0, 0.5, 3.0])
     >>> tb.nn.utils.clip_grad_value_(w, 1.0); w.grad
-    tensor([-1. ,  0.5,  1. ])
+    tensor([-1.0000,  0.5000,  1.0000])
     """
     clip_value = float(clip_value)
     for p in _as_list(parameters):
