@@ -110,7 +110,9 @@ class detect_anomaly:
 class scope:
     """Label every record made inside with ``name``; scopes nest with ``/``.
 
-    >>> with scope("lstm.l0.fwd"), scope("t=3"): ...   # records get "lstm.l0.fwd/t=3"
+    >>> with scope("lstm.l0.fwd"), scope("t=3"):
+    ...     current_scope()  # every record made here gets this label
+    'lstm.l0.fwd/t=3'
     """
 
     def __init__(self, name):
