@@ -149,8 +149,8 @@ def main(argv=None):
         print(f"  {text:>30} -> {guess}  {'ok' if guess == iso else 'WRONG (' + iso + ')'}")
 
     need = 0.5 if args.quick else 0.9  # --quick trains for a few seconds only
-    hops = gradient_shortcut(model, max((t for t, _, _ in val), key=len))
-    draw_graph(model, min((t for t, _, _ in val), key=len), out)
+    hops = gradient_shortcut(model, max(val, key=lambda s: len(s[0])))
+    draw_graph(model, min(val, key=lambda s: len(s[0])), out)
     claim("an attention encoder-decoder learns to translate human-written dates to ISO format, and its "
           "attention aligns each output field with the input characters that hold it",
           f"exact match {exact:.3f} on {len(val)} fresh dates (needed: > {need}); largest attention weight "
@@ -168,16 +168,17 @@ def main(argv=None):
             "hops_chain": hops["without"]}
 
 
-def first_outputs_loss(model, text, n):
+def first_outputs_loss(model, sample, n):
     """The cross-entropy of the first ``n`` output characters of one translation (teacher forcing)."""
-    src, tgt, tgt_in = encode([(text, "0000-00-00", {})])
+    src, tgt, tgt_in = encode([sample])
     logits, _ = model(src, tgt_in[:, :n])
     return nn.functional.cross_entropy(logits.reshape(-1, len(TGT)), tgt[:, :n].reshape(-1))
 
 
-def gradient_shortcut(model, text):
+def gradient_shortcut(model, sample):
     """Records from the loss of the first output character back to the middle input character's encoder step."""
-    loss = first_outputs_loss(model, text, 1)
+    text = sample[0]
+    loss = first_outputs_loss(model, sample, 1)
     mid = len(text) // 2
     steps = [f"encoder.l0.{d}/t={mid}" for d in ("fwd", "bwd")]
     return {"char": mid, "length": len(text),
@@ -185,9 +186,10 @@ def gradient_shortcut(model, text):
             "without": min(records_between(loss, s, False) for s in steps)}
 
 
-def draw_graph(model, text, out):
+def draw_graph(model, sample, out):
     """Render the unrolled graph of one short translation (its first 2 output characters)."""
-    loss = first_outputs_loss(model, text, 2)
+    text = sample[0]
+    loss = first_outputs_loss(model, sample, 2)
     tb.viz.watch(loss)
     loss.backward()
     title = f"'{text}' -> first 2 output characters (dotted edges: attention reads every encoder step)"
