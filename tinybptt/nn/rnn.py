@@ -473,7 +473,10 @@ class _RNNBase(Module):
 
         input: (T, B, input_size) ((B, T, input_size) with batch_first, (T, input_size)
         unbatched).  hx: (num_layers * num_directions, B, hidden_size) (a pair for LSTM),
-        zeros when omitted.  lengths: optional length of each sequence of the batch.
+        zeros when omitted.  lengths: optional length of each sequence of the batch (list,
+        array or int tensor, any order): the result equals PyTorch's
+        ``pad_packed_sequence(rnn(pack_padded_sequence(x, lengths, enforce_sorted=False)),
+        total_length=T)``: outputs past each end are zero, h_n is taken at each last step.
         """
         lstm, name = self.mode == "LSTM", type(self).__name__
         x = _tensor(input)
