@@ -101,17 +101,20 @@ def main(argv=None):
 
     pyplot = plt()
     if pyplot:
-        fig, (a, b) = pyplot.subplots(1, 2, figsize=(11, 4))
+        fig, (a, c, b) = pyplot.subplots(1, 3, figsize=(15, 4))
         a.semilogy(np.arange(1, len(plain) + 1), plain, label="unclipped")
         a.semilogy(np.arange(1, updates + 1), clipped, label=f"clip_grad_norm_ to {max_norm}")
         if first_bad:
             a.axvline(first_bad, color="red", ls=":", label=f"loss inf/NaN (update {first_bad})")
         a.set(title=f"training loss, SGD lr={lr}", xlabel="update", ylabel="MSE")
+        c.plot(np.arange(1, updates + 1), clipped, color="C1", lw=0.8, label="clipped run")
+        c.axhline(3.0, color="gray", ls="--", label="predicting 0 (variance of the target)")
+        c.set(title="the clipped run, zoomed in", xlabel="update", ylabel="MSE", ylim=(0, 5))
         b.semilogy(np.arange(1, len(plain_norms) + 1), plain_norms, label="unclipped")
         b.semilogy(np.arange(1, updates + 1), clipped_norms, label="clipped run (norm before clipping)")
         b.axhline(max_norm, color="k", ls="--", lw=0.8, label=f"max_norm = {max_norm}")
         b.set(title="gradient norm per update: the spikes", xlabel="update", ylabel="||grad||")
-        for ax in (a, b):
+        for ax in (a, c, b):
             ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(os.path.join(out, "clipping.png"), dpi=120)

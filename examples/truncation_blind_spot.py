@@ -170,12 +170,14 @@ def main(argv=None):
         j = np.arange(long_)
         a.semilogy(j, np.maximum(reach, 1e-12), "o-")
         a.axvline(tau - 0.5, color="red", ls=":", label=f"tau = {tau}")
-        a.set(title=f"|dL_t/dx_(t-tau)| by window position (k={long_}); 1e-12 means exactly 0",
+        a.set(title=f"gradient from the loss to the input tau back (k={long_})\n(drawn at 1e-12: exactly 0)",
               xlabel="position j of the loss in its window", ylabel="gradient reaching t - tau")
         a.legend()
-        for acc, name in ((acc_short, f"plain echo, k={short}"), (acc_long, f"plain echo, k={long_}"),
-                          (rec_fixed, "records, fixed windows"), (rec_stagger, "records, staggered")):
-            b.plot(j, acc, "o-", label=name)
+        for acc, name, style in ((acc_short, f"plain echo, k={short}", "o-"),
+                                 (acc_long, f"plain echo, k={long_}", "D--"),
+                                 (rec_fixed, "records, fixed windows", "o-"),
+                                 (rec_stagger, "records, staggered", "s:")):
+            b.plot(j, acc, style, mfc="none", ms=8, label=name)
         b.axhline(1 / A, color="gray", ls="--", label="chance")
         b.axvline(tau - 0.5, color="red", ls=":")
         b.set(title="echo accuracy by position in the window", xlabel="position j", ylabel="accuracy", ylim=(0, 1.05))
