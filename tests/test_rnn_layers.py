@@ -155,11 +155,12 @@ def test_tanh_rnn_gradient_against_numpy_bptt(rng):
         np.testing.assert_allclose(hs.grad.numpy()[0], da[0] @ W, atol=1e-12)
 
 
-def test_backward_from_an_early_output_and_accumulation(rng):
+@pytest.mark.parametrize("cls,bidir", [(nn.LSTM, False), (nn.GRU, True)])
+def test_backward_from_an_early_output_and_accumulation(cls, bidir, rng):
     """Steps the walk never reaches add nothing; a second backward accumulates, as for any op."""
-    m = nn.LSTM(3, 4, dtype=tb.float64)
+    m = cls(3, 4, bidirectional=bidir, dtype=tb.float64)
     x = tb.tensor(rng.standard_normal((6, 2, 3)))
-    ref = nn.LSTM(3, 4, dtype=tb.float64, fused=False)
+    ref = cls(3, 4, bidirectional=bidir, dtype=tb.float64, fused=False)
     ref.load_state_dict(m.state_dict())
     out, _ = m(x)
     out_r, _ = ref(x)
