@@ -25,10 +25,9 @@ import string
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (also finds tinybptt)
+from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (sets BLAS threads, finds tinybptt)
+import numpy as np  # noqa: E402
 import tinybptt as tb  # noqa: E402
 from tinybptt import nn  # noqa: E402
 from tinybptt.models import Seq2Seq  # noqa: E402
@@ -107,9 +106,9 @@ def alignment(weights, samples):
 
 def main(argv=None):
     args = parse_args(__doc__.splitlines()[0], argv=argv,
-                      extra=lambda p: p.add_argument("--steps", type=int, help="updates (default 250, quick 150)"))
+                      extra=lambda p: p.add_argument("--steps", type=int, help="updates (default 200, quick 150)"))
     out = out_dir(args, "date_translation")
-    steps, hidden, batch = (args.steps or 150, 32, 32) if args.quick else (args.steps or 250, 64, 64)
+    steps, hidden, batch = (args.steps or 150, 32, 32) if args.quick else (args.steps or 200, 64, 64)
     tb.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     val_rng = np.random.default_rng(args.seed + 1000)

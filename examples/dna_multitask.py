@@ -22,10 +22,9 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (also finds tinybptt)
+from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (sets BLAS threads, finds tinybptt)
+import numpy as np  # noqa: E402
 import tinybptt as tb  # noqa: E402
 from tinybptt import nn  # noqa: E402
 from tinybptt.nn import functional as F  # noqa: E402

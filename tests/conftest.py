@@ -1,8 +1,15 @@
 """Shared test helpers: a seeded generator and float64 leaf factories."""
-import numpy as np
-import pytest
+import os
 
-import tinybptt as tb
+# BLAS single-threaded unless set: the tests multiply small matrices, where OpenBLAS threads cost
+# several times more than they give on a 2-core machine (as in examples/common.py).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import tinybptt as tb  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
