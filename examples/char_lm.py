@@ -1,6 +1,6 @@
 """Character-level language model trained with truncated BPTT on Python's own standard library.
 
-    python examples/char_lm.py            # ~2 minutes on a 2-core laptop
+    python examples/char_lm.py            # about a minute on a 2-core laptop
     python examples/char_lm.py --resume   # continue from the saved checkpoint
     python examples/char_lm.py --quick    # a few seconds (what the tests run)
 
@@ -143,7 +143,7 @@ def render_window(model, data, path):
 
 
 def extra_args(p):
-    p.add_argument("--steps", type=int, default=None, help="updates to train (default 1200, quick 100)")
+    p.add_argument("--steps", type=int, default=None, help="updates to train (default 1200, quick 150)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
 
 
@@ -153,7 +153,7 @@ def main(argv=None):
     quick = args.quick
     # hidden size, window k, batch of parallel streams, Adam's learning rate
     hidden, k, batch, lr = (64, 32, 16, 1e-2) if quick else (128, 64, 32, 5e-3)
-    steps = args.steps or (100 if quick else 1200)
+    steps = args.steps or (150 if quick else 1200)
     train_ids = read_corpus(TRAIN_FILES, limit=200_000 if quick else None)
     valid_ids = read_corpus(VALID_FILES, limit=10_000 if quick else 40_000)
     print(f"corpus: {len(train_ids):,} training characters from {len(TRAIN_FILES)} stdlib files, "
