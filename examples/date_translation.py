@@ -11,7 +11,9 @@ output step a GRU decoder attends (Bahdanau et al. 2015) over all encoder states
 
 Claims:
   * the encoder-decoder with attention learns the translation (exact match of all
-    ten characters on fresh dates);
+    ten characters on fresh dates), far faster than the same model without attention
+    (a plain encoder-decoder whose decoder starts from the final encoder states), trained
+    alongside for as many updates;
   * attention learns an alignment nobody labelled: when the decoder writes the
     year's digits it looks at the year in the input, and likewise for month and day
     (measured: where the largest attention weight falls);
@@ -109,32 +111,14 @@ def main(argv=None):
                       extra=lambda p: p.add_argument("--steps", type=int, help="updates (default 200, quick 150)"))
     out = out_dir(args, "date_translation")
     steps, hidden, batch = (args.steps or 150, 32, 32) if args.quick else (args.steps or 200, 64, 64)
-    tb.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
     val_rng = np.random.default_rng(args.seed + 1000)
     val = [write_date(val_rng) for _ in range(500)]
     val_src, val_tgt, _ = encode(val)
     print("examples:", "; ".join(f"{t!r} -> {iso}" for t, iso, _ in val[:4]))
-
-    model = Seq2Seq(len(SRC), len(TGT), embed_dim=16, hidden_size=hidden, cell="gru", bidirectional=True,
-                    attention="additive", pad_idx=PAD)
-    opt = tb.optim.Adam(model.parameters(), lr=5e-3)
-    bar, curve, checks, t0 = Progress(steps, "seq2seq"), [], [], time.perf_counter()
-    for i in bar:
-        src, tgt, tgt_in = encode([write_date(rng) for _ in range(batch)])
-        logits, _ = model(src, tgt_in)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, len(TGT)), tgt.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        curve.append(loss.item())
-        bar.set(loss=curve[-1])
-        if (i + 1) % 40 == 0 or i + 1 == steps:
-            pred, _ = model.greedy_decode(val_src[:200], 10, BOS)
-            checks.append((i + 1, float((pred.numpy() == val_tgt[:200]).all(1).mean())))
-            bar.set(exact=checks[-1][1])
-    train_s = time.perf_counter() - t0
+    runs = {kind: train(kind, steps, hidden, batch, args.seed, val_src, val_tgt) for kind in ("additive", None)}
+    model, _, _, train_s = runs["additive"]
+    plain = runs[None][0].greedy_decode(val_src, 10, BOS)[0].numpy()
+    plain_exact = float((plain == val_tgt).all(1).mean())
 
     pred, weights = model.greedy_decode(val_src, 10, BOS)
     pred, weights = pred.numpy(), weights.numpy()
@@ -160,11 +144,42 @@ def main(argv=None):
           f"{hops['char']} (of {hops['length']}): {hops['with']} records through attention, {hops['without']} "
           f"through the recurrent chain alone",
           hops["with"] < hops["without"])
+    claim("with attention the model learns far faster than a plain encoder-decoder, whose only path from the "
+          "input is the final encoder state (Bahdanau et al. 2015)",
+          f"exact match after {steps} updates each: with attention {exact:.3f}, without {plain_exact:.3f} "
+          f"(characters right: {chars:.3f} and {float((plain == val_tgt).mean()):.3f})",
+          exact > plain_exact + 0.25)
 
-    draw_pictures(out, curve, checks, val, weights)
+    draw_pictures(out, runs, val, weights)
     done(out)
     return {"exact_match": exact, "char_accuracy": chars, "alignment": align, "hops_attention": hops["with"],
-            "hops_chain": hops["without"]}
+            "hops_chain": hops["without"], "exact_match_no_attention": plain_exact}
+
+
+def train(attention, steps, hidden, batch, seed, val_src, val_tgt):
+    """Train a Seq2Seq (attention 'additive' or None); returns model, losses, exact-match checks, seconds."""
+    tb.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = Seq2Seq(len(SRC), len(TGT), embed_dim=16, hidden_size=hidden, cell="gru", bidirectional=True,
+                    attention=attention, pad_idx=PAD)
+    opt = tb.optim.Adam(model.parameters(), lr=5e-3)
+    bar = Progress(steps, "with attention   " if attention else "without attention")
+    curve, checks, t0 = [], [], time.perf_counter()
+    for i in bar:
+        src, tgt, tgt_in = encode([write_date(rng) for _ in range(batch)])
+        logits, _ = model(src, tgt_in)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, len(TGT)), tgt.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        curve.append(loss.item())
+        bar.set(loss=curve[-1])
+        if (i + 1) % max(steps // 5, 1) == 0 or i + 1 == steps:
+            pred, _ = model.greedy_decode(val_src[:200], 10, BOS)
+            checks.append((i + 1, float((pred.numpy() == val_tgt[:200]).all(1).mean())))
+            bar.set(exact=checks[-1][1])
+    return model, curve, checks, time.perf_counter() - t0
 
 
 def first_outputs_loss(model, sample, n):
@@ -223,16 +238,19 @@ def records_between(loss, step_scope, via_attention):
     return float("inf")
 
 
-def draw_pictures(out, curve, checks, val, weights):
-    """Training curves and attention heat maps of a few validation dates."""
+def draw_pictures(out, runs, val, weights):
+    """Training curves (with and without attention) and attention heat maps of a few validation dates."""
     pyplot = plt()
     if not pyplot:
         return
     fig, (a1, a2) = pyplot.subplots(1, 2, figsize=(10, 3.5))
-    a1.semilogy(curve)
+    for kind, name in (("additive", "with attention"), (None, "without attention")):
+        a1.semilogy(runs[kind][1], label=name)
+        a2.plot(*zip(*runs[kind][2]), "o-", label=name)
     a1.set(title="training loss", xlabel="update", ylabel="cross-entropy per character")
-    a2.plot(*zip(*checks), "o-")
     a2.set(title="exact match on 200 fresh dates", xlabel="update", ylim=(0, 1.02))
+    a1.legend()
+    a2.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(out, "training.png"), dpi=120)
     pyplot.close(fig)
