@@ -1,6 +1,6 @@
 """Attention seq2seq: dates written by people, translated to ISO 8601.
 
-    python examples/date_translation.py            # one to two minutes
+    python examples/date_translation.py            # ~20 s on a 2-core machine
     python examples/date_translation.py --quick    # seconds (what the tests run)
 
 Dates between 1900 and 2099 are written in one of a dozen human formats

@@ -1,6 +1,6 @@
 """Multi-task sequence model: find a motif in DNA with one shared recurrent trunk and two heads.
 
-    python examples/dna_multitask.py            # about a minute
+    python examples/dna_multitask.py            # ~15 s on a 2-core machine
     python examples/dna_multitask.py --quick    # seconds (what the tests run)
 
 Random DNA (A, C, G, T uniform) in which half of the sequences carry the 7-base

@@ -1,6 +1,6 @@
 """Stacked RNN on stellar light curves: a 2-layer GRU classifier against a 1-layer one.
 
-    python examples/light_curves.py            # one to two minutes
+    python examples/light_curves.py            # ~30 s on a 2-core machine
     python examples/light_curves.py --quick    # seconds (what the tests run)
 
 Synthetic light curves (the brightness of a star over time, normalised to 1, with
