@@ -42,7 +42,7 @@ def charlm_flops(cfg):
     return step_flops(cfg) + 3 * 2 * t * b * h * VOCAB
 
 
-def gemm_rate(np, n=1024, reps=10):
+def gemm_rate(np, n=1024, reps=30):
     """Measured float32 GEMM rate (FLOP/s) of numpy's BLAS at n x n x n (best of ``reps``)."""
     a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
     a @ b
@@ -273,7 +273,7 @@ def main(argv=None):
 
     rate = gemm_rate(np)
     print(f"machine: {os.cpu_count()} cpus, {args.threads} threads; numpy {np.__version__}, torch {torch.__version__}")
-    print(f"measured float32 GEMM rate (1024^3, best of 10): {rate / 1e9:.1f} GFLOP/s\n")
+    print(f"measured float32 GEMM rate (1024^3, best of 30): {rate / 1e9:.1f} GFLOP/s\n")
     if args.only:
         print(f"{'config':<8}{'tinybptt ms':>13}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'of GEMM':>9}")
     for name in filter(None, args.only.split(",")):
