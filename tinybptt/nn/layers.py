@@ -173,50 +173,11 @@ class LogSoftmax(Softmax):
         return x.log_softmax(self.dim)
 
 
-class Sequential(Module):
-    """Modules applied one after the other; named '0', '1', ... (or by an OrderedDict)."""
-
-    def __init__(self, *modules):
-        super().__init__()
-        items = modules[0].items() if len(modules) == 1 and isinstance(modules[0], OrderedDict) \
-            else ((str(i), m) for i, m in enumerate(modules))
-        for name, m in items:
-            self.add_module(name, m)
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: numbered children, indexing, len, iteration."""
 
     def append(self, m):
         """Add ``m`` at the end, named by its position."""
-        self.add_module(str(len(self._modules)), m)
-        return self
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):  # a Sequential of the slice, keeping the names
-            return type(self)(OrderedDict(list(self._modules.items())[i]))
-        return list(self._modules.values())[i]
-
-    def __setitem__(self, i, m):
-        self.add_module(list(self._modules)[i], m)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-
-class ModuleList(Module):
-    """A list of modules, registered as '0', '1', ..."""
-
-    def __init__(self, modules=()):
-        super().__init__()
-        self.extend(modules)
-
-    def append(self, m):
-        """Add ``m`` at the end."""
         self.add_module(str(len(self._modules)), m)
         return self
 
@@ -227,8 +188,8 @@ class ModuleList(Module):
         return self
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            return type(self)(list(self._modules.values())[i])
+        if isinstance(i, slice):  # the same container type over the slice
+            return self._from_items(list(self._modules.items())[i])
         return list(self._modules.values())[i]
 
     def __setitem__(self, i, m):
@@ -239,6 +200,38 @@ class ModuleList(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+
+class Sequential(_ModuleSequence):
+    """Modules applied one after the other; named '0', '1', ... (or by an OrderedDict)."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        items = modules[0].items() if len(modules) == 1 and isinstance(modules[0], OrderedDict) \
+            else ((str(i), m) for i, m in enumerate(modules))
+        for name, m in items:
+            self.add_module(name, m)
+
+    @classmethod
+    def _from_items(cls, items):
+        return cls(OrderedDict(items))  # keeps the names
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+class ModuleList(_ModuleSequence):
+    """A list of modules, registered as '0', '1', ..."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        self.extend(modules)
+
+    @classmethod
+    def _from_items(cls, items):
+        return cls(m for _, m in items)  # renumbered from 0
 
 
 class _Loss(Module):
