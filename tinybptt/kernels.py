@@ -35,7 +35,9 @@ def _tanh_impl(x):
     if x == types.float32:
         def rational_tanh(x):
             # odd rational minimax fit p(x)/q(x) on [-7.9, 7.9]; beyond that tanh is +-1 in float32
-            x = max(np.float32(-7.90531110763549805), min(np.float32(7.90531110763549805), x))
+            # clamp with comparisons that are False for NaN, so NaN passes through
+            x = np.float32(7.90531110763549805) if x > np.float32(7.90531110763549805) else x
+            x = np.float32(-7.90531110763549805) if x < np.float32(-7.90531110763549805) else x
             x2 = x * x
             p = np.float32(-2.76076847742355e-16)
             p = p * x2 + np.float32(2.00018790482477e-13)
@@ -85,8 +87,9 @@ def _exp_impl(x):
             p = p * r + np.float32(5.0000001201e-1)
             y = (p * r * r + r + np.float32(1.0)) * _float32_from_bits((np.int32(n) + 127) << 23)
             # below -87.3 the result is subnormal or 0 (and exp(-inf), a masked score, is exactly 0)
-            return np.float32(0.0) if x < np.float32(-87.33654) else (
-                np.float32(np.inf) if x > np.float32(88.72283) else y)
+            y = np.float32(0.0) if x < np.float32(-87.33654) else y
+            y = np.float32(np.inf) if x > np.float32(88.72283) else y
+            return y if x == x else x  # NaN in, NaN out
         return poly_exp
     return lambda x: math.exp(x)
 
@@ -112,28 +115,32 @@ def _sigmoid_impl(x):
 
 
 # ---------------------------------------------------------------- elementwise
-@njit(cache=True, error_model="numpy")  # no zero-division check (1 + e >= 1): the loop vectorises
+# error_model="numpy": no zero-division check on every division, so LLVM vectorises the loops
+elementwise = njit(cache=True, error_model="numpy")
+
+
+@elementwise
 def sigmoid_forward(x, out):
     """out = 1 / (1 + exp(-x)), elementwise over flat arrays."""
     for i in range(x.size):
         out[i] = sigmoid_(x[i])
 
 
-@njit(cache=True)
+@elementwise
 def tanh_forward(x, out):
     """out = tanh(x), elementwise over flat arrays."""
     for i in range(x.size):
         out[i] = tanh_(x[i])
 
 
-@njit(cache=True)
+@elementwise
 def sigmoid_backward(g, y, out):
     """out = g * y * (1 - y) where y = sigmoid(x)."""
     for i in range(g.size):
         out[i] = g[i] * y[i] * (1 - y[i])
 
 
-@njit(cache=True)
+@elementwise
 def tanh_backward(g, y, out):
     """out = g * (1 - y^2) where y = tanh(x)."""
     for i in range(g.size):

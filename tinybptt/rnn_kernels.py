@@ -11,11 +11,8 @@ state passes through unchanged and its gradient goes straight to h_{t-1}.
 """
 import numpy as np
 
-from .kernels import njit, sigmoid_, tanh_
-
-# error_model="numpy": IEEE division (no ZeroDivisionError check per element), without which
-# LLVM cannot vectorise the loops around the rational tanh and the sigmoid's division
-kernel = njit(cache=True, error_model="numpy")
+from .kernels import elementwise as kernel  # njit(cache=True, error_model="numpy"): vectorisable loops
+from .kernels import sigmoid_, tanh_
 
 
 # ---------------------------------------------------------------- LSTM: gates i, f, g, o
