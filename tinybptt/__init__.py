@@ -9,12 +9,12 @@ tensor([2., 4.])
 import numpy as np
 
 from .autograd import current_scope, detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
-from .creation import (arange, as_tensor, empty, eye, from_numpy, full, linspace, ones, ones_like, rand, randint,
-                       randn, randperm, tensor, zeros, zeros_like)
-from .functions import (abs, allclose, argmax, cat, chunk, clamp, concat, exp, flatten, is_tensor, log,
+from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
+                       randint, randn, randperm, tensor, zeros, zeros_like)
+from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, exp, flatten, is_tensor, log,
                         log_softmax, masked_fill, matmul, max, maximum, mean, min, minimum, numel, permute, pow,
                         relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze,
-                        where)
+                        where, mm, tril, triu, isnan, isinf, isfinite, equal, neg)
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor

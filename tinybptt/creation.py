@@ -61,6 +61,11 @@ def ones_like(t, dtype=None, requires_grad=False):
     return Tensor(np.ones(t.shape, as_dtype(dtype) or t.dtype), requires_grad=requires_grad)
 
 
+def full_like(t, fill_value, dtype=None, requires_grad=False):
+    """``fill_value`` everywhere in ``t``'s shape, with ``t``'s dtype unless ``dtype``."""
+    return Tensor(np.full(t.shape, fill_value, as_dtype(dtype) or t.dtype), requires_grad=requires_grad)
+
+
 def randn(*size, dtype=None, requires_grad=False):
     """Samples from N(0, 1)."""
     return Tensor(rng().standard_normal(_shape(size)).astype(_float_dtype(dtype)), requires_grad=requires_grad)

@@ -12,8 +12,13 @@ def _t(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def where(condition, input, other):
-    """Elementwise ``input`` where ``condition`` is True, else ``other``."""
+def where(condition, input=None, other=None):
+    """Elementwise ``input`` where ``condition`` is True, else ``other``.
+
+    With only ``condition``: a tuple of index tensors of its nonzero elements, one per dimension.
+    """
+    if input is None and other is None:
+        return tuple(Tensor(i) for i in np.nonzero(_infer_array(condition)))
     cond = _infer_array(condition).astype(bool)
     a = input if isinstance(input, Tensor) else np.asarray(input, other.dtype if isinstance(other, Tensor) else None)
     b = other if isinstance(other, Tensor) else np.asarray(other, a.dtype)
@@ -23,6 +28,48 @@ def where(condition, input, other):
 def matmul(a, b):
     """Matrix product (batched, with broadcasting over leading dims)."""
     return _t(a) @ b
+
+
+def mm(a, b):
+    """Product of two matrices (2-D only)."""
+    if _t(a).ndim != 2 or _t(b).ndim != 2:
+        raise RuntimeError(f"mm: expected two 2-D tensors, got shapes {_t(a).shape} and {_t(b).shape}")
+    return _t(a) @ b
+
+
+def bmm(a, b):
+    """Batched matrix product of (B, n, m) and (B, m, p), without broadcasting."""
+    if _t(a).ndim != 3 or _t(b).ndim != 3 or _t(a).shape[0] != _t(b).shape[0]:
+        raise RuntimeError(f"bmm: expected 3-D tensors with the same batch size, got shapes "
+                           f"{_t(a).shape} and {_t(b).shape}")
+    return _t(a) @ b
+
+
+def _triangle(x, diagonal, keep_lower):
+    x = _t(x)
+    if x.ndim < 2:
+        raise RuntimeError(f"{'tril' if keep_lower else 'triu'}: input must have at least 2 dimensions, got "
+                           f"shape {x.shape}")
+    n, m = x.shape[-2:]
+    keep = np.tri(n, m, diagonal, dtype=bool) if keep_lower else ~np.tri(n, m, diagonal - 1, dtype=bool)
+    return x.masked_fill(~keep, 0)  # masked_fill, not a product: -inf * 0 would be nan
+
+
+def tril(x, diagonal=0):
+    """Lower triangle of the last two dims (elements j <= i + diagonal); the rest zero."""
+    return _triangle(x, diagonal, True)
+
+
+def triu(x, diagonal=0):
+    """Upper triangle of the last two dims (elements j >= i + diagonal); the rest zero."""
+    return _triangle(x, diagonal, False)
+
+
+def isnan(x): return _t(x).isnan()
+def isinf(x): return _t(x).isinf()
+def isfinite(x): return _t(x).isfinite()
+def equal(a, b): return _t(a).equal(_t(b))
+def neg(x): return -_t(x)
 
 
 def exp(x): return _t(x).exp()

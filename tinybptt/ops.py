@@ -552,7 +552,8 @@ class CrossEntropy(Function):
         if self.reduction == "none":
             g = np.ascontiguousarray(g, self.logp.dtype)
         else:
-            scale = g / self.denom if self.reduction == "mean" else g
+            # every target ignored: the mean is 0/0 = nan, but no logit affects it (PyTorch's grad is 0)
+            scale = (g / self.denom if self.denom else 0) if self.reduction == "mean" else g
             g = np.full(n, scale, self.logp.dtype)
         out = np.empty_like(self.logp)
         kernels().cross_entropy_backward(g, self.logp, self.target, self.weight, self.ignore_index,

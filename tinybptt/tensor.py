@@ -308,6 +308,27 @@ class Tensor:
     bool = lambda self: self.to(np.bool_)  # noqa: E731
     cpu = lambda self: self  # noqa: E731
 
+    def type_as(self, other):
+        """This tensor converted to ``other``'s dtype."""
+        return self.to(other.dtype)
+
+    def new_zeros(self, *size, dtype=None):
+        """Zeros of ``size`` with this tensor's dtype (unless ``dtype``)."""
+        size = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        return Tensor._wrap(np.zeros(size, as_dtype(dtype) or self.dtype))
+
+    def new_ones(self, *size, dtype=None):
+        """Ones of ``size`` with this tensor's dtype (unless ``dtype``)."""
+        return self.new_zeros(*size, dtype=dtype) + 1
+
+    def new_full(self, size, fill_value, dtype=None):
+        """``fill_value`` everywhere in ``size``, with this tensor's dtype (unless ``dtype``)."""
+        return Tensor._wrap(np.full(size, fill_value, as_dtype(dtype) or self.dtype))
+
+    def new_tensor(self, data, dtype=None):
+        """A new tensor from ``data`` with this tensor's dtype (unless ``dtype``)."""
+        return Tensor(np.array(_infer_array(data), dtype=as_dtype(dtype) or self.dtype))
+
     def clone(self):
         """A copy with its own memory that stays in the graph."""
         return ops.Clone.apply(self)
@@ -419,7 +440,9 @@ class Tensor:
     def sigmoid(self): return ops.Sigmoid.apply(self)
     def relu(self): return ops.Relu.apply(self)
     def pow(self, p): return self ** p
-    def add(self, o): return self + o
+    def add(self, o, alpha=1): return self + o if alpha == 1 else self + o * alpha
+    def neg(self): return -self
+    def square(self): return self * self
     def sub(self, o): return self - o
     def mul(self, o): return self * o
     def div(self, o): return self / o
@@ -438,6 +461,10 @@ class Tensor:
     def masked_fill(self, mask, value):
         """Where ``mask`` is True take ``value``, elsewhere this tensor."""
         return ops.Where.apply(_infer_array(mask).astype(bool), np.asarray(value, dtype=self.dtype), self)
+
+    def masked_fill_(self, mask, value):
+        """In-place ``masked_fill`` (on a tensor outside the graph, e.g. a mask being built)."""
+        return self._inplace("masked_fill_", np.where(_infer_array(mask).astype(bool), value, self._data))
 
     # ------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False):
@@ -487,9 +514,13 @@ class Tensor:
         idx = np.argmin(self._data, axis=dim)
         return Tensor._wrap(np.expand_dims(idx, dim) if keepdim and dim is not None else np.asarray(idx))
 
-    def norm(self, p=2):
-        """The p-norm of all elements."""
-        return (self.abs() ** p).sum() ** (1.0 / p) if p != 2 else (self * self).sum().sqrt()
+    def norm(self, p=2, dim=None, keepdim=False):
+        """The p-norm of all elements, or along ``dim`` (p may be inf)."""
+        if p in (np.inf, -np.inf):
+            return self.abs().amax(dim, keepdim) if p > 0 else self.abs().amin(dim, keepdim)
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
     def var(self, dim=None, unbiased=True, keepdim=False):
         """Variance over ``dim`` (Bessel-corrected by default, like PyTorch)."""
@@ -501,8 +532,31 @@ class Tensor:
         """Standard deviation over ``dim``."""
         return self.var(dim, unbiased, keepdim).sqrt()
 
-    def all(self): return Tensor._wrap(np.asarray(self._data.all()))
-    def any(self): return Tensor._wrap(np.asarray(self._data.any()))
+    def all(self, dim=None, keepdim=False):
+        """True where every element (along ``dim``) is nonzero."""
+        return Tensor._wrap(np.asarray(self._data.all(axis=dim, keepdims=keepdim)))
+
+    def any(self, dim=None, keepdim=False):
+        """True where some element (along ``dim``) is nonzero."""
+        return Tensor._wrap(np.asarray(self._data.any(axis=dim, keepdims=keepdim)))
+
+    def tril(self, diagonal=0):
+        """Lower triangle of the last two dims, the rest zero."""
+        from .functions import tril
+        return tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        """Upper triangle of the last two dims, the rest zero."""
+        from .functions import triu
+        return triu(self, diagonal)
+
+    def isnan(self): return Tensor._wrap(np.isnan(self._data))
+    def isinf(self): return Tensor._wrap(np.isinf(self._data))
+    def isfinite(self): return Tensor._wrap(np.isfinite(self._data))
+
+    def equal(self, other):
+        """True when both tensors have the same shape and elements."""
+        return self.shape == other.shape and bool(np.array_equal(self._data, np.asarray(other)))
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
@@ -541,9 +595,12 @@ class Tensor:
         return self.reshape(np.expand_dims(self._data, dim).shape)
 
     def squeeze(self, dim=None):
-        """Remove size-1 dimensions (only ``dim`` if given)."""
-        if dim is not None and self.shape[dim] != 1:
-            return self
+        """Remove size-1 dimensions (only those in ``dim``, an int or tuple, if given)."""
+        if dim is not None:
+            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+            dim = tuple(d % max(self.ndim, 1) for d in dims if self.ndim and self.shape[d] == 1)
+            if not dim:
+                return self
         return self.reshape(np.squeeze(self._data, axis=dim).shape)
 
     def expand(self, *shape):

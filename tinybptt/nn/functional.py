@@ -11,8 +11,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 def relu(x): return x.relu()
 def tanh(x): return x.tanh()
 def sigmoid(x): return x.sigmoid()
-def softmax(x, dim): return x.softmax(dim)
-def log_softmax(x, dim): return x.log_softmax(dim)
+def softmax(x, dim, dtype=None): return (x if dtype is None else x.to(dtype)).softmax(dim)
+def log_softmax(x, dim, dtype=None): return (x if dtype is None else x.to(dtype)).log_softmax(dim)
 
 
 def linear(x, weight, bias=None):
@@ -50,6 +50,10 @@ def _check_reduction(name, reduction):
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+class BatchSizeError(ValueError, RuntimeError):
+    """Input and target batch sizes differ (PyTorch raises ValueError here; RuntimeError kept for older code)."""
+
+
 def _targets(name, input, target):
     t = _infer_array(target)
     if t.dtype.kind not in "iu":
@@ -57,7 +61,7 @@ def _targets(name, input, target):
                            f"got {t.dtype}" + (" (or class probabilities of the input's shape)"
                                                if name == "cross_entropy" else ""))
     if input.ndim != 2 or t.shape != input.shape[:1]:
-        raise RuntimeError(f"{name}: expected input of shape (N, C) and target of shape (N,), "
+        raise BatchSizeError(f"{name}: expected input of shape (N, C) and target of shape (N,), "
                            f"got input {input.shape} and target {t.shape}")
     return t
 
@@ -150,19 +154,48 @@ def mse_loss(input, target, reduction="mean"):
     return sq if reduction == "none" else sq.sum() if reduction == "sum" else sq.mean()
 
 
+def _reduce(loss, reduction):
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
 def l1_loss(input, target, reduction="mean"):
     """Mean absolute error (or summed / elementwise)."""
     _check_reduction("l1_loss", reduction)
-    a = (input - target).abs()
-    return a if reduction == "none" else a.sum() if reduction == "sum" else a.mean()
+    return _reduce((input - target).abs(), reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """Sigmoid + binary cross-entropy, stable: max(x,0) - x*y + log(1 + exp(-|x|))."""
+def _as_input_dtype(x, input):
+    return x if x is None or isinstance(x, Tensor) else Tensor(_infer_array(x, input.dtype))
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """Sigmoid + binary cross-entropy, stable.
+
+    With softplus(x) = max(x,0) + log(1 + exp(-|x|)) = -log(1 - sigmoid(x)), the loss is
+    weight * (pos_weight * y * softplus(-x) + (1 - y) * softplus(x)); softplus(-x) = softplus(x) - x.
+    """
     _check_reduction("binary_cross_entropy_with_logits", reduction)
-    target = target if isinstance(target, Tensor) else Tensor(_infer_array(target, input.dtype))
-    loss = input.relu() - input * target + ((-input.abs()).exp() + 1).log()
-    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+    target, weight, pos_weight = (_as_input_dtype(a, input) for a in (target, weight, pos_weight))
+    if target.shape != input.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: Target size ({target.shape}) must be the same as "
+                         f"input size ({input.shape})")
+    softplus = input.relu() + ((-input.abs()).exp() + 1).log()
+    if pos_weight is None:
+        loss = softplus - input * target
+    else:
+        loss = pos_weight * target * (softplus - input) + (1 - target) * softplus
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-weight * (y log p + (1 - y) log(1 - p)) on probabilities p, each log clamped at -100 as PyTorch."""
+    _check_reduction("binary_cross_entropy", reduction)
+    target, weight = _as_input_dtype(target, input), _as_input_dtype(weight, input)
+    if target.shape != input.shape:
+        raise ValueError(f"binary_cross_entropy: Using a target size ({target.shape}) that is different to the "
+                         f"input size ({input.shape}) is deprecated. Please ensure they have the same size.")
+    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    return _reduce(loss if weight is None else loss * weight, reduction)
 
 
 from .attention import scaled_dot_product_attention  # noqa: E402  (attention.py imports this module)

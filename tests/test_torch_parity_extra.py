@@ -1,0 +1,169 @@
+"""Parity regressions found by a PyTorch-user audit: each test builds the same thing in
+tinybptt and torch and compares values, gradients, dtypes or exception types."""
+import numpy as np
+import pytest
+import torch
+
+import tinybptt as tb
+import tinybptt.nn.functional as F
+
+TF = torch.nn.functional
+
+
+def close(a, b, tol=1e-5):
+    a = a.detach().numpy() if hasattr(a, "detach") else np.asarray(a)
+    b = b.detach().numpy()
+    assert a.shape == b.shape and str(a.dtype) == str(b.dtype).replace("torch.", "")
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def both(x, requires_grad=False):
+    return tb.tensor(x, requires_grad=requires_grad), torch.tensor(x, requires_grad=requires_grad)
+
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- Tensor API
+def test_squeeze_with_a_tuple_of_dims():
+    a, t = both(X[:1, :, :1])
+    close(a.squeeze((0, 2)), t.squeeze((0, 2)))
+    close(a.squeeze((1, -1)), t.squeeze((1, -1)))
+
+
+@pytest.mark.parametrize("kw", [dict(dim=1), dict(dim=-1, keepdim=True), dict(p=1, dim=0), dict(p=float("inf"), dim=2),
+                                dict(p=3)])
+def test_norm_along_dims(kw):
+    (a, t) = both(X, True)
+    ya, yt = a.norm(**kw), t.norm(**kw)
+    close(ya, yt)
+    ya.sum().backward(), yt.sum().backward()
+    close(a.grad, t.grad, 1e-4)
+
+
+def test_any_all_along_dim():
+    a, t = both(X)
+    close((a > 0).any(dim=1), (t > 0).any(dim=1))
+    close((a > 0).all(-1, keepdim=True), (t > 0).all(-1, keepdim=True))
+    close((a > 0).any(), (t > 0).any())
+
+
+def test_masked_fill_in_place_and_predicates():
+    a, t = both(X)
+    close(a.clone().masked_fill_(a > 0, float("-inf")), t.clone().masked_fill_(t > 0, float("-inf")))
+    close(tb.isinf(a.masked_fill(a > 0, float("inf"))), torch.isinf(t.masked_fill(t > 0, float("inf"))))
+    close(tb.isnan(a.log()), torch.isnan(t.log()))
+    assert tb.equal(a, a.clone()) and not a.equal(a + 1)
+
+
+def test_tensor_factories_like_and_new():
+    a, t = both(X)
+    close(tb.full_like(a, 2.5), torch.full_like(t, 2.5))
+    close(tb.full_like(a, 7, dtype=tb.int64), torch.full_like(t, 7, dtype=torch.int64))
+    close(a.new_zeros(2, 3), t.new_zeros(2, 3))
+    close(a.new_ones((2,)), t.new_ones((2,)))
+    close(a.new_full((2, 2), 3.0), t.new_full((2, 2), 3.0))
+    close(tb.tensor([1, 2]).type_as(a), torch.tensor([1, 2]).type_as(t))
+    close(a.neg(), t.neg())
+    close(tb.neg(a), torch.neg(t))
+    close(a.square(), t.square())
+    close(a.add(a, alpha=2), t.add(t, alpha=2))
+
+
+@pytest.mark.parametrize("diagonal", [-1, 0, 1, 2])
+def test_tril_triu_keep_infinities(diagonal):
+    full = np.full((2, 4, 5), -np.inf, np.float32)
+    a, t = both(full)
+    close(tb.triu(a, diagonal=diagonal), torch.triu(t, diagonal=diagonal))
+    close(a.tril(diagonal), t.tril(diagonal))
+    close(tb.tril(tb.ones(3, 3, dtype=tb.bool)), torch.tril(torch.ones(3, 3, dtype=torch.bool)))
+    (a, t) = both(X, True)
+    tb.triu(a, diagonal).sum().backward(), torch.triu(t, diagonal).sum().backward()
+    close(a.grad, t.grad)
+
+
+def test_mm_bmm():
+    a, t = both(X)
+    close(tb.bmm(a, a.mT), torch.bmm(t, t.mT))
+    close(tb.mm(a[0], a[0].T), torch.mm(t[0], t[0].T))
+    with pytest.raises(RuntimeError):
+        tb.bmm(a[0], a[0].T)
+
+
+def test_where_with_only_a_condition():
+    a, t = both(X)
+    for ia, it in zip(tb.where(a > 0), torch.where(t > 0)):
+        close(ia, it)
+
+
+# ---------------------------------------------------------------- losses
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("kw", [{}, {"weight": 1}, {"pos_weight": 1}, {"weight": 1, "pos_weight": 1}])
+def test_bce_with_logits_weight_and_pos_weight(reduction, kw):
+    x = RNG.standard_normal((4, 3)).astype(np.float32) * 3
+    y = RNG.random((4, 3)).astype(np.float32)
+    extra = {k: RNG.random(3 if k == "pos_weight" else (4, 3)).astype(np.float32) + 0.5 for k in kw}
+    (a, t), (ya, yt) = both(x, True), both(y)
+    la = F.binary_cross_entropy_with_logits(a, ya, reduction=reduction, **{k: tb.tensor(v) for k, v in extra.items()})
+    lt = TF.binary_cross_entropy_with_logits(t, yt, reduction=reduction,
+                                             **{k: torch.tensor(v) for k, v in extra.items()})
+    close(la, lt)
+    la.sum().backward(), lt.sum().backward()
+    close(a.grad, t.grad)
+    ma = tb.nn.BCEWithLogitsLoss(**{k: tb.tensor(v) for k, v in extra.items()}, reduction=reduction)
+    mt = torch.nn.BCEWithLogitsLoss(**{k: torch.tensor(v) for k, v in extra.items()}, reduction=reduction)
+    close(ma(tb.tensor(x), ya), mt(torch.tensor(x), yt))
+    assert list(ma.state_dict()) == list(mt.state_dict())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_and_l1_loss_modules(reduction):
+    p = np.clip(RNG.random((4, 3)), 0.0, 1.0).astype(np.float32)
+    p[0, 0], p[1, 1] = 0.0, 1.0  # logs clamp at -100 as in PyTorch
+    y = RNG.random((4, 3)).astype(np.float32)
+    w = RNG.random((4, 3)).astype(np.float32)
+    (a, t), (ya, yt) = both(p, True), both(y)
+    la = tb.nn.BCELoss(weight=tb.tensor(w), reduction=reduction)(a, ya)
+    lt = torch.nn.BCELoss(weight=torch.tensor(w), reduction=reduction)(t, yt)
+    close(la, lt, 1e-4)
+    close(tb.nn.L1Loss(reduction=reduction)(a, ya), torch.nn.L1Loss(reduction=reduction)(t, yt))
+    close(F.binary_cross_entropy(a, ya, reduction=reduction), TF.binary_cross_entropy(t, yt, reduction=reduction), 1e-4)
+
+
+def test_bce_with_logits_target_size_mismatch_is_value_error():
+    with pytest.raises(ValueError):
+        TF.binary_cross_entropy_with_logits(torch.zeros(4, 3), torch.zeros(4, 1))
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy_with_logits(tb.zeros(4, 3), tb.zeros(4, 1))
+
+
+def test_cross_entropy_batch_size_mismatch_is_value_error():
+    with pytest.raises(ValueError):
+        TF.cross_entropy(torch.zeros(6, 5), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="cross_entropy"):
+        F.cross_entropy(tb.zeros(6, 5), tb.zeros(4, dtype=tb.int64))
+
+
+def test_cross_entropy_all_targets_ignored():
+    lg = RNG.standard_normal((6, 5)).astype(np.float32)
+    (a, t) = both(lg, True)
+    la = F.cross_entropy(a, tb.full((6,), -100))
+    lt = TF.cross_entropy(t, torch.full((6,), -100))
+    assert np.isnan(la.item()) and np.isnan(lt.item())
+    la.backward(), lt.backward()
+    close(a.grad, t.grad)
+
+
+def test_loss_weights_are_buffers():
+    w = np.array([1.0, 2.0, 0.5], np.float32)
+    for name in ["CrossEntropyLoss", "NLLLoss"]:
+        ma, mt = getattr(tb.nn, name)(weight=tb.tensor(w)), getattr(torch.nn, name)(weight=torch.tensor(w))
+        assert list(ma.state_dict()) == list(mt.state_dict()) == ["weight"]
+        assert list(getattr(tb.nn, name)().state_dict()) == []
+
+
+def test_softmax_dtype_argument():
+    a, t = both(X)
+    close(F.softmax(a, dim=-1, dtype=tb.float64), TF.softmax(t, dim=-1, dtype=torch.float64))
+    close(F.log_softmax(a, 1, dtype=tb.float64), TF.log_softmax(t, 1, dtype=torch.float64))
