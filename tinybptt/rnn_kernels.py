@@ -15,6 +15,21 @@ from .kernels import elementwise as kernel  # njit(cache=True, error_model="nump
 from .kernels import sigmoid_, tanh_
 
 
+@kernel
+def _copy(dst, src):
+    """dst[:] = src for one row, as a loop: a slice assignment between arrays makes numba compile
+    its broadcasting checks and their error-message formatting (seconds of cold start)."""
+    for j in range(dst.size):
+        dst[j] = src[j]
+
+
+@kernel
+def _fill(dst, value):
+    """dst[:] = value for one row, as a loop (see ``_copy``)."""
+    for j in range(dst.size):
+        dst[j] = value
+
+
 # ---------------------------------------------------------------- LSTM: gates i, f, g, o
 @kernel
 def lstm_forward(xp, hh, h_prev, c_prev, active, h, c, tc):
@@ -22,8 +37,8 @@ def lstm_forward(xp, hh, h_prev, c_prev, active, h, c, tc):
     n, H = c.shape
     for b in range(n):
         if not active[b]:
-            h[b, :] = h_prev[b, :]
-            c[b, :] = c_prev[b, :]
+            _copy(h[b], h_prev[b])
+            _copy(c[b], c_prev[b])
             continue
         x, a, cp, cb, tb, hb = xp[b], hh[b], c_prev[b], c[b], tc[b], h[b]
         # short loops over few arrays, each starting at 0: the shapes LLVM vectorises
@@ -49,9 +64,9 @@ def lstm_backward(acts, c_prev, tc, dh, dc, active, dgates, dc_prev, dh_direct):
     one = dh.dtype.type(1)
     for b in range(n):
         if not active[b]:
-            dgates[b, :] = 0
-            dc_prev[b, :] = dc[b, :]
-            dh_direct[b, :] = dh[b, :]
+            _fill(dgates[b], 0)
+            _copy(dc_prev[b], dc[b])
+            _copy(dh_direct[b], dh[b])
             continue
         a, d, cp, t, g_h, dct = acts[b], dgates[b], c_prev[b], tc[b], dh[b], dc_prev[b]
         for j in range(H):  # dL/dc_t, kept in dc_prev until the last loop
@@ -66,7 +81,7 @@ def lstm_backward(acts, c_prev, tc, dh, dc, active, dgates, dc_prev, dh_direct):
             d[3 * H + j] = g_h[j] * t[j] * a[3 * H + j] * (one - a[3 * H + j])    # o
         for j in range(H):
             dct[j] *= a[H + j]
-        dh_direct[b, :] = 0
+        _fill(dh_direct[b], 0)
 
 
 # ---------------------------------------------------------------- GRU: gates r, z, n
@@ -76,7 +91,7 @@ def gru_forward(xp, hh, h_prev, active, h, nn):
     n_rows, H = h.shape
     for b in range(n_rows):
         if not active[b]:
-            h[b, :] = h_prev[b, :]
+            _copy(h[b], h_prev[b])
             continue
         x, a, nb, hb, hp = xp[b], hh[b], nn[b], h[b], h_prev[b]
         for j in range(2 * H):
@@ -95,9 +110,9 @@ def gru_backward(acts, nn, h_prev, dh, active, dxp, dhh, dh_direct):
     one = dh.dtype.type(1)
     for b in range(n_rows):
         if not active[b]:
-            dxp[b, :] = 0
-            dhh[b, :] = 0
-            dh_direct[b, :] = dh[b, :]
+            _fill(dxp[b], 0)
+            _fill(dhh[b], 0)
+            _copy(dh_direct[b], dh[b])
             continue
         a, nb, hp, g, dx, dr = acts[b], nn[b], h_prev[b], dh[b], dxp[b], dhh[b]
         for j in range(H):  # n
@@ -122,7 +137,7 @@ def rnn_forward(xp, hh, h_prev, active, relu, residual, h):
     zero = h.dtype.type(0)
     for b in range(n):
         if not active[b]:
-            h[b, :] = h_prev[b, :]
+            _copy(h[b], h_prev[b])
             continue
         x, y, hb, hp = xp[b], hh[b], h[b], h_prev[b]
         if relu:
@@ -135,7 +150,7 @@ def rnn_forward(xp, hh, h_prev, active, relu, residual, h):
             for j in range(H):
                 hb[j] = y[j] + hp[j]
         else:
-            hb[:] = y
+            _copy(hb, y)
 
 
 @kernel
@@ -145,8 +160,8 @@ def rnn_backward(y, dh, active, relu, residual, da, dh_direct):
     one, zero = dh.dtype.type(1), dh.dtype.type(0)
     for b in range(n):
         if not active[b]:
-            da[b, :] = 0
-            dh_direct[b, :] = dh[b, :]
+            _fill(da[b], 0)
+            _copy(dh_direct[b], dh[b])
             continue
         yb, g, d = y[b], dh[b], da[b]
         if relu:
@@ -156,9 +171,9 @@ def rnn_backward(y, dh, active, relu, residual, da, dh_direct):
             for j in range(H):
                 d[j] = g[j] * (one - yb[j] * yb[j])
         if residual:
-            dh_direct[b, :] = g
+            _copy(dh_direct[b], g)
         else:
-            dh_direct[b, :] = 0
+            _fill(dh_direct[b], 0)
 
 
 __all__ = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward"]
