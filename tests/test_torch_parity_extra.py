@@ -167,3 +167,77 @@ def test_softmax_dtype_argument():
     a, t = both(X)
     close(F.softmax(a, dim=-1, dtype=tb.float64), TF.softmax(t, dim=-1, dtype=torch.float64))
     close(F.log_softmax(a, 1, dtype=tb.float64), TF.log_softmax(t, 1, dtype=torch.float64))
+
+
+def test_bce_with_logits_gradient_at_zero_logits():
+    # the loss is smooth at x = 0 (d/dx = sigmoid(x) - y); relu/abs pieces gave -y there before
+    y = np.array([0.0, 1.0, 0.3], np.float32)
+    (a, t), (ya, yt) = both(np.zeros(3, np.float32), True), both(y)
+    F.binary_cross_entropy_with_logits(a, ya).backward()
+    TF.binary_cross_entropy_with_logits(t, yt).backward()
+    close(a.grad, t.grad)
+    big = F.binary_cross_entropy_with_logits(tb.tensor([1000.0, -1000.0]), tb.tensor([0.0, 1.0]), reduction="none")
+    close(big, torch.tensor([1000.0, 1000.0]))
+
+
+# ---------------------------------------------------------------- layers
+ACTS = [("GELU", {}), ("GELU", dict(approximate="tanh")), ("LeakyReLU", {}), ("LeakyReLU", dict(negative_slope=0.2)),
+        ("ELU", dict(alpha=0.5)), ("SiLU", {}), ("Softplus", {}), ("Softplus", dict(beta=2, threshold=5)),
+        ("Flatten", {}), ("Flatten", dict(start_dim=0, end_dim=1)), ("LayerNorm", dict(normalized_shape=6)),
+        ("LayerNorm", dict(normalized_shape=(4, 6), elementwise_affine=False)),
+        ("LayerNorm", dict(normalized_shape=6, bias=False))]
+
+
+@pytest.mark.parametrize("name,kw", ACTS, ids=[f"{n}-{k}" for n, k in ACTS])
+def test_activation_and_norm_layers(name, kw):
+    x = (RNG.standard_normal((3, 4, 6)) * 3).astype(np.float32)
+    x[0, 0, :3] = [25.0, -30.0, 0.0]
+    tm, m = getattr(torch.nn, name)(**kw), getattr(tb.nn, name)(**kw)
+    assert repr(m) == repr(tm)
+    assert list(m.state_dict()) == list(tm.state_dict())
+    with torch.no_grad():
+        for p in tm.parameters():
+            p.normal_()
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    (a, t) = both(x, True)
+    ya, yt = m(a), tm(t)
+    close(ya, yt)
+    (ya ** 2).sum().backward(), (yt ** 2).sum().backward()
+    close(a.grad, t.grad, 1e-4)
+    for pa, pt in zip(m.parameters(), tm.parameters()):
+        close(pa.grad, pt.grad, 1e-4)
+
+
+def test_functional_one_hot_and_normalize():
+    idx = np.array([[0, 2], [1, 1]])
+    close(F.one_hot(tb.tensor(idx)), TF.one_hot(torch.tensor(idx)))
+    close(F.one_hot(tb.tensor(idx), 5), TF.one_hot(torch.tensor(idx), 5))
+    a, t = both(X)
+    close(F.normalize(a, dim=-1), TF.normalize(t, dim=-1))
+    close(F.normalize(a), TF.normalize(t))
+
+
+def test_module_dict():
+    tm = torch.nn.ModuleDict({"b": torch.nn.Linear(2, 3), "a": torch.nn.Linear(3, 1)})
+    m = tb.nn.ModuleDict({"b": tb.nn.Linear(2, 3), "a": tb.nn.Linear(3, 1)})
+    assert list(m.state_dict()) == list(tm.state_dict()) and list(m) == list(tm) == ["b", "a"]
+    assert repr(m) == repr(tm) and "a" in m and len(m) == 2 and isinstance(m["a"], tb.nn.Linear)
+
+
+def test_module_forward_hooks():
+    torch.manual_seed(0)
+    tm = torch.nn.Linear(3, 2)
+    m = tb.nn.Linear(3, 2)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    seen = []
+    hs = [mod.register_forward_hook(lambda mod, args, out: out * 2) for mod in (m, tm)]
+    pre = [mod.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape)) for mod in (m, tm)]
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    close(m(tb.tensor(x)), tm(torch.tensor(x)))
+    assert seen == [(4, 3), torch.Size([4, 3])]
+    for h in hs + pre:
+        h.remove()
+    close(m(tb.tensor(x)), tm(torch.tensor(x)))
+    m.register_forward_pre_hook(lambda mod, args: (args[0] * 0,))
+    tm.register_forward_pre_hook(lambda mod, args: (args[0] * 0,))
+    close(m(tb.tensor(x)), tm(torch.tensor(x)))

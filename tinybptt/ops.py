@@ -223,6 +223,29 @@ class Sigmoid(Function):
         return _flat_kernel(kernels().sigmoid_backward, g, self.y)  # g * y * (1 - y)
 
 
+class Erf(Function):
+    """The error function erf(a) = 2/sqrt(pi) * integral_0^a exp(-t^2) dt (for exact GELU)."""
+
+    def forward(self, a):
+        import math
+        self.a = a
+        return np.vectorize(math.erf, otypes=[a.dtype])(a)
+
+    def backward(self, g):
+        return g * (2 / np.sqrt(np.pi)) * np.exp(-self.a * self.a)
+
+
+class Softplus(Function):
+    """log(1 + exp(a)), stable: max(a, 0) + log1p(exp(-|a|)); its derivative is sigmoid(a) (smooth at 0)."""
+
+    def forward(self, a):
+        self.a = a
+        return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+
+    def backward(self, g):
+        return g * _flat_kernel(kernels().sigmoid_forward, self.a)
+
+
 class Relu(Function):
     def forward(self, a):
         self.mask = a > 0

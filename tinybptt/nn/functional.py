@@ -15,6 +15,65 @@ def softmax(x, dim, dtype=None): return (x if dtype is None else x.to(dtype)).so
 def log_softmax(x, dim, dtype=None): return (x if dtype is None else x.to(dtype)).log_softmax(dim)
 
 
+def leaky_relu(x, negative_slope=0.01, inplace=False):
+    """x where x > 0, else negative_slope * x."""
+    return x.relu() - (-x).relu() * negative_slope
+
+
+def elu(x, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    return x.relu() + ((-(-x).relu()).exp() - 1) * alpha
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta * x > threshold (as PyTorch)."""
+    bx = x * beta
+    return ops.Where.apply(bx._data > threshold, x, ops.Softplus.apply(bx) / beta)
+
+
+def silu(x, inplace=False):
+    """x * sigmoid(x)."""
+    return x * x.sigmoid()
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x) with Phi the standard normal CDF; approximate='tanh' uses PyTorch's tanh formula."""
+    if approximate == "tanh":
+        return x * 0.5 * ((x + x * x * x * 0.044715) * float(np.sqrt(2 / np.pi))).tanh() + x * 0.5
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return x * 0.5 * (ops.Erf.apply(x * float(1 / np.sqrt(2))) + 1)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) dims to zero mean, unit (biased) variance."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if input.shape[input.ndim - len(shape):] != shape:
+        raise RuntimeError(f"layer_norm: expected input with shape (*, {', '.join(map(str, shape))}), "
+                           f"got {input.shape}")
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    centred = input - input.mean(dims, keepdim=True)
+    y = centred / ((centred * centred).mean(dims, keepdim=True) + eps).sqrt()
+    y = y if weight is None else y * weight
+    return y if bias is None else y + bias
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot vectors of class indices (num_classes = max + 1 when -1)."""
+    idx = _infer_array(tensor)
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot: expected an integer (int64) tensor of class indices, got {idx.dtype}")
+    n = int(idx.max()) + 1 if num_classes == -1 else num_classes
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise RuntimeError(f"one_hot: class values must be in [0, {n}), got [{idx.min()}, {idx.max()}]")
+    return Tensor((idx[..., None] == np.arange(n)).astype(np.int64))
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p along dim, eps)."""
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
 def linear(x, weight, bias=None):
     """y = x W^T + b."""
     if x.shape[-1] != weight.shape[-1]:
@@ -179,7 +238,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: Target size ({target.shape}) must be the same as "
                          f"input size ({input.shape})")
-    softplus = input.relu() + ((-input.abs()).exp() + 1).log()
+    softplus = ops.Softplus.apply(input)
     if pos_weight is None:
         loss = softplus - input * target
     else:

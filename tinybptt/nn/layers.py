@@ -148,6 +148,104 @@ class Sigmoid(_Activation):
     fn = staticmethod(F.sigmoid)
 
 
+class SiLU(_Activation):
+    """Elementwise x * sigmoid(x)."""
+    fn = staticmethod(F.silu)
+
+
+class LeakyReLU(Module):
+    """x where x > 0, else negative_slope * x."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(Module):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta (linear above ``threshold``)."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class GELU(Module):
+    """x * Phi(x) (exact, or PyTorch's tanh approximation with approximate='tanh')."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class Flatten(Module):
+    """Merge dims ``start_dim..end_dim`` (by default all but the batch dim)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` dims, with a learned scale and shift."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        dtype = as_dtype(dtype) or np.dtype(np.float32)
+        self.weight = Parameter(np.ones(shape, dtype)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape, dtype)) if elementwise_affine and bias else None
+        if not elementwise_affine:
+            self.register_parameter("weight", None)
+        if not (elementwise_affine and bias):
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
 class Identity(Module):
     """Returns its input."""
 
@@ -232,6 +330,29 @@ class ModuleList(_ModuleSequence):
     @classmethod
     def _from_items(cls, items):
         return cls(m for _, m in items)  # renumbered from 0
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered under their keys (in insertion order)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        self.update(modules or {})
+
+    def update(self, modules):
+        """Add the (name, module) pairs of a dict or iterable."""
+        for name, m in (modules.items() if hasattr(modules, "items") else modules):
+            self.add_module(name, m)
+
+    def __getitem__(self, name): return self._modules[name]
+    def __setitem__(self, name, m): self.add_module(name, m)
+    def __delitem__(self, name): del self._modules[name]
+    def __len__(self): return len(self._modules)
+    def __iter__(self): return iter(self._modules)
+    def __contains__(self, name): return name in self._modules
+    def keys(self): return self._modules.keys()
+    def values(self): return self._modules.values()
+    def items(self): return self._modules.items()
 
 
 class _Loss(Module):

@@ -22,6 +22,13 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class _ModuleHookHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` unregisters the hook."""
+
+    def __init__(self, remove):
+        self.remove = remove
+
+
 class Module:
     """Base class of layers: assign Parameters and Modules as attributes and they are registered."""
 
@@ -257,7 +264,30 @@ class Module:
 
     # ------------------------------------------------------------ calling and printing
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        for hook in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+            result = hook(self, args)
+            if result is not None:  # a pre-hook may replace the positional inputs
+                args = result if isinstance(result, tuple) else (result,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self.__dict__.get("_forward_hooks", {}).values()):
+            result = hook(self, args, out)
+            if result is not None:  # a forward hook may replace the output
+                out = result
+        return out
+
+    def _add_hook(self, kind, hook):
+        hooks = self.__dict__.setdefault(kind, OrderedDict())
+        key = object()
+        hooks[key] = hook
+        return _ModuleHookHandle(lambda: hooks.pop(key, None))
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, args, output)`` after every forward; a non-None result replaces the output."""
+        return self._add_hook("_forward_hooks", hook)
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, args)`` before every forward; a non-None result replaces the inputs."""
+        return self._add_hook("_forward_pre_hooks", hook)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
