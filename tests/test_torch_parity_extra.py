@@ -241,3 +241,25 @@ def test_module_forward_hooks():
     m.register_forward_pre_hook(lambda mod, args: (args[0] * 0,))
     tm.register_forward_pre_hook(lambda mod, args: (args[0] * 0,))
     close(m(tb.tensor(x)), tm(torch.tensor(x)))
+
+
+def test_norm_gradient_at_zero_is_zero():
+    (a, t) = both(np.zeros((2, 3), np.float32), True)
+    a.norm().backward(), t.norm().backward()
+    close(a.grad, t.grad)
+    (a, t) = both(np.array([[0.0, 0.0], [3.0, 4.0]], np.float32), True)
+    a.norm(dim=1).sum().backward(), t.norm(dim=1).sum().backward()
+    close(a.grad, t.grad)
+
+
+def test_sum_dtype_var_correction_flip():
+    (a, t) = both(X, True)
+    close(a.sum(dtype=tb.float64), t.sum(dtype=torch.float64))
+    close(tb.sum(a, 1, dtype=tb.float64), torch.sum(t, 1, dtype=torch.float64))
+    close(a.var(1, correction=0), t.var(1, correction=0))
+    close(a.std(dim=(0, 2), correction=2, keepdim=True), t.std(dim=(0, 2), correction=2, keepdim=True))
+    ya, yt = tb.flip(a, (0, 2)), torch.flip(t, (0, 2))
+    close(ya, yt)
+    close(a.flip(-1), t.flip(-1))
+    (ya * tb.tensor(X)).sum().backward(), (yt * torch.tensor(X)).sum().backward()
+    close(a.grad, t.grad)

@@ -14,7 +14,7 @@ from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_lik
 from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, exp, flatten, is_tensor, log,
                         log_softmax, masked_fill, matmul, max, maximum, mean, min, minimum, numel, permute, pow,
                         relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze,
-                        where, mm, tril, triu, isnan, isinf, isfinite, equal, neg)
+                        where, mm, tril, triu, isnan, isinf, isfinite, equal, neg, flip)
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor

@@ -339,6 +339,20 @@ class Sum(Function):
         return _expand_back(g, self.shape, self.kept_shape)
 
 
+class Norm2(Function):
+    """Euclidean norm sqrt(sum a^2) over ``dim``; its gradient a / norm is taken as 0 where the norm is 0."""
+
+    def forward(self, a, dim=None, keepdim=False):
+        axes = _axes(dim, a.ndim)
+        self.a = a
+        self.n = np.sqrt((a * a).sum(axis=axes, keepdims=True))
+        return self.n if keepdim else self.n.squeeze(axes)
+
+    def backward(self, g):
+        zero = self.n == 0
+        return g.reshape(self.n.shape) * np.where(zero, 0, self.a) / np.where(zero, 1, self.n)
+
+
 class Mean(Function):
     def forward(self, a, dim=None, keepdim=False):
         self.shape, axes = a.shape, _axes(dim, a.ndim)

@@ -467,9 +467,9 @@ class Tensor:
         return self._inplace("masked_fill_", np.where(_infer_array(mask).astype(bool), value, self._data))
 
     # ------------------------------------------------------------ reductions
-    def sum(self, dim=None, keepdim=False):
-        """Sum over ``dim`` (int or tuple; all dims when None)."""
-        return ops.Sum.apply(self, dim=dim, keepdim=keepdim)
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        """Sum over ``dim`` (int or tuple; all dims when None), in ``dtype`` if given."""
+        return ops.Sum.apply(self if dtype is None else self.to(dtype), dim=dim, keepdim=keepdim)
 
     def mean(self, dim=None, keepdim=False):
         """Mean over ``dim`` (int or tuple; all dims when None)."""
@@ -519,18 +519,27 @@ class Tensor:
         if p in (np.inf, -np.inf):
             return self.abs().amax(dim, keepdim) if p > 0 else self.abs().amin(dim, keepdim)
         if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
+            return ops.Norm2.apply(self, dim=dim, keepdim=keepdim)
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
-    def var(self, dim=None, unbiased=True, keepdim=False):
-        """Variance over ``dim`` (Bessel-corrected by default, like PyTorch)."""
+    def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        """Variance over ``dim``, dividing by n - correction (default 1, Bessel, like PyTorch; unbiased=False: 0)."""
         n = self._data.size if dim is None else np.prod([self.shape[d] for d in np.atleast_1d(dim)])
         d = self - self.mean(dim, keepdim=True)
-        return (d * d).sum(dim, keepdim=keepdim) / (n - 1 if unbiased else n)
+        correction = (1 if unbiased else 0) if correction is None else correction
+        return (d * d).sum(dim, keepdim=keepdim) / (n - correction)
 
-    def std(self, dim=None, unbiased=True, keepdim=False):
+    def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
         """Standard deviation over ``dim``."""
-        return self.var(dim, unbiased, keepdim).sqrt()
+        return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def flip(self, *dims):
+        """Reverse the order of elements along ``dims``."""
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        index = [slice(None)] * self.ndim
+        for d in dims:
+            index[d] = slice(None, None, -1)
+        return self[tuple(index)]
 
     def all(self, dim=None, keepdim=False):
         """True where every element (along ``dim``) is nonzero."""
