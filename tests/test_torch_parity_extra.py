@@ -263,3 +263,24 @@ def test_sum_dtype_var_correction_flip():
     close(a.flip(-1), t.flip(-1))
     (ya * tb.tensor(X)).sum().backward(), (yt * torch.tensor(X)).sum().backward()
     close(a.grad, t.grad)
+
+
+# ---------------------------------------------------------------- schedulers
+@pytest.mark.parametrize("name,kw", [("MultiStepLR", dict(milestones=[1, 3, 3], gamma=0.1)),
+                                     ("CosineAnnealingLR", dict(T_max=3)),
+                                     ("CosineAnnealingLR", dict(T_max=2, eta_min=0.01))])
+def test_more_lr_schedulers(name, kw):
+    torch.manual_seed(0)
+    tm, m = torch.nn.Linear(3, 2), tb.nn.Linear(3, 2)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    ot = torch.optim.SGD(tm.parameters(), lr=0.1, momentum=0.9)
+    ob = tb.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    st, sb = getattr(torch.optim.lr_scheduler, name)(ot, **kw), getattr(tb.optim.lr_scheduler, name)(ob, **kw)
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    for _ in range(9):
+        ot.zero_grad(), ob.zero_grad()
+        (tm(torch.tensor(x)) ** 2).mean().backward(), (m(tb.tensor(x)) ** 2).mean().backward()
+        ot.step(), ob.step(), st.step(), sb.step()
+        np.testing.assert_allclose(sb.get_last_lr(), st.get_last_lr(), rtol=1e-12)
+    for pa, pt in zip(m.parameters(), tm.parameters()):
+        close(pa, pt)

@@ -1,8 +1,10 @@
-"""Learning-rate schedulers: StepLR, ExponentialLR, LambdaLR (PyTorch's chainable semantics).
+"""Learning-rate schedulers: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR
+(PyTorch's chainable semantics).
 
 Create the scheduler after the optimizer, call ``optimizer.step()`` then
 ``scheduler.step()`` once per epoch.
 """
+import math
 import types
 import warnings
 
@@ -126,3 +128,44 @@ class ExponentialLR(LRScheduler):
 
     def _get_closed_form_lr(self):
         return [base * self.gamma ** self.last_epoch for base in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the lr by ``gamma`` at each epoch listed in ``milestones`` (twice if listed twice)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        self.milestones, self.gamma = sorted(milestones), gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        times = self.milestones.count(self.last_epoch)
+        return [group["lr"] * self.gamma ** times for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self):
+        passed = sum(m <= self.last_epoch for m in self.milestones)
+        return [base * self.gamma ** passed for base in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr follows eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2, applied as
+    PyTorch does: each step rescales the current lr by the ratio of consecutive cosine factors."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        e, T, lrs = self.last_epoch, self.T_max, [group["lr"] for group in self.optimizer.param_groups]
+        if e == 0:
+            return lrs
+        if self._step_count == 1 and e > 0:  # resuming: jump to the closed form
+            return self._get_closed_form_lr()
+        if (e - 1 - T) % (2 * T) == 0:  # climbing back from the trough of a period
+            return [lr + (base - self.eta_min) * (1 - math.cos(math.pi / T)) / 2
+                    for lr, base in zip(lrs, self.base_lrs)]
+        ratio = (1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T))
+        return [ratio * (lr - self.eta_min) + self.eta_min for lr in lrs]
+
+    def _get_closed_form_lr(self):
+        factor = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+        return [self.eta_min + (base - self.eta_min) * factor for base in self.base_lrs]
