@@ -284,3 +284,21 @@ def test_more_lr_schedulers(name, kw):
         np.testing.assert_allclose(sb.get_last_lr(), st.get_last_lr(), rtol=1e-12)
     for pa, pt in zip(m.parameters(), tm.parameters()):
         close(pa, pt)
+
+
+# ---------------------------------------------------------------- odds and ends
+def test_inference_mode_randint_vector_to_parameters():
+    a = tb.ones(2, requires_grad=True)
+    with tb.inference_mode():
+        assert not (a * 2).requires_grad
+    with tb.inference_mode(False):
+        assert (a * 2).requires_grad
+    assert tb.randint(5, (2, 3)).shape == torch.randint(5, (2, 3)).shape == (2, 3)
+    assert tb.randint(5, (2, 3)).dtype == tb.int64
+    torch.manual_seed(0)
+    tm, m = torch.nn.Linear(3, 2), tb.nn.Linear(3, 2)
+    vec = np.arange(8, dtype=np.float32)
+    torch.nn.utils.vector_to_parameters(torch.tensor(vec), tm.parameters())
+    tb.nn.utils.vector_to_parameters(tb.tensor(vec), m.parameters())
+    for pa, pt in zip(m.parameters(), tm.parameters()):
+        close(pa, pt)

@@ -8,7 +8,8 @@ tensor([2., 4.])
 """
 import numpy as np
 
-from .autograd import current_scope, detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
+from .autograd import (current_scope, detect_anomaly, enable_grad, inference_mode, is_grad_enabled, no_grad, scope,
+                       set_grad_enabled)
 from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
                        randint, randn, randperm, tensor, zeros, zeros_like)
 from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, exp, flatten, is_tensor, log,

@@ -62,6 +62,13 @@ class no_grad(_GradMode):
     enabled = False
 
 
+class inference_mode(_GradMode):
+    """Like ``no_grad`` (``inference_mode(False)`` records as usual)."""
+
+    def __init__(self, mode=True):
+        self.enabled = not mode
+
+
 class enable_grad(_GradMode):
     """Turn recording back on, e.g. inside a ``no_grad`` block."""
 

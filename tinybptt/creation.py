@@ -78,8 +78,8 @@ def rand(*size, dtype=None, requires_grad=False):
 
 def randint(low, high=None, size=(), dtype=None):
     """Integers in [low, high) (int64)."""
-    if high is None:
-        low, high = 0, low
+    if high is None or isinstance(high, (tuple, list)):  # randint(high, size) as in PyTorch
+        low, high, size = 0, low, size if high is None else high
     return Tensor(rng().integers(low, high, size).astype(as_dtype(dtype) or np.int64))
 
 

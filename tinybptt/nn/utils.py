@@ -154,3 +154,12 @@ def parameters_to_vector(parameters):
     """Concatenate the parameters into one flat tensor."""
     from ..ops import cat
     return cat([p.reshape(-1) for p in parameters])
+
+
+def vector_to_parameters(vec, parameters):
+    """Copy consecutive slices of the flat ``vec`` into the parameters (the inverse of parameters_to_vector)."""
+    data, start = vec._data if hasattr(vec, "_data") else np.asarray(vec), 0
+    for p in parameters:
+        p._data[...] = data[start:start + p.numel()].reshape(p.shape)
+        p._bump_version()
+        start += p.numel()
