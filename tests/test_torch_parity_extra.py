@@ -302,3 +302,26 @@ def test_inference_mode_randint_vector_to_parameters():
     tb.nn.utils.vector_to_parameters(tb.tensor(vec), m.parameters())
     for pa, pt in zip(m.parameters(), tm.parameters()):
         close(pa, pt)
+
+
+# ---------------------------------------------------------------- masks
+@pytest.mark.parametrize("mask_kind", ["bool", "float"])
+def test_sdpa_attn_mask_with_is_causal(mask_kind):
+    q = RNG.standard_normal((2, 3, 4, 8)).astype(np.float32)
+    k = RNG.standard_normal((2, 3, 6, 8)).astype(np.float32)
+    mask = RNG.random((4, 6)) > 0.3 if mask_kind == "bool" else RNG.standard_normal((4, 6)).astype(np.float32)
+    mask[0] = False if mask_kind == "bool" else mask[0]  # a fully masked row (bool) gives zeros in both
+    (qa, qt), (ka, kt) = both(q, True), both(k, True)
+    oa = F.scaled_dot_product_attention(qa, ka, ka, attn_mask=tb.tensor(mask), is_causal=True)
+    ot = TF.scaled_dot_product_attention(qt, kt, kt, attn_mask=torch.tensor(mask), is_causal=True)
+    close(oa, ot)
+    oa.sum().backward(), ot.sum().backward()
+    close(qa.grad, qt.grad, 1e-4)
+    close(ka.grad, kt.grad, 1e-4)
+    for shape in [(4, 8), (3, 4, 8)]:  # PyTorch raises for these
+        with pytest.raises(RuntimeError):
+            TF.scaled_dot_product_attention(*[torch.zeros(shape)] * 3, attn_mask=torch.ones(4, 4, dtype=torch.bool),
+                                            is_causal=True)
+        with pytest.raises(RuntimeError, match="Explicit attn_mask"):
+            F.scaled_dot_product_attention(*[tb.zeros(*shape)] * 3, attn_mask=tb.ones(4, 4, dtype=tb.bool),
+                                           is_causal=True)

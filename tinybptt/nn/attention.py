@@ -125,7 +125,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); leading
     dims broadcast.  ``attn_mask``: boolean, True where a query MAY attend (PyTorch's
     SDPA convention), or float, added to the scores; it broadcasts to (..., L, S).
-    ``is_causal``: query i sees keys j <= i.  ``scale`` defaults to 1/sqrt(E).
+    ``is_causal``: query i sees keys j <= i; together with ``attn_mask`` both apply, which
+    PyTorch 2.13 allows only for 4-D inputs without dropout.  ``scale`` defaults to 1/sqrt(E).
     ``dropout_p`` drops attention weights whenever > 0 (as PyTorch: pass 0.0 in eval).
     ``enable_gqa``: key/value may have fewer heads (dim -3) than query, each shared by a group.
     A fully masked query row gives zeros.
@@ -155,9 +156,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         L, S = q.shape[-2], k.shape[-2]
         bias = None
         if is_causal:
-            if attn_mask is not None:
-                raise AttentionShapeError(f"{where}: Explicit attn_mask should not be set when is_causal=True")
             bias = _causal_bias(L, S, q.dtype)
+            if attn_mask is not None:
+                # PyTorch 2.13 on CPU: 4-D inputs without dropout apply both masks; anything else raises
+                if not (q.ndim == k.ndim == v.ndim == 4 and dropout_p == 0.0):
+                    raise AttentionShapeError(f"{where}: Explicit attn_mask should not be set when is_causal=True "
+                                              f"(allowed only for 4-D inputs without dropout)")
+                bias = _sdpa_bias(attn_mask, batch + (L, S), q.dtype, where) + bias
         elif attn_mask is not None:
             bias = _sdpa_bias(attn_mask, batch + (L, S), q.dtype, where)
         return attention(q, k, v, bias, scale, dropout_p)
