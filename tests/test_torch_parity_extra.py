@@ -325,3 +325,11 @@ def test_sdpa_attn_mask_with_is_causal(mask_kind):
         with pytest.raises(RuntimeError, match="Explicit attn_mask"):
             F.scaled_dot_product_attention(*[tb.zeros(*shape)] * 3, attn_mask=tb.ones(4, 4, dtype=tb.bool),
                                            is_causal=True)
+
+
+def test_nll_loss_all_targets_ignored():
+    (a, t) = both(np.log(np.full((3, 4), 0.25, np.float32)), True)
+    la, lt = F.nll_loss(a, tb.full((3,), -100)), TF.nll_loss(t, torch.full((3,), -100))
+    assert np.isnan(la.item()) and np.isnan(lt.item())
+    la.backward(), lt.backward()
+    close(a.grad, t.grad)

@@ -199,6 +199,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         return losses.reshape(shape)
     if reduction == "sum":
         return losses.sum()
+    if wt.sum() == 0:  # every target ignored: nan, as PyTorch, yet a zero gradient (not 0/0)
+        return losses.sum() + np.nan
     return losses.sum() / wt.sum()
 
 
