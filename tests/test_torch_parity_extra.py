@@ -333,3 +333,43 @@ def test_nll_loss_all_targets_ignored():
     assert np.isnan(la.item()) and np.isnan(lt.item())
     la.backward(), lt.backward()
     close(a.grad, t.grad)
+
+
+def _grad_pair(f, x):
+    (a, t) = both(x, True)
+    ya, yt = f(tb, a), f(torch, t)
+    close(ya, yt)
+    w = RNG.random(ya.shape).astype(np.float32)
+    (ya * tb.tensor(w)).sum().backward(), (yt * torch.tensor(w)).sum().backward()
+    close(a.grad, t.grad)
+
+
+IDX = RNG.integers(0, 4, (3, 6, 5))
+
+
+@pytest.mark.parametrize("name,f", [
+    ("gather", lambda L, a: a.gather(1, L.tensor(IDX))),
+    ("gather_last", lambda L, a: a.gather(-1, L.tensor(IDX[:, :4, :2] % 5))),
+    ("cumsum", lambda L, a: a.cumsum(1)),
+    ("cumsum_neg", lambda L, a: a.cumsum(dim=-1)),
+    ("sort", lambda L, a: a.sort(dim=1).values),
+    ("sort_desc", lambda L, a: a.sort(descending=True)[0]),
+    ("topk", lambda L, a: a.topk(2).values),
+    ("topk_smallest", lambda L, a: a.topk(3, dim=0, largest=False)[0]),
+    ("log1p", lambda L, a: a.abs().log1p()),
+])
+def test_gather_cumsum_sort_topk(name, f):
+    _grad_pair(f, X)
+
+
+def test_sort_topk_indices_and_rounding():
+    a, t = both(X)
+    close(a.sort(1).indices, t.sort(dim=1, stable=True).indices)
+    close(a.topk(2, dim=1).indices, t.topk(2, dim=1).indices)
+    close(a.sign(), t.sign())
+    close(a.floor(), t.floor())
+    close(tb.tensor([0.5, 1.5, 2.5, -0.5]).round(), torch.tensor([0.5, 1.5, 2.5, -0.5]).round())
+    with pytest.raises(RuntimeError):
+        t.gather(1, torch.full((3, 4, 5), 9))
+    with pytest.raises(RuntimeError, match="gather"):
+        a.gather(1, tb.full((3, 4, 5), 9))

@@ -453,6 +453,37 @@ def _basic_index(index):
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
 
 
+class Gather(Function):
+    """out[..., i, ...] = a[..., index[..., i, ...], ...] along ``dim``; the gradient scatter-adds back."""
+
+    def forward(self, a, index, dim):
+        if index.ndim != a.ndim:
+            raise RuntimeError(f"gather: index has {index.ndim} dims but input has {a.ndim} "
+                               f"(shapes {index.shape} and {a.shape})")
+        if index.size and (index.min() < 0 or index.max() >= a.shape[dim]):
+            raise RuntimeError(f"gather: index out of range [0, {a.shape[dim]}) for dimension {dim}, got "
+                               f"values in [{index.min()}, {index.max()}]")
+        self.shape, self.dim, self.index = a.shape, dim % a.ndim, index
+        return np.take_along_axis(a, self.index, self.dim)
+
+    def backward(self, g):
+        grid = list(np.indices(self.index.shape, sparse=True))
+        grid[self.dim] = self.index
+        out = np.zeros(self.shape, g.dtype)
+        np.add.at(out, tuple(grid), g)  # repeated indices accumulate
+        return out, None
+
+
+class CumSum(Function):
+    def forward(self, a, dim):
+        self.dim = dim
+        return np.cumsum(a, axis=dim)
+
+    def backward(self, g):
+        # each input element feeds every later output: reverse cumulative sum of g
+        return np.flip(np.cumsum(np.flip(g, self.dim), axis=self.dim), self.dim)
+
+
 class GetItem(Function):
     def forward(self, a, index):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index

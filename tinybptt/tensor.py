@@ -533,6 +533,37 @@ class Tensor:
         """Standard deviation over ``dim``."""
         return self.var(dim, unbiased, keepdim, correction).sqrt()
 
+    def gather(self, dim, index):
+        """Values picked along ``dim`` by the int64 ``index`` (same number of dims as this tensor)."""
+        idx = _infer_array(index)
+        if idx.dtype.kind not in "iu":
+            raise RuntimeError(f"gather: expected an int64 index, got {idx.dtype}")
+        return ops.Gather.apply(self, idx, dim=dim)
+
+    def cumsum(self, dim):
+        """Running sums along ``dim``."""
+        return ops.CumSum.apply(self, dim=dim)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) sorted along ``dim`` (ties keep their order)."""
+        key = -self._data if descending else self._data
+        idx = np.argsort(key, axis=dim, kind="stable")
+        return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``."""
+        if not 0 <= k <= self.shape[dim]:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {self.shape[dim]}")
+        key = -self._data if largest else self._data
+        idx = np.take(np.argsort(key, axis=dim, kind="stable"), np.arange(k), axis=dim)
+        return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
+
+    def log1p(self): return (self + 1).log()
+    def sign(self): return Tensor._wrap(np.sign(self._data))
+    def floor(self): return Tensor._wrap(np.floor(self._data))
+    def ceil(self): return Tensor._wrap(np.ceil(self._data))
+    def round(self): return Tensor._wrap(np.round(self._data))  # halves to even, as PyTorch
+
     def flip(self, *dims):
         """Reverse the order of elements along ``dims``."""
         dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
