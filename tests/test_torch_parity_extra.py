@@ -373,3 +373,12 @@ def test_sort_topk_indices_and_rounding():
         t.gather(1, torch.full((3, 4, 5), 9))
     with pytest.raises(RuntimeError, match="gather"):
         a.gather(1, tb.full((3, 4, 5), 9))
+
+
+def test_cat_promotes_int_to_float32_and_linear_checks_dtype():
+    close(tb.cat([tb.ones(2), tb.tensor([1, 2])]), torch.cat([torch.ones(2), torch.tensor([1, 2])]))
+    close(tb.stack([tb.tensor([1, 2]), tb.ones(2)]), torch.stack([torch.tensor([1, 2]), torch.ones(2)]))
+    with pytest.raises(RuntimeError):
+        torch.nn.Linear(2, 2)(torch.ones(2, 2, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="linear: input dtype float64"):
+        tb.nn.Linear(2, 2)(tb.ones(2, 2, dtype=tb.float64))

@@ -544,7 +544,9 @@ def stack(tensors, dim=0):
 
 def _same_dtype(tensors):
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    dtype = np.result_type(*[t.dtype for t in tensors])
+    dtypes = [t.dtype for t in tensors]
+    floats = [d for d in dtypes if d.kind == "f"]
+    dtype = np.result_type(*(floats or dtypes))  # as PyTorch: any float beats every int (int64 + float32 -> float32)
     return [t if t.dtype == dtype else t.to(dtype) for t in tensors]
 
 

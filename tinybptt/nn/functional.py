@@ -79,6 +79,9 @@ def linear(x, weight, bias=None):
     if x.shape[-1] != weight.shape[-1]:
         raise RuntimeError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
                            f"expects {weight.shape[-1]} (weight shape {weight.shape})")
+    if x.dtype != weight.dtype:
+        raise RuntimeError(f"linear: input dtype {x.dtype} differs from the weight's {weight.dtype} "
+                           f"(mat1 and mat2 must have the same dtype; convert with .to(dtype) or .double())")
     y = x @ weight.T
     return y if bias is None else y + bias
 
