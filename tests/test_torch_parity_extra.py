@@ -382,3 +382,33 @@ def test_cat_promotes_int_to_float32_and_linear_checks_dtype():
         torch.nn.Linear(2, 2)(torch.ones(2, 2, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="linear: input dtype float64"):
         tb.nn.Linear(2, 2)(tb.ones(2, 2, dtype=tb.float64))
+
+
+# ---------------------------------------------------------------- optimizers
+@pytest.mark.parametrize("kw", [{}, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-6),
+                                dict(maximize=True, groups=True)])
+def test_adagrad(kw):
+    kw = dict(kw)
+    groups = kw.pop("groups", False)
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    m = tb.nn.Sequential(tb.nn.Linear(3, 4), tb.nn.Tanh(), tb.nn.Linear(4, 2))
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    if groups:
+        pt = [{"params": tm[0].parameters(), "lr": 0.05}, {"params": tm[2].parameters()}]
+        pb = [{"params": m[0].parameters(), "lr": 0.05}, {"params": m[2].parameters()}]
+    else:
+        pt, pb = tm.parameters(), m.parameters()
+    ot, ob = torch.optim.Adagrad(pt, **kw), tb.optim.Adagrad(pb, **kw)
+    assert list(ob.state_dict()["state"]) == list(ot.state_dict()["state"])  # state exists from construction
+    x = RNG.standard_normal((5, 3)).astype(np.float32)
+    for _ in range(5):
+        ot.zero_grad(), ob.zero_grad()
+        (tm(torch.tensor(x)) ** 2).mean().backward(), (m(tb.tensor(x)) ** 2).mean().backward()
+        ot.step(), ob.step()
+    for pa, pt_ in zip(m.parameters(), tm.parameters()):
+        close(pa, pt_, 1e-6)
+    st, sb = ot.state_dict(), ob.state_dict()
+    assert sb["param_groups"][0].keys() == st["param_groups"][0].keys()
+    assert sb["state"][0].keys() == st["state"][0].keys()
+    close(sb["state"][1]["sum"], st["state"][1]["sum"], 1e-6)
