@@ -412,3 +412,47 @@ def test_adagrad(kw):
     assert sb["param_groups"][0].keys() == st["param_groups"][0].keys()
     assert sb["state"][0].keys() == st["state"][0].keys()
     close(sb["state"][1]["sum"], st["state"][1]["sum"], 1e-6)
+
+
+# ---------------------------------------------------------------- more losses and functional
+_XL = (RNG.standard_normal((4, 3)) * 2).astype(np.float32)
+_YL = RNG.standard_normal((4, 3)).astype(np.float32)
+_XL[0, 0] = _YL[0, 0] + 1.0  # exactly on the kink
+_PL = RNG.random((4, 3)).astype(np.float32)
+_PL /= _PL.sum(1, keepdims=True)
+_PL[1, 1] = 0.0
+
+
+def _loss_pair(fb, ft):
+    (a, t) = both(_XL, True)
+    la, lt = fb(a), ft(t)
+    close(la, lt)
+    w = np.asarray(RNG.random(la.shape), np.float32)
+    (la * tb.tensor(w)).sum().backward(), (lt * torch.tensor(w)).sum().backward()
+    close(a.grad, t.grad)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("width", [1.0, 0.3, 0.0])
+def test_smooth_l1_and_huber(reduction, width):
+    _loss_pair(lambda a: F.smooth_l1_loss(a, tb.tensor(_YL), reduction=reduction, beta=width),
+               lambda t: TF.smooth_l1_loss(t, torch.tensor(_YL), reduction=reduction, beta=width))
+    if width:
+        _loss_pair(lambda a: tb.nn.HuberLoss(reduction=reduction, delta=width)(a, tb.tensor(_YL)),
+                   lambda t: torch.nn.HuberLoss(reduction=reduction, delta=width)(t, torch.tensor(_YL)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div(reduction, log_target):
+    target = np.log(_PL + 0.1) if log_target else _PL
+    _loss_pair(lambda a: tb.nn.KLDivLoss(reduction, log_target)(a.log_softmax(1), tb.tensor(target)),
+               lambda t: torch.nn.KLDivLoss(reduction=reduction, log_target=log_target)(t.log_softmax(1),
+                                                                                      torch.tensor(target)))
+
+
+@pytest.mark.parametrize("pad", [(1, 2), (0, 1, 2, 0), (1, 1, 1, 1), (-1, 2), (2, -1, 0, 1)])
+def test_pad_and_cosine_similarity(pad):
+    _loss_pair(lambda a: F.pad(a, pad, value=-1.5), lambda t: TF.pad(t, pad, value=-1.5))
+    _loss_pair(lambda a: F.cosine_similarity(a, tb.tensor(_YL), dim=0),
+               lambda t: TF.cosine_similarity(t, torch.tensor(_YL), dim=0))

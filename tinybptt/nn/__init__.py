@@ -3,6 +3,6 @@ from . import functional, init, utils
 from .attention import AdditiveAttention, DotAttention, MultiheadAttention
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .layers import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU, Embedding, Flatten, GELU, Identity,
-                     L1Loss, LayerNorm, LeakyReLU, Linear, LogSoftmax, ModuleDict, ModuleList, MSELoss, NLLLoss, ReLU,
-                     Sequential, SiLU, Sigmoid, Softmax, Softplus, Tanh)
+                     HuberLoss, KLDivLoss, L1Loss, LayerNorm, LeakyReLU, Linear, LogSoftmax, ModuleDict, ModuleList,
+                     MSELoss, NLLLoss, ReLU, Sequential, SiLU, Sigmoid, SmoothL1Loss, Softmax, Softplus, Tanh)
 from .module import Module, Parameter

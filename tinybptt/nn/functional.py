@@ -228,6 +228,74 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce((input - target).abs(), reduction)
 
 
+def _piecewise_quadratic(name, input, target, reduction, width, quad_scale, lin_scale):
+    """quad_scale * d^2 / 2 where |d| < width, else lin_scale * (|d| - width / 2); d = input - target."""
+    _check_reduction(name, reduction)
+    d = input - _as_input_dtype(target, input)
+    a = d.abs()
+    inside = a._data < width
+    quad = d * d * (0.5 * quad_scale)
+    lin = (a - 0.5 * width) * lin_scale
+    return _reduce(ops.Where.apply(inside, quad, lin), reduction)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (plain L1 when beta = 0)."""
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    return _piecewise_quadratic("smooth_l1_loss", input, target, reduction, beta, 1.0 / beta, 1.0)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2)."""
+    return _piecewise_quadratic("huber_loss", input, target, reduction, delta, 1.0, delta)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """KL divergence sum target * (log target - input), with ``input`` log-probabilities.
+
+    reduction='batchmean' divides the sum by the batch size (the true KL); 'mean' by the element count.
+    """
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
+    target = _as_input_dtype(target, input)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:  # 0 * log 0 is taken as 0
+        t = target._data
+        log_t = np.log(np.where(t > 0, t, 1)).astype(t.dtype)
+        loss = target * (Tensor(log_t) - input)
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """x1 . x2 / max(||x1|| ||x2||, eps) along ``dim``."""
+    return (x1 * x2).sum(dim) / (x1.norm(dim=dim) * x2.norm(dim=dim)).clamp(min=eps)
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    """Pad the last len(pad) // 2 dims: pad = (left_last, right_last, left_prev, right_prev, ...); constant only."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * {input.ndim}")
+    out = input
+    for i in range(len(pad) // 2):
+        dim, (before, after) = input.ndim - 1 - i, pad[2 * i:2 * i + 2]
+        if before < 0 or after < 0:  # negative padding crops
+            out = out[(slice(None),) * dim + (slice(max(-before, 0), out.shape[dim] + min(after, 0)),)]
+            before, after = max(before, 0), max(after, 0)
+        pieces = []
+        for n in (before, after):
+            shape = list(out.shape)
+            shape[dim] = n
+            pieces.append(Tensor(np.full(shape, value, out.dtype)))
+        out = ops.cat([pieces[0], out, pieces[1]], dim)
+    return out
+
+
 def _as_input_dtype(x, input):
     return x if x is None or isinstance(x, Tensor) else Tensor(_infer_array(x, input.dtype))
 
