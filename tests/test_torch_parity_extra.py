@@ -456,3 +456,10 @@ def test_pad_and_cosine_similarity(pad):
     _loss_pair(lambda a: F.pad(a, pad, value=-1.5), lambda t: TF.pad(t, pad, value=-1.5))
     _loss_pair(lambda a: F.cosine_similarity(a, tb.tensor(_YL), dim=0),
                lambda t: TF.cosine_similarity(t, torch.tensor(_YL), dim=0))
+
+
+def test_mean_dtype_argument():
+    a, t = both(X)
+    close(a.mean(dtype=tb.float64), t.mean(dtype=torch.float64))
+    close(a.mean(1, keepdim=True, dtype=tb.float64), t.mean(1, keepdim=True, dtype=torch.float64))
+    close(tb.tensor([1, 2]).mean(dtype=tb.float32), torch.tensor([1, 2]).mean(dtype=torch.float32))

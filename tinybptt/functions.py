@@ -83,7 +83,7 @@ def softmax(x, dim): return _t(x).softmax(dim)
 def log_softmax(x, dim): return _t(x).log_softmax(dim)
 def sum(x, dim=None, keepdim=False, dtype=None): return _t(x).sum(dim, keepdim, dtype)  # noqa: A001
 def flip(x, dims): return _t(x).flip(dims)
-def mean(x, dim=None, keepdim=False): return _t(x).mean(dim, keepdim)
+def mean(x, dim=None, keepdim=False, dtype=None): return _t(x).mean(dim, keepdim, dtype)
 def max(x, dim=None, keepdim=False): return _t(x).max(dim, keepdim)  # noqa: A001
 def min(x, dim=None, keepdim=False): return _t(x).min(dim, keepdim)  # noqa: A001
 def argmax(x, dim=None, keepdim=False): return _t(x).argmax(dim, keepdim)

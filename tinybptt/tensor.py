@@ -471,9 +471,12 @@ class Tensor:
         """Sum over ``dim`` (int or tuple; all dims when None), in ``dtype`` if given."""
         return ops.Sum.apply(self if dtype is None else self.to(dtype), dim=dim, keepdim=keepdim)
 
-    def mean(self, dim=None, keepdim=False):
-        """Mean over ``dim`` (int or tuple; all dims when None)."""
-        return ops.Mean.apply(self, dim=dim, keepdim=keepdim)
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        """Mean over ``dim`` (int or tuple; all dims when None), in ``dtype`` if given.
+
+        Unlike PyTorch, an integer or bool tensor gives its float32 mean instead of raising.
+        """
+        return ops.Mean.apply(self if dtype is None else self.to(dtype), dim=dim, keepdim=keepdim)
 
     def max(self, dim=None, keepdim=False):
         """Largest value; with ``dim``, a (values, indices) pair like PyTorch."""
