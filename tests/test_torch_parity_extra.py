@@ -463,3 +463,14 @@ def test_mean_dtype_argument():
     close(a.mean(dtype=tb.float64), t.mean(dtype=torch.float64))
     close(a.mean(1, keepdim=True, dtype=tb.float64), t.mean(1, keepdim=True, dtype=torch.float64))
     close(tb.tensor([1, 2]).mean(dtype=tb.float32), torch.tensor([1, 2]).mean(dtype=torch.float32))
+
+
+def test_tensor_from_numpy_float64_scalars_keeps_float64_and_logical_ops():
+    for data in ([np.float64(1.0)], [np.float64(1.0), 2.0], [[np.float64(1.0)], [2.0]], [np.float32(1.0), 2.0],
+                 [1.0, 2.0], np.float64(1.5)):
+        close(tb.tensor(data), torch.tensor(data))
+    a, t = both(np.array([True, False, True]))
+    b, u = both(np.array([True, True, False]))
+    close(a.logical_not(), t.logical_not())
+    close(a.logical_and(b), t.logical_and(u))
+    close(a.logical_or(b), t.logical_or(u))

@@ -35,9 +35,18 @@ def _infer_array(data, dtype=None):
     arr = np.asarray(data)
     if arr.dtype == object:
         arr = np.asarray([np.asarray(_infer_array(x)) for x in data])
-    if dtype is None and arr.dtype == np.float64:
+    if dtype is None and arr.dtype == np.float64 and not _holds_float64(data):
         dtype = np.float32
     return arr.astype(dtype, copy=False) if dtype is not None else arr
+
+
+def _holds_float64(data):
+    """True when nested lists hold a numpy float64 scalar or array (PyTorch then keeps float64)."""
+    if isinstance(data, (np.float64, np.ndarray)):
+        return data.dtype == np.float64
+    if isinstance(data, (list, tuple)):
+        return any(_holds_float64(x) for x in data)
+    return False
 
 
 class Tensor:
@@ -429,6 +438,9 @@ class Tensor:
     def __and__(self, o): return self._cmp(o, np.logical_and)
     def __or__(self, o): return self._cmp(o, np.logical_or)
     def __invert__(self): return Tensor._wrap(~self._data)
+    def logical_not(self): return Tensor._wrap(np.logical_not(self._data))
+    def logical_and(self, o): return self._cmp(o, np.logical_and)
+    def logical_or(self, o): return self._cmp(o, np.logical_or)
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     # ------------------------------------------------------------ elementwise functions
