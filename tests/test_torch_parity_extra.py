@@ -385,8 +385,8 @@ def test_cat_promotes_int_to_float32_and_linear_checks_dtype():
 
 
 # ---------------------------------------------------------------- optimizers
-@pytest.mark.parametrize("kw", [{}, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-6),
-                                dict(maximize=True, groups=True)])
+@pytest.mark.parametrize("kw", [{}, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.2,
+                                     eps=1e-6), dict(maximize=True, groups=True)])
 def test_adagrad(kw):
     kw = dict(kw)
     groups = kw.pop("groups", False)
@@ -474,3 +474,10 @@ def test_tensor_from_numpy_float64_scalars_keeps_float64_and_logical_ops():
     close(a.logical_not(), t.logical_not())
     close(a.logical_and(b), t.logical_and(u))
     close(a.logical_or(b), t.logical_or(u))
+
+
+def test_linear_input_keyword():
+    torch.manual_seed(0)
+    tm, m = torch.nn.Linear(3, 2), tb.nn.Linear(3, 2)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    close(m(input=tb.tensor(X[0, :, :3])), tm(input=torch.tensor(X[0, :, :3])))
