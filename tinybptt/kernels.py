@@ -127,6 +127,13 @@ def sigmoid_forward(x, out):
 
 
 @elementwise
+def erf_forward(x, out):
+    """out = erf(x), elementwise over flat arrays (libm's erf, in the input's precision)."""
+    for i in range(x.size):
+        out[i] = math.erf(x[i])
+
+
+@elementwise
 def tanh_forward(x, out):
     """out = tanh(x), elementwise over flat arrays."""
     for i in range(x.size):

@@ -227,9 +227,8 @@ class Erf(Function):
     """The error function erf(a) = 2/sqrt(pi) * integral_0^a exp(-t^2) dt (for exact GELU)."""
 
     def forward(self, a):
-        import math
         self.a = a
-        return np.vectorize(math.erf, otypes=[a.dtype])(a)
+        return _flat_kernel(kernels().erf_forward, a)
 
     def backward(self, g):
         return g * (2 / np.sqrt(np.pi)) * np.exp(-self.a * self.a)
