@@ -127,6 +127,15 @@ def sigmoid_forward(x, out):
 
 
 @elementwise
+def scatter_add_rows(out, idx, rows):
+    """out[idx[i]] += rows[i] for every i, in order (the embedding's backward)."""
+    for i in range(idx.size):
+        dst, src = out[idx[i]], rows[i]
+        for j in range(src.size):
+            dst[j] += src[j]
+
+
+@elementwise
 def erf_forward(x, out):
     """out = erf(x), elementwise over flat arrays (libm's erf, in the input's precision)."""
     for i in range(x.size):

@@ -582,7 +582,9 @@ class Embedding(Function):
 
     def backward(self, g):
         out = np.zeros(self.shape, g.dtype)
-        np.add.at(out, self.idx.reshape(-1), g.reshape(-1, self.shape[1]))
+        # scatter-add rows in index order: the sums of np.add.at, without its per-element overhead
+        kernels().scatter_add_rows(out, np.ascontiguousarray(self.idx.reshape(-1)),
+                                   np.ascontiguousarray(g.reshape(-1, self.shape[1])))
         if self.padding_idx is not None:
             out[self.padding_idx] = 0
         return out, None
