@@ -180,7 +180,8 @@ class Exp(Function):
 class Log(Function):
     def forward(self, a):
         self.a = a
-        return np.log(a)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan, quietly
+            return np.log(a)
 
     def backward(self, g):
         return g / self.a
@@ -616,7 +617,8 @@ class CrossEntropy(Function):
         if reduction == "sum":
             return np.asarray(losses.sum(), logits.dtype)
         self.denom = weight[self.target[valid]].sum(dtype=logits.dtype)
-        return np.asarray(losses.sum() / self.denom, logits.dtype)
+        with np.errstate(invalid="ignore"):  # every target ignored: 0/0 = nan, as PyTorch
+            return np.asarray(losses.sum() / self.denom, logits.dtype)
 
     def backward(self, g):
         n = self.logp.shape[0]
