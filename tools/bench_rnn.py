@@ -54,56 +54,40 @@ def gemm_rate(np, n=1024, reps=30):
     return 2 * n ** 3 / min(times)
 
 
-def make_tinybptt(name, cfg, data):
-    import tinybptt as tb
+def make_step(lib, name, cfg, data):
+    """One training step of config ``name`` written once for both libraries (tinybptt mirrors torch's API)."""
     cell, b, t, i, h, layers, bidir = cfg
-    tb.manual_seed(0)
-    rnn = getattr(tb.nn, cell)(i, h, num_layers=layers, bidirectional=bidir)
+    lib.manual_seed(0)
+    rnn = getattr(lib.nn, cell)(i, h, num_layers=layers, bidirectional=bidir)
     mods = [rnn]
     if name == "charlm":
-        emb, head = tb.nn.Embedding(VOCAB, i), tb.nn.Linear(h, VOCAB)
+        emb, head = lib.nn.Embedding(VOCAB, i), lib.nn.Linear(h, VOCAB)
         mods += [emb, head]
     params = [p for m in mods for p in m.parameters()]
-    opt = tb.optim.SGD(params, lr=0.01)
-    x, y = (tb.tensor(a) for a in data)
+    opt = lib.optim.SGD(params, lr=0.01)
+    x, y = (lib.from_numpy(a) for a in data)
 
     def step():
         opt.zero_grad()
         if name == "charlm":
             out, _ = rnn(emb(x))
-            loss = tb.nn.functional.cross_entropy(head(out).reshape(-1, VOCAB), y.reshape(-1))
+            loss = lib.nn.functional.cross_entropy(head(out).reshape(-1, VOCAB), y.reshape(-1))
         else:
             out, _ = rnn(x)
-            loss = tb.nn.functional.mse_loss(out, y)
+            loss = lib.nn.functional.mse_loss(out, y)
         loss.backward()
         opt.step()
     return step
+
+
+def make_tinybptt(name, cfg, data):
+    import tinybptt
+    return make_step(tinybptt, name, cfg, data)
 
 
 def make_torch(name, cfg, data):
     import torch
-    cell, b, t, i, h, layers, bidir = cfg
-    torch.manual_seed(0)
-    rnn = getattr(torch.nn, cell)(i, h, num_layers=layers, bidirectional=bidir)
-    mods = [rnn]
-    if name == "charlm":
-        emb, head = torch.nn.Embedding(VOCAB, i), torch.nn.Linear(h, VOCAB)
-        mods += [emb, head]
-    params = [p for m in mods for p in m.parameters()]
-    opt = torch.optim.SGD(params, lr=0.01)
-    x, y = (torch.from_numpy(a) for a in data)
-
-    def step():
-        opt.zero_grad()
-        if name == "charlm":
-            out, _ = rnn(emb(x))
-            loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, VOCAB), y.reshape(-1))
-        else:
-            out, _ = rnn(x)
-            loss = torch.nn.functional.mse_loss(out, y)
-        loss.backward()
-        opt.step()
-    return step
+    return make_step(torch, name, cfg, data)
 
 
 def data_for(np, name, cfg):
