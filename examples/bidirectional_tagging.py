@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (sets BLAS threads, finds tinybptt)
+from common import Progress, claim, done, out_dir, parse_args, plt, render_graph  # noqa: E402  (sets BLAS threads, finds tinybptt)
 import numpy as np  # noqa: E402
 import tinybptt as tb  # noqa: E402
 from tinybptt import nn  # noqa: E402
@@ -216,13 +216,7 @@ def draw_graph(out, model, val):
     logits = model(tokens, lengths)
     tags = np.where(np.arange(6) + K < 6, val[3][0, :6], IGNORE)  # only tags whose window fits in the 6 steps
     loss = F.cross_entropy(logits[0, :, 2:], tags, ignore_index=IGNORE)
-    tb.viz.watch(loss)
-    loss.backward()
-    try:
-        tb.viz.render(loss, os.path.join(out, "unrolled_graph.svg"), params=dict(model.named_parameters()),
-                      title="bidirectional GRU, 6 steps: the bwd chain carries the future back")
-    except RuntimeError as e:  # no Graphviz 'dot' on this machine
-        print(f"(graph not rendered: {e})")
+    render_graph(loss, os.path.join(out, "unrolled_graph.svg"), model, "bidirectional GRU, 6 steps: the bwd chain carries the future back")
 
 
 if __name__ == "__main__":

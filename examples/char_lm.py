@@ -26,7 +26,7 @@ import sysconfig
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (before numpy: see common.py)
+from common import Progress, claim, done, out_dir, parse_args, plt, render_graph  # noqa: E402  (before numpy: see common.py)
 import numpy as np  # noqa: E402
 import tinybptt as tb  # noqa: E402
 from tinybptt import nn  # noqa: E402
@@ -127,19 +127,10 @@ def sample(model, prime="def ", n=400, temperature=0.7, rng=None):
 
 def render_window(model, data, path):
     """Render the unrolled graph of one short training window (6 steps, batch 1) after backward."""
-    from tinybptt import viz
     x, y = tb.tensor(data[:6, :1]), tb.tensor(data[1:7, :1])
     logits, _ = model(x)
     loss = nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
-    viz.watch(loss)
-    loss.backward()
-    model.zero_grad()
-    try:
-        viz.render(loss, path, params=dict(model.named_parameters()), title="one TBPTT window of the char LM")
-        return path
-    except RuntimeError as e:  # Graphviz's dot missing: say so, keep going
-        print(f"(graph not rendered: {e})")
-        return None
+    return render_graph(loss, path, model, "one TBPTT window of the char LM")
 
 
 def extra_args(p):

@@ -86,3 +86,18 @@ def claim(text, evidence, holds):
 def done(path):
     """Print where the example wrote its pictures and files."""
     print(f"\nPictures and files written to {os.path.abspath(path)}/")
+
+
+def render_graph(loss, path, model, title):
+    """Backpropagate ``loss`` with its gradient norms watched, render the unrolled graph to ``path``
+    and clear the model's gradients; returns ``path``, or None (with a note) when Graphviz's dot is missing."""
+    import tinybptt as tb
+    tb.viz.watch(loss)
+    loss.backward()
+    model.zero_grad()
+    try:
+        tb.viz.render(loss, path, params=dict(model.named_parameters()), title=title)
+        return path
+    except RuntimeError as e:
+        print(f"(graph not rendered: {e})")
+        return None

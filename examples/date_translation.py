@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (sets BLAS threads, finds tinybptt)
+from common import Progress, claim, done, out_dir, parse_args, plt, render_graph  # noqa: E402  (sets BLAS threads, finds tinybptt)
 import numpy as np  # noqa: E402
 import tinybptt as tb  # noqa: E402
 from tinybptt import nn  # noqa: E402
@@ -204,15 +204,8 @@ def draw_graph(model, sample, out):
     """Render the unrolled graph of one short translation (its first 2 output characters)."""
     text = sample[0]
     loss = first_outputs_loss(model, sample, 2)
-    tb.viz.watch(loss)
-    loss.backward()
     title = f"'{text}' -> first 2 output characters (dotted edges: attention reads every encoder step)"
-    try:
-        tb.viz.render(loss, os.path.join(out, "unrolled_graph.svg"), params=dict(model.named_parameters()),
-                      title=title)
-    except RuntimeError as e:  # no Graphviz 'dot' on this machine
-        print(f"(graph not rendered: {e})")
-    model.zero_grad()
+    render_graph(loss, os.path.join(out, "unrolled_graph.svg"), model, title)
 
 
 def records_between(loss, step_scope, via_attention):

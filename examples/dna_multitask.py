@@ -22,7 +22,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (sets BLAS threads, finds tinybptt)
+from common import Progress, claim, done, out_dir, parse_args, plt, render_graph  # noqa: E402  (sets BLAS threads, finds tinybptt)
 import numpy as np  # noqa: E402
 import tinybptt as tb  # noqa: E402
 from tinybptt import nn  # noqa: E402
@@ -215,15 +215,8 @@ def draw_graph(out, model):
     bases, has, inside = dna_batch(np.random.default_rng(5), 1, 9)
     seq_logits, base_logits = model(bases)
     loss = F.cross_entropy(seq_logits, has) + F.cross_entropy(base_logits.reshape(-1, 2), inside.reshape(-1))
-    tb.viz.watch(loss)
-    loss.backward()
-    try:
-        tb.viz.render(loss, os.path.join(out, "unrolled_graph.svg"), params=dict(model.named_parameters()),
-                      title="shared bidirectional trunk, 9 bases: seq_head reads the final states, "
-                            "base_head every step")
-    except RuntimeError as e:  # no Graphviz 'dot' on this machine
-        print(f"(graph not rendered: {e})")
-    model.zero_grad()
+    render_graph(loss, os.path.join(out, "unrolled_graph.svg"), model,
+                 "shared bidirectional trunk, 9 bases: seq_head reads the final states, base_head every step")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import claim, done, out_dir, parse_args, plt  # noqa: E402  (before numpy: see common.py)
+from common import claim, done, out_dir, parse_args, plt, render_graph  # noqa: E402  (before numpy: see common.py)
 import numpy as np  # noqa: E402
 import tinybptt as tb  # noqa: E402
 from tinybptt import nn  # noqa: E402
@@ -69,21 +69,12 @@ def rnn_with(matrix, residual=False):
 
 def render_fading_chain(path, rng):
     """The unrolled graph of a 12-step tanh RNN with a contracting matrix, coloured by gradient norm."""
-    from tinybptt import viz
     rnn = nn.RNN(D, H)
     with tb.no_grad():
         rnn.weight_hh_l0.copy_(symmetric_matrix(rng, 0.6))
     out, _ = rnn(tb.tensor(rng.standard_normal((12, 1, D)).astype(np.float32)))
     loss = out[-1].sum()
-    viz.watch(loss)
-    loss.backward()
-    try:
-        viz.render(loss, path, params=dict(rnn.named_parameters()), title="tanh RNN, spectral norm 0.6: "
-                   "the gradient fades toward t=0")
-        return path
-    except RuntimeError as e:
-        print(f"(graph not rendered: {e})")
-        return None
+    return render_graph(loss, path, rnn, "tanh RNN, spectral norm 0.6: the gradient fades toward t=0")
 
 
 def main(argv=None):

@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Progress, claim, done, out_dir, parse_args, plt  # noqa: E402  (sets BLAS threads, finds tinybptt)
+from common import Progress, claim, done, out_dir, parse_args, plt, render_graph  # noqa: E402  (sets BLAS threads, finds tinybptt)
 import numpy as np  # noqa: E402
 import tinybptt as tb  # noqa: E402
 from tinybptt import nn  # noqa: E402
@@ -194,14 +194,7 @@ def draw_pictures(out, data, runs, preds):
 def draw_graph(out, model, flux):
     """The unrolled 2-layer GRU over 6 samples: layer 1 reads layer 0's output at every step."""
     loss = nn.functional.cross_entropy(model(as_input(flux)), np.zeros(1, np.int64))
-    tb.viz.watch(loss)
-    loss.backward()
-    try:
-        tb.viz.render(loss, os.path.join(out, "unrolled_graph.svg"), params=dict(model.named_parameters()),
-                      title="2-layer GRU unrolled over 6 samples")
-    except RuntimeError as e:  # no Graphviz 'dot' on this machine
-        print(f"(graph not rendered: {e})")
-    model.zero_grad()
+    render_graph(loss, os.path.join(out, "unrolled_graph.svg"), model, "2-layer GRU unrolled over 6 samples")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ the kernels overwrite it with what backward needs.  ``active[b]`` is False for
 a sequence that has ended (or, running backward in time, not yet begun): its
 state passes through unchanged and its gradient goes straight to h_{t-1}.
 """
-import numpy as np
 
 from .kernels import elementwise as kernel  # njit(cache=True, error_model="numpy"): vectorisable loops
 from .kernels import sigmoid_, tanh_

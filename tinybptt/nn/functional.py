@@ -330,4 +330,4 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
-from .attention import scaled_dot_product_attention  # noqa: E402  (attention.py imports this module)
+from .attention import scaled_dot_product_attention  # noqa: E402,F401  (re-exported; attention.py imports this module)
