@@ -17,31 +17,13 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-def tinybptt_step(batch, seq, embed, heads, need_weights):
-    """A closure running one training step of tinybptt's MultiheadAttention."""
-    import tinybptt as tb
-    tb.manual_seed(0)
-    mha = tb.nn.MultiheadAttention(embed, heads, batch_first=True)
-    opt = tb.optim.SGD(mha.parameters(), lr=0.01)
-    x = tb.randn(batch, seq, embed)
-    mask = np.triu(np.ones((seq, seq), bool), 1)  # True = masked out
-
-    def step():
-        opt.zero_grad()
-        out, _ = mha(x, x, x, attn_mask=mask, need_weights=need_weights, is_causal=True)
-        (out * out).mean().backward()
-        opt.step()
-    return step
-
-
-def torch_step(batch, seq, embed, heads, need_weights):
-    """The same step in PyTorch."""
-    import torch
-    torch.manual_seed(0)
-    mha = torch.nn.MultiheadAttention(embed, heads, batch_first=True)
-    opt = torch.optim.SGD(mha.parameters(), lr=0.01)
-    x = torch.randn(batch, seq, embed)
-    mask = torch.ones(seq, seq, dtype=torch.bool).triu(1)
+def make_step(lib, batch, seq, embed, heads, need_weights):
+    """A closure running one training step of ``lib.nn.MultiheadAttention`` (tinybptt or torch: same API)."""
+    lib.manual_seed(0)
+    mha = lib.nn.MultiheadAttention(embed, heads, batch_first=True)
+    opt = lib.optim.SGD(mha.parameters(), lr=0.01)
+    x = lib.randn(batch, seq, embed)
+    mask = lib.from_numpy(np.triu(np.ones((seq, seq), bool), 1))  # True = masked out
 
     def step():
         opt.zero_grad()
@@ -73,7 +55,8 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     shape = (args.batch, args.seq, 128, 4, args.need_weights)
-    ours, theirs = tinybptt_step(*shape), torch_step(*shape)
+    import tinybptt
+    ours, theirs = make_step(tinybptt, *shape), make_step(torch, *shape)
     for _ in range(3):  # warm up: numba compilation, allocator, BLAS threads
         ours()
         theirs()
