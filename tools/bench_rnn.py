@@ -1,12 +1,15 @@
 """Benchmark: recurrent training steps, tinybptt against PyTorch, plus kernels and cold start.
 
-Each config runs one training step (forward, loss, backward, SGD step) in float32, for
-tinybptt and PyTorch in the same process, interleaved (so machine load hits both alike);
-reported is the median over ``--repeats`` steps.  Beside each time: the GEMM FLOPs of
-the step divided by the time, as a fraction of this machine's measured BLAS rate.
+Each config runs one training step (forward, loss, backward, SGD step) in float32.  Each
+library runs in processes of its own (their thread pools, OpenBLAS's and PyTorch's OpenMP,
+slow each other down badly when they share one process), alternating tinybptt, torch,
+tinybptt, ... for ``--rounds`` rounds so that machine load hits both alike; a process
+reports the median of ``--repeats`` steps, the table the median over rounds.  Beside each
+time: the GEMM FLOPs of the step divided by the time, as a fraction of this machine's
+measured BLAS rate.
 
-    .venv/bin/python tools/bench_rnn.py [--repeats 10] [--threads 2] [--only lstm,gru]
-                                        [--no-kernels] [--no-cold]
+    .venv/bin/python tools/bench_rnn.py [--repeats 10] [--rounds 3] [--threads 2]
+                                        [--only lstm,gru] [--no-kernels] [--no-cold]
 """
 import argparse
 import os
@@ -99,17 +102,38 @@ def data_for(np, name, cfg):
     return r.standard_normal((t, b, i)).astype(np.float32), r.standard_normal((t, b, d * h)).astype(np.float32)
 
 
-def median_times(steps, repeats):
-    for s in steps:  # warm up: compile kernels, fill caches
-        s()
-        s()
-    times = [[] for _ in steps]
+def median_time(step, repeats):
+    """Median seconds of ``repeats`` calls of ``step``, after two warm-up calls (compile, fill caches)."""
+    step()
+    step()
+    times = []
     for _ in range(repeats):
-        for k, s in enumerate(steps):
-            t0 = time.perf_counter()
-            s()
-            times[k].append(time.perf_counter() - t0)
-    return [sorted(ts)[len(ts) // 2] for ts in times]
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def worker(lib, name, repeats, threads):
+    """Run in a fresh process: print the median step time of one library on one config."""
+    import numpy as np
+    if lib == "torch":
+        import torch
+        torch.set_num_threads(threads)
+    make = make_torch if lib == "torch" else make_tinybptt
+    print(median_time(make(name, CONFIGS[name], data_for(np, name, CONFIGS[name])), repeats))
+
+
+def process_times(name, args):
+    """Median over ``args.rounds`` rounds of each library's per-process median: (tinybptt, torch) seconds."""
+    times = {"tinybptt": [], "torch": []}
+    for _ in range(args.rounds):
+        for lib in times:
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, name,
+                   "--repeats", str(args.repeats), "--threads", str(args.threads)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+            times[lib].append(float(out.stdout.split()[-1]))
+    return [sorted(ts)[len(ts) // 2] for ts in times.values()]
 
 
 # ---------------------------------------------------------------- kernel micro-benchmark
@@ -248,22 +272,24 @@ def main(argv=None):
     ap.add_argument("--only", default=",".join(CONFIGS))
     ap.add_argument("--no-kernels", action="store_true")
     ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--worker", nargs=2, metavar=("LIB", "CONFIG"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
+    if args.worker:
+        return worker(*args.worker, args.repeats, args.threads)
     import numpy as np
-    import torch
-    torch.set_num_threads(args.threads)
+    from importlib.metadata import version
 
     rate = gemm_rate(np)
-    print(f"machine: {os.cpu_count()} cpus, {args.threads} threads; numpy {np.__version__}, torch {torch.__version__}")
+    print(f"machine: {os.cpu_count()} cpus, {args.threads} threads; numpy {np.__version__}, torch {version('torch')}")
     print(f"measured float32 GEMM rate (1024^3, best of 30): {rate / 1e9:.1f} GFLOP/s\n")
     if args.only:
         print(f"{'config':<8}{'tinybptt ms':>13}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'of GEMM':>9}")
     for name in filter(None, args.only.split(",")):
         cfg = CONFIGS[name]
-        data = data_for(np, name, cfg)
-        ours, theirs = median_times([make_tinybptt(name, cfg, data), make_torch(name, cfg, data)], args.repeats)
+        ours, theirs = process_times(name, args)
         flops = charlm_flops(cfg) if name == "charlm" else step_flops(cfg)
         print(f"{name:<8}{ours * 1e3:>13.1f}{theirs * 1e3:>10.1f}{ours / theirs:>7.2f}"
               f"{flops / ours / 1e9:>9.1f}{flops / ours / rate:>9.0%}", flush=True)
