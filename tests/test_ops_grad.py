@@ -400,6 +400,8 @@ def test_nll_and_mse(reduction, rng):
     ref = ((x.detach().numpy() - y.detach().numpy()) ** 2)
     ref = ref if reduction == "none" else ref.sum() if reduction == "sum" else ref.mean()
     assert np.allclose(F.mse_loss(x, y, reduction=reduction).detach().numpy(), ref)
+    row = leaf(rng, 4)  # a broadcast target gets its gradient summed back to its own shape
+    assert tb.gradcheck(lambda x, r: F.mse_loss(x, r, reduction=reduction), (x, row))
 
 
 # ---------------------------------------------------------------- property-based broadcasting

@@ -600,6 +600,24 @@ class Dropout(Function):
         return g * self.mask, None
 
 
+class MSELoss(Function):
+    """Squared error (d = a - b) summed, averaged or elementwise: one record, one pass backward."""
+
+    def forward(self, a, b, reduction):
+        self.d, self.reduction = a - b, reduction
+        sq = self.d * self.d
+        return sq if reduction == "none" else np.asarray(sq.sum() if reduction == "sum" else sq.mean(), sq.dtype)
+
+    def backward(self, g):
+        # d/da sum(d^2) = 2 d; the mean divides by the element count
+        if self.reduction == "none":
+            ga = 2 * self.d * g
+        else:
+            scale = 2 * g / self.d.size if self.reduction == "mean" else 2 * g
+            ga = self.d * self.d.dtype.type(scale)
+        return ga, (-ga if self.needs_input_grad[1] else None)
+
+
 class CrossEntropy(Function):
     """Softmax + negative log-likelihood in one fused kernel (stable for huge logits)."""
 

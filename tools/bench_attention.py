@@ -2,23 +2,21 @@
 
 MultiheadAttention(embed_dim=128, num_heads=4, batch_first=True), batch 32, sequence 128,
 a causal (L, L) mask, need_weights=False: forward, loss = mean(out^2), backward, SGD step.
-Both frameworks run in the same process, interleaved, so machine load affects both alike;
-the figures reported are the median (and best) over ``--repeats`` steps of each.
+Each library runs in processes of its own (OpenBLAS's and PyTorch's OpenMP thread pools slow
+each other down badly when they share one process), alternating tinybptt, torch, tinybptt, ...
+for ``--rounds`` rounds so that machine load hits both alike; a process reports the median of
+``--repeats`` steps, and the figures are the medians over rounds (tools/bench_common.py).
 
-    .venv/bin/python tools/bench_attention.py [--repeats 20] [--threads N] [--need-weights]
+    .venv/bin/python tools/bench_attention.py [--repeats 20] [--rounds 3] [--threads 2] [--need-weights]
 """
 import argparse
-import os
-import sys
-import time
 
-import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_common
 
 
 def make_step(lib, batch, seq, embed, heads, need_weights):
     """A closure running one training step of ``lib.nn.MultiheadAttention`` (tinybptt or torch: same API)."""
+    import numpy as np
     lib.manual_seed(0)
     mha = lib.nn.MultiheadAttention(embed, heads, batch_first=True)
     opt = lib.optim.SGD(mha.parameters(), lr=0.01)
@@ -33,44 +31,31 @@ def make_step(lib, batch, seq, embed, heads, need_weights):
     return step
 
 
-def median_ms(step, repeats):
-    """Median wall time of ``step`` in ms over ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times))
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--need-weights", action="store_true", help="also return the averaged attention weights")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--worker", metavar="LIB", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    import torch
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    bench_common.set_threads(args.threads)
     shape = (args.batch, args.seq, 128, 4, args.need_weights)
-    import tinybptt
-    ours, theirs = make_step(tinybptt, *shape), make_step(torch, *shape)
-    for _ in range(3):  # warm up: numba compilation, allocator, BLAS threads
-        ours()
-        theirs()
-    t_ours, t_torch = [], []
-    for _ in range(args.repeats):  # interleave, so load changes hit both
-        t_ours.append(median_ms(ours, 1))
-        t_torch.append(median_ms(theirs, 1))
-    a, b = float(np.median(t_ours)), float(np.median(t_torch))
+    if args.worker:
+        return bench_common.worker(args.worker, lambda lib: make_step(lib, *shape), args.repeats, args.threads)
+    from importlib.metadata import version
+    opts = ["--repeats", str(args.repeats), "--threads", str(args.threads),
+            "--batch", str(args.batch), "--seq", str(args.seq)] + ["--need-weights"] * args.need_weights
+    ours, theirs = bench_common.process_times(__file__, opts, args.rounds)
     print(f"MultiheadAttention(128, 4, batch_first=True) causal self-attention, batch {args.batch}, "
-          f"seq {args.seq}, need_weights={args.need_weights}, training step, {args.repeats} runs each:")
-    print(f"  tinybptt median {a:8.2f} ms (best {min(t_ours):7.2f})   torch {torch.__version__} median {b:8.2f} ms "
-          f"(best {min(t_torch):7.2f}), torch threads {torch.get_num_threads()}")
-    print(f"  ratio tinybptt / torch: median {a / b:.2f}, best {min(t_ours) / min(t_torch):.2f}")
-    return a / b
+          f"seq {args.seq}, need_weights={args.need_weights}, training step; torch {version('torch')}, "
+          f"{args.threads} threads, each library in its own processes, median over {args.rounds} rounds "
+          f"of the median of {args.repeats} steps:")
+    print(f"  tinybptt {ours * 1e3:8.2f} ms   torch {theirs * 1e3:8.2f} ms   "
+          f"ratio tinybptt / torch {ours / theirs:.2f}")
+    return ours / theirs
 
 
 if __name__ == "__main__":

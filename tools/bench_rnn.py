@@ -4,9 +4,9 @@ Each config runs one training step (forward, loss, backward, SGD step) in float3
 library runs in processes of its own (their thread pools, OpenBLAS's and PyTorch's OpenMP,
 slow each other down badly when they share one process), alternating tinybptt, torch,
 tinybptt, ... for ``--rounds`` rounds so that machine load hits both alike; a process
-reports the median of ``--repeats`` steps, the table the median over rounds.  Beside each
-time: the GEMM FLOPs of the step divided by the time, as a fraction of this machine's
-measured BLAS rate.
+reports the median of ``--repeats`` steps, the table the median over rounds (the timing is
+tools/bench_common.py's, shared with bench_attention.py).  Beside each time: the GEMM FLOPs
+of the step divided by the time, as a fraction of this machine's measured BLAS rate.
 
     .venv/bin/python tools/bench_rnn.py [--repeats 10] [--rounds 3] [--threads 2]
                                         [--only lstm,gru] [--no-kernels] [--no-cold]
@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_common
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
@@ -88,11 +90,6 @@ def make_tinybptt(name, cfg, data):
     return make_step(tinybptt, name, cfg, data)
 
 
-def make_torch(name, cfg, data):
-    import torch
-    return make_step(torch, name, cfg, data)
-
-
 def data_for(np, name, cfg):
     cell, b, t, i, h, layers, bidir = cfg
     r = np.random.default_rng(0)
@@ -102,38 +99,11 @@ def data_for(np, name, cfg):
     return r.standard_normal((t, b, i)).astype(np.float32), r.standard_normal((t, b, d * h)).astype(np.float32)
 
 
-def median_time(step, repeats):
-    """Median seconds of ``repeats`` calls of ``step``, after two warm-up calls (compile, fill caches)."""
-    step()
-    step()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
-
-
 def worker(lib, name, repeats, threads):
     """Run in a fresh process: print the median step time of one library on one config."""
     import numpy as np
-    if lib == "torch":
-        import torch
-        torch.set_num_threads(threads)
-    make = make_torch if lib == "torch" else make_tinybptt
-    print(median_time(make(name, CONFIGS[name], data_for(np, name, CONFIGS[name])), repeats))
-
-
-def process_times(name, args):
-    """Median over ``args.rounds`` rounds of each library's per-process median: (tinybptt, torch) seconds."""
-    times = {"tinybptt": [], "torch": []}
-    for _ in range(args.rounds):
-        for lib in times:
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, name,
-                   "--repeats", str(args.repeats), "--threads", str(args.threads)]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
-            times[lib].append(float(out.stdout.split()[-1]))
-    return [sorted(ts)[len(ts) // 2] for ts in times.values()]
+    cfg = CONFIGS[name]
+    bench_common.worker(lib, lambda m: make_step(m, name, cfg, data_for(np, name, cfg)), repeats, threads)
 
 
 # ---------------------------------------------------------------- kernel micro-benchmark
@@ -275,8 +245,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--worker", nargs=2, metavar=("LIB", "CONFIG"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    bench_common.set_threads(args.threads)
     if args.worker:
         return worker(*args.worker, args.repeats, args.threads)
     import numpy as np
@@ -289,7 +258,8 @@ def main(argv=None):
         print(f"{'config':<8}{'tinybptt ms':>13}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'of GEMM':>9}")
     for name in filter(None, args.only.split(",")):
         cfg = CONFIGS[name]
-        ours, theirs = process_times(name, args)
+        ours, theirs = bench_common.process_times(
+            __file__, [name, "--repeats", str(args.repeats), "--threads", str(args.threads)], args.rounds)
         flops = charlm_flops(cfg) if name == "charlm" else step_flops(cfg)
         print(f"{name:<8}{ours * 1e3:>13.1f}{theirs * 1e3:>10.1f}{ours / theirs:>7.2f}"
               f"{flops / ours / 1e9:>9.1f}{flops / ours / rate:>9.0%}", flush=True)

@@ -213,9 +213,7 @@ def mse_loss(input, target, reduction="mean"):
     target = target if isinstance(target, Tensor) else Tensor(_infer_array(target, input.dtype))
     if input.shape != target.shape:
         ops._broadcast_check("mse_loss", input._data, target._data)
-    d = input - target
-    sq = d * d
-    return sq if reduction == "none" else sq.sum() if reduction == "sum" else sq.mean()
+    return ops.MSELoss.apply(input, target, reduction=reduction)
 
 
 def _reduce(loss, reduction):
