@@ -316,6 +316,43 @@ def test_layer_errors_like_pytorch():
         nn.GRU(8, 20, dropout=1.5)
     with pytest.raises(ValueError, match="Unknown nonlinearity"):
         nn.RNN(8, 20, nonlinearity="gelu")
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(8, 20, proj_size=20)
+    with pytest.raises(ValueError, match="proj_size should be a positive integer or zero"):
+        nn.LSTM(8, 20, proj_size=-1)
+    with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM, not RNN or GRU"):
+        nn.GRU(8, 20, proj_size=4)
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(1, 3, 4\), got \[1, 3, 20\]"):
+        nn.LSTM(8, 20, proj_size=4)(tb.zeros(2, 3, 8), (tb.zeros(1, 3, 20), tb.zeros(1, 3, 20)))
+
+
+@pytest.mark.parametrize("bidir", [False, True])
+def test_projected_lstm_gradcheck_and_formula(bidir, rng):
+    """proj_size: h_t = W_hr (o_t * tanh(c_t)) is what the next step and the output see."""
+    m = nn.LSTM(2, 3, num_layers=2, bidirectional=bidir, proj_size=2, dtype=tb.float64)
+    d = 2 if bidir else 1
+    assert m.weight_hr_l0.shape == (2, 3) and m.weight_hh_l0.shape == (12, 2)
+    assert m.weight_ih_l1.shape == (12, 2 * d)
+    names, params = params_as_inputs(m)
+    assert names[:5] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0"]
+    x = tb.tensor(rng.standard_normal((3, 2, 2)), requires_grad=True)
+    h0 = tb.tensor(rng.standard_normal((2 * d, 2, 2)), requires_grad=True)
+    c0 = tb.tensor(rng.standard_normal((2 * d, 2, 3)), requires_grad=True)
+    assert tb.gradcheck(run_with(m, names, n_state=2, lengths=[3, 2]), (x, h0, c0, *params), atol=1e-6, rtol=1e-5)
+
+    one = nn.LSTM(2, 3, proj_size=2, dtype=tb.float64)  # the recurrence written out in numpy
+    w_ih, w_hh, b_ih, b_hh, w_hr = (p.detach().numpy() for p in one.parameters())
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    h, c = np.zeros((2, 2)), np.zeros((2, 3))
+    xs = rng.standard_normal((4, 2, 2))
+    for t in range(4):
+        i, f, g, o = np.split(xs[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh, 4, axis=1)
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        h = (sig(o) * np.tanh(c)) @ w_hr.T
+    out, (h_n, c_n) = one(tb.tensor(xs))
+    assert out.shape == (4, 2, 2) and h_n.shape == (1, 2, 2) and c_n.shape == (1, 2, 3)
+    np.testing.assert_allclose(out.detach().numpy()[-1], h, atol=1e-12)
+    np.testing.assert_allclose(c_n.detach().numpy()[0], c, atol=1e-12)
 
 
 def test_residual_rnn_layer_matches_formula(rng):

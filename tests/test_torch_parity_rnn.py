@@ -14,6 +14,7 @@ LAYER_CASES = {
     "rnn_relu": (nn.RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
     "lstm": (nn.LSTM, torch.nn.LSTM, {}),
     "gru": (nn.GRU, torch.nn.GRU, {}),
+    "lstm_proj": (nn.LSTM, torch.nn.LSTM, {"proj_size": 4}),
 }
 CONFIGS = [dict(), dict(num_layers=2), dict(bidirectional=True), dict(num_layers=3, bidirectional=True),
            dict(batch_first=True), dict(num_layers=2, bidirectional=True, batch_first=True), dict(bias=False)]
@@ -81,14 +82,14 @@ def assert_same(a, b, atol):
 def inputs(rng, m, batched=True, steps=7, batch=3):
     d = 2 if m.bidirectional else 1
     xshape = (batch, steps, 5) if m.batch_first else (steps, batch, 5)
-    hshape = (m.num_layers * d, batch, 6)
+    sizes = [m.proj_size or 6, 6][:2 if m.mode == "LSTM" else 1]  # h (projected or not), and c
+    hshapes = [(m.num_layers * d, batch, n) if batched else (m.num_layers * d, n) for n in sizes]
     if not batched:
-        xshape, hshape = (steps, 5), (m.num_layers * d, 6)
-    n_state = 2 if m.mode == "LSTM" else 1
+        xshape = (steps, 5)
     x = rng.standard_normal(xshape)
-    hx = [rng.standard_normal(hshape) * 0.5 for _ in range(n_state)]
-    out_shape = xshape[:-1] + (6 * d,)
-    cot = [rng.standard_normal(out_shape)] + [rng.standard_normal(hshape) for _ in range(n_state)]
+    hx = [rng.standard_normal(s) * 0.5 for s in hshapes]
+    out_shape = xshape[:-1] + (sizes[0] * d,)
+    cot = [rng.standard_normal(out_shape)] + [rng.standard_normal(s) for s in hshapes]
     return x, hx, cot
 
 

@@ -76,9 +76,11 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     return n + z * (h - n)
 
 
-def _unfused_step(mode, x, state, w_ih, w_hh, b_ih, b_hh, active, residual=False):
+def _unfused_step(mode, x, state, w_ih, w_hh, b_ih, b_hh, active, residual=False, w_hr=None):
     if mode == "LSTM":
         new = lstm_cell(x, state, w_ih, w_hh, b_ih, b_hh)
+        if w_hr is not None:  # projected LSTM: the state carried on is h' W_hr^T
+            new = (new[0] @ w_hr.T, new[1])
     elif mode == "GRU":
         new = gru_cell(x, state, w_ih, w_hh, b_ih, b_hh)
     else:
@@ -412,7 +414,7 @@ class _RNNBase(Module):
     mode = None
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=None, fused=True):
+                 bidirectional=False, proj_size=0, device=None, dtype=None, fused=True):
         super().__init__()
         if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
             raise ValueError("dropout should be a number in range [0, 1] representing the probability "
@@ -428,21 +430,29 @@ class _RNNBase(Module):
                 raise ValueError(f"{what} must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
+        if proj_size and self.mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional, self.fused = bidirectional, fused
-        self.proj_size = 0
+        self.bidirectional, self.fused, self.proj_size = bidirectional, fused, proj_size
         self.name = type(self).__name__.lower()
         gates = GATES[self.mode] * hidden_size
+        state = proj_size or hidden_size  # the size of h carried between steps and layers
         dirs = 2 if bidirectional else 1
         self._flat_weights_names = []
         for k in range(num_layers):
             for d in range(dirs):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
-                size_in = input_size if k == 0 else hidden_size * dirs
-                shapes = [("weight_ih", (gates, size_in)), ("weight_hh", (gates, hidden_size))]
+                size_in = input_size if k == 0 else state * dirs
+                shapes = [("weight_ih", (gates, size_in)), ("weight_hh", (gates, state))]
                 if bias:
                     shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
+                if proj_size:
+                    shapes.append(("weight_hr", (proj_size, hidden_size)))
                 for n, shape in shapes:
                     setattr(self, n + sfx, _new(shape, dtype))
                     self._flat_weights_names.append(n + sfx)
@@ -457,16 +467,15 @@ class _RNNBase(Module):
 
     @property
     def all_weights(self):
-        """[[weight_ih, weight_hh, bias_ih, bias_hh] per layer and direction] as in PyTorch."""
-        per = 4 if self.bias else 2
+        """[[weight_ih, weight_hh, bias_ih, bias_hh(, weight_hr)] per layer and direction] as in PyTorch."""
+        per = (4 if self.bias else 2) + (1 if self.proj_size else 0)
         names = self._flat_weights_names
         return [[getattr(self, n) for n in names[i:i + per]] for i in range(0, len(names), per)]
 
     def _weights(self, k, d):
+        """(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr) of layer k, direction d; None where absent."""
         sfx = f"_l{k}" + ("_reverse" if d else "")
-        if self.bias:
-            return tuple(getattr(self, n + sfx) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        return getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx), None, None
+        return tuple(getattr(self, n + sfx, None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
 
     def forward(self, input, hx=None, lengths=None):
         """Run all layers over the sequence; returns (output, h_n), or (output, (h_n, c_n)) for LSTM.
@@ -504,9 +513,10 @@ class _RNNBase(Module):
             x = x.transpose(0, 1)
         steps, batch = x.shape[:2]
         dirs = 2 if self.bidirectional else 1
-        expected = (self.num_layers * dirs, batch, self.hidden_size)
+        sizes = (self.proj_size or self.hidden_size, self.hidden_size)  # of h, and of c (LSTM)
         if hx is not None:
             for i, h in enumerate(hs):
+                expected = (self.num_layers * dirs, batch, sizes[i])
                 if h.shape != expected:
                     what = f"hidden[{i}]" if lstm else "hidden"
                     raise RuntimeError(f"Expected {what} size {expected}, got {list(h.shape)}")
@@ -518,8 +528,8 @@ class _RNNBase(Module):
             outs = []
             for d in range(dirs):
                 if hx is None:
-                    zeros = Tensor(np.zeros((batch, self.hidden_size), x.dtype))
-                    state = (zeros, zeros) if lstm else zeros
+                    zeros = [Tensor(np.zeros((batch, n), x.dtype)) for n in sizes]
+                    state = tuple(zeros) if lstm else zeros[0]
                 else:
                     state = tuple(h[k * dirs + d] for h in hs) if lstm else hs[0][k * dirs + d]
                 with scope(f"{self.name}.l{k}.{'bwd' if d else 'fwd'}"):
@@ -546,9 +556,10 @@ class _RNNBase(Module):
         """One layer, one direction over all steps; returns (outputs (T, B, H), final state)."""
         steps, batch = x.shape[:2]
         mode, residual = _mode(self), getattr(self, "residual", False)
-        w_ih, w_hh, b_ih, b_hh = self._weights(k, d)
+        w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(k, d)
         order = range(steps - 1, -1, -1) if d else range(steps)
-        if self.fused:
+        fused = self.fused and w_hr is None  # a projected LSTM runs the primitive cell
+        if fused:
             xp = InputProjection.apply(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih)  # all steps: one GEMM
             inputs = Unbind.apply(xp.reshape(steps, batch, w_ih.shape[0]))
             needs = w_hh.requires_grad or (b_hh is not None and b_hh.requires_grad)
@@ -560,16 +571,18 @@ class _RNNBase(Module):
         hs = [None] * steps
         for t in order:
             with scope(f"t={t}"):
-                if self.fused:
+                if fused:
                     state = _fused_step(mode, inputs[t], state, w_hh, b_hh, seq, t, active[t], residual)
                 else:
                     state = _unfused_step(mode, inputs[t], state, w_ih, w_hh, b_ih, b_hh,
-                                          None if mask is None else mask[t], residual)
+                                          None if mask is None else mask[t], residual, w_hr)
             hs[t] = state[0] if mode == "LSTM" else state
         return ops.stack(hs), state
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -596,7 +609,7 @@ class RNN(_RNNBase):
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, device=None, dtype=None, residual=False, fused=True):
         _check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device,
                          dtype, fused)
         self.nonlinearity, self.residual = nonlinearity, residual
 
@@ -610,6 +623,11 @@ class RNN(_RNNBase):
 class LSTM(_RNNBase):
     """LSTM layers (gates i, f, g, o); returns (output, (h_n, c_n)).
 
+    ``proj_size=P`` (0 < P < hidden_size) projects each step's h to P features,
+    h_t = W_hr (o_t * tanh(c_t)), as PyTorch: output and h_n have P features, c_n
+    keeps hidden_size, and each layer/direction has a ``weight_hr_l<k>`` of shape
+    (P, hidden_size).  It runs the primitive cell (``fused`` is ignored).
+
     >>> lstm = LSTM(10, 20); out, (h, c) = lstm(tinybptt.randn(5, 3, 10))
     """
 
@@ -617,10 +635,8 @@ class LSTM(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None, fused=True):
-        if proj_size:
-            raise NotImplementedError(f"LSTM: proj_size={proj_size} (projected LSTM) is not supported")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
-                         dtype, fused)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
+                         device, dtype, fused)
 
 
 class GRU(_RNNBase):
