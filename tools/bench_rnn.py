@@ -116,15 +116,6 @@ def bench_kernels(np, repeats=200):
     def sig(a):
         return 1 / (1 + np.exp(-a))
 
-    def med(f):
-        f()
-        ts = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
-        return sorted(ts)[len(ts) // 2] * 1e6
-
     for b, h in ((32, 256), (64, 512)):
         r = np.random.default_rng(0)
         f32 = lambda *s: r.standard_normal(s).astype(np.float32)  # noqa: E731
@@ -199,7 +190,7 @@ def bench_kernels(np, repeats=200):
         for name, nb, ref in (("lstm_forward", lstm_nb, lstm_np), ("lstm_backward", lstm_bw_nb, lstm_bw_np),
                               ("gru_forward", gru_nb, gru_np), ("gru_backward", gru_bw_nb, gru_bw_np),
                               ("rnn_forward", rnn_nb, rnn_np)):
-            a, c = med(nb), med(ref)
+            a, c = (bench_common.median_time(f, repeats) * 1e6 for f in (nb, ref))
             print(f"{name:<16}{f'({b},{h})':>12}{a:>10.1f}{c:>10.1f}{c / a:>8.1f}x")
 
 
