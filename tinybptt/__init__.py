@@ -33,3 +33,8 @@ int32 = np.dtype(np.int32)
 bool = np.dtype(np.bool_)
 
 __version__ = "0.1.0"
+
+from .malloc import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # reuse freed arrays' memory instead of page-faulting it back in every step
+

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..autograd import Function, scope
+from ..autograd import Function, is_grad_enabled, scope
 from ..functions import where
 from ..tensor import Tensor, _infer_array, as_dtype
 from . import functional as F
@@ -129,18 +129,32 @@ class InputProjection(Function):
 class _Sequence:
     """What the fused steps of one layer direction share, so weight gradients are one GEMM.
 
-    Forward keeps h_{t-1} of every step (row t is the state step t started from);
-    backward collects each step's gradient dhh_t of its recurrent pre-activation (and,
+    Forward keeps h_{t-1} of every step (row t is the state step t started from), and
+    the steps write what they compute into rows of arrays made once per sequence
+    (``step_buffers``): fewer, larger allocations, and the outputs h_t end up as
+    one (T, B, H) array that needs no stacking.  Backward collects each step's gradient dhh_t of its recurrent pre-activation (and,
     for the GRU, where it differs, of its input projection dxp_t) as rows of one array.
     The step that ran first is the last one the reverse walk reaches (every later step
     sends it a gradient through h), so it returns dW_hh = sum_t dhh_t^T h_{t-1} and
     db_hh = sum_t dhh_t for all steps: one GEMM and one sum.
     """
 
-    def __init__(self, steps, h_shape, dtype, gates, weight_grad=True, first=0, separate_dxp=False):
+    def __init__(self, steps, h_shape, dtype, gates, weight_grad=True, first=0, separate_dxp=False, outputs=1):
         self.h_prev = np.empty((steps, *h_shape), dtype)
+        self.h = np.empty((steps, *h_shape), dtype)  # the outputs h_t
+        # what backward needs: hh = h_{t-1} W_hh^T + b_hh (then the gates), and c_t, tanh(c_t) (LSTM) or n_t (GRU);
+        # with no graph to keep them for, one row reused by every step (c_t overwrites c_{t-1} elementwise)
+        self.keep = is_grad_enabled()
+        rows = steps if self.keep else 1
+        self.acts = np.empty((rows, h_shape[0], gates), dtype)
+        self.extra = np.empty((outputs - 1, rows, *h_shape), dtype)
         self.gates, self.weight_grad, self.first, self.separate_dxp = gates, weight_grad, first, separate_dxp
         self.dhh = self.dxp = self.w_t = None
+
+    def step_buffers(self, t):
+        """Step t's forward arrays: (acts_t, h_t, ...)."""
+        row = t if self.keep else 0
+        return (self.acts[row], self.h[t], *self.extra[:, row])
 
     def transposed(self, w):
         """W_hh^T as a C-contiguous copy, made once per sequence (BLAS runs h W^T faster from it)."""
@@ -173,12 +187,14 @@ class _FusedStep(Function):
     """
 
     def _recurrent(self, h_prev, w, b, seq, t):
+        """Step t's buffers (acts, h, ...), acts holding hh = h_prev W_hh^T + b_hh."""
         seq.h_prev[t] = h_prev
         self.w, self.seq, self.t, self.bias = w, seq, t, b is not None
-        hh = h_prev @ seq.transposed(w)
+        buffers = seq.step_buffers(t)
+        hh = np.matmul(h_prev, seq.transposed(w), out=buffers[0])
         if b is not None:
             hh += b
-        return hh
+        return buffers
 
     def _grads(self, dxp, dhh, dh_direct):
         """(dxp, dh_prev, dW_hh, db_hh); dh_prev = dhh W_hh + the part that skips W_hh."""
@@ -200,8 +216,7 @@ class fused:
     class LSTMCell(_FusedStep):
         def forward(self, xp, h_prev, c_prev, w, b, seq, t, active):
             h_prev, c_prev = _c(h_prev), _c(c_prev)
-            hh = self._recurrent(h_prev, w, b, seq, t)
-            h, c, tc = np.empty_like(h_prev), np.empty_like(h_prev), np.empty_like(h_prev)
+            hh, h, c, tc = self._recurrent(h_prev, w, b, seq, t)
             rnn_kernels().lstm_forward(_c(xp), hh, h_prev, c_prev, active, h, c, tc)
             self.acts, self.c_prev, self.tc, self.active = hh, c_prev, tc, active
             return h, c
@@ -217,8 +232,7 @@ class fused:
     class GRUCell(_FusedStep):
         def forward(self, xp, h_prev, w, b, seq, t, active):
             h_prev = _c(h_prev)
-            hh = self._recurrent(h_prev, w, b, seq, t)
-            h, n = np.empty_like(h_prev), np.empty_like(h_prev)
+            hh, h, n = self._recurrent(h_prev, w, b, seq, t)
             rnn_kernels().gru_forward(_c(xp), hh, h_prev, active, h, n)
             self.acts, self.n, self.active = hh, n, active
             return h
@@ -233,8 +247,7 @@ class fused:
     class RNNCell(_FusedStep):
         def forward(self, xp, h_prev, w, b, seq, t, active, relu=False, residual=False):
             h_prev = _c(h_prev)
-            hh = self._recurrent(h_prev, w, b, seq, t)
-            h = np.empty_like(h_prev)
+            hh, h = self._recurrent(h_prev, w, b, seq, t)
             rnn_kernels().rnn_forward(_c(xp), hh, h_prev, active, relu, residual, h)
             self.y, self.active, self.relu, self.residual = hh, active, relu, residual
             return h
@@ -244,6 +257,19 @@ class fused:
             dh_direct = np.empty_like(self.y)
             rnn_kernels().rnn_backward(self.y, _c(dh), self.active, self.relu, self.residual, da, dh_direct)
             return self._grads(da, da, dh_direct)
+
+
+OUTPUTS = {"LSTM": 3, "GRU": 2, "RNN_TANH": 1, "RNN_RELU": 1}  # (B, H) arrays a fused step writes
+
+
+class StackSteps(Function):
+    """The fused steps' outputs h_t as one (T, B, H) array: they are its rows already, so no copy."""
+
+    def forward(self, *hs, rows):
+        return rows
+
+    def backward(self, g):
+        return tuple(g)
 
 
 def _fused_step(mode, xp, state, w_hh, b_hh, seq, t, active, residual=False):
@@ -349,7 +375,8 @@ class _CellBase(Module):
         if not self.fused:
             return _unfused_step(mode, x, state, w_ih, w_hh, b_ih, b_hh, None, residual)
         batch = x.shape[0]
-        seq = _Sequence(1, (batch, self.hidden_size), x.dtype, w_hh.shape[0], separate_dxp=mode == "GRU")
+        seq = _Sequence(1, (batch, self.hidden_size), x.dtype, w_hh.shape[0], separate_dxp=mode == "GRU",
+                        outputs=OUTPUTS[mode])
         return _fused_step(mode, InputProjection.apply(x, w_ih, b_ih), state, w_hh, b_hh, seq, 0,
                            np.ones(batch, bool), residual)
 
@@ -564,7 +591,7 @@ class _RNNBase(Module):
             inputs = Unbind.apply(xp.reshape(steps, batch, w_ih.shape[0]))
             needs = w_hh.requires_grad or (b_hh is not None and b_hh.requires_grad)
             seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], needs,
-                            first=order[0], separate_dxp=mode == "GRU")
+                            first=order[0], separate_dxp=mode == "GRU", outputs=OUTPUTS[mode])
             active = mask if mask is not None else np.ones((steps, batch), bool)
         else:
             inputs = Unbind.apply(x)
@@ -577,7 +604,7 @@ class _RNNBase(Module):
                     state = _unfused_step(mode, inputs[t], state, w_ih, w_hh, b_ih, b_hh,
                                           None if mask is None else mask[t], residual, w_hr)
             hs[t] = state[0] if mode == "LSTM" else state
-        return ops.stack(hs), state
+        return (StackSteps.apply(*hs, rows=seq.h) if fused else ops.stack(hs)), state
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
