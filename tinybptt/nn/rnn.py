@@ -132,28 +132,32 @@ class _Sequence:
     Forward keeps h_{t-1} of every step (row t is the state step t started from), and
     the steps write what they compute into rows of arrays made once per sequence
     (``step_buffers``): fewer, larger allocations, and the outputs h_t end up as
-    one (T, B, H) array that needs no stacking.  Backward collects each step's gradient dhh_t of its recurrent pre-activation (and,
-    for the GRU, where it differs, of its input projection dxp_t) as rows of one array.
+    one (T, B, H) array that needs no stacking.  Backward collects each step's
+    gradient dhh_t of its recurrent pre-activation (and, for the GRU, where it
+    differs, of its input projection dxp_t) as rows of one array.
     The step that ran first is the last one the reverse walk reaches (every later step
     sends it a gradient through h), so it returns dW_hh = sum_t dhh_t^T h_{t-1} and
     db_hh = sum_t dhh_t for all steps: one GEMM and one sum.
     """
 
     def __init__(self, steps, h_shape, dtype, gates, weight_grad=True, first=0, separate_dxp=False, outputs=1):
-        self.h_prev = np.empty((steps, *h_shape), dtype)
         self.h = np.empty((steps, *h_shape), dtype)  # the outputs h_t
-        # what backward needs: hh = h_{t-1} W_hh^T + b_hh (then the gates), and c_t, tanh(c_t) (LSTM) or n_t (GRU);
-        # with no graph to keep them for, one row reused by every step (c_t overwrites c_{t-1} elementwise)
+        # what backward needs: h_{t-1}, hh = h_{t-1} W_hh^T + b_hh (then the gates), and c_t, tanh(c_t) (LSTM)
+        # or n_t (GRU); with no graph to keep them for, no h_{t-1} and one row reused by every step
+        # (c_t overwrites c_{t-1} elementwise)
         self.keep = is_grad_enabled()
         rows = steps if self.keep else 1
+        self.h_prev = np.empty((steps, *h_shape), dtype) if self.keep else None
         self.acts = np.empty((rows, h_shape[0], gates), dtype)
         self.extra = np.empty((outputs - 1, rows, *h_shape), dtype)
         self.gates, self.weight_grad, self.first, self.separate_dxp = gates, weight_grad, first, separate_dxp
         self.dhh = self.dxp = self.w_t = None
 
-    def step_buffers(self, t):
-        """Step t's forward arrays: (acts_t, h_t, ...)."""
+    def step_buffers(self, t, h_prev):
+        """Keep step t's h_prev (for backward) and return its forward arrays: (acts_t, h_t, ...)."""
         row = t if self.keep else 0
+        if self.keep:
+            self.h_prev[t] = h_prev
         return (self.acts[row], self.h[t], *self.extra[:, row])
 
     def transposed(self, w):
@@ -188,9 +192,8 @@ class _FusedStep(Function):
 
     def _recurrent(self, h_prev, w, b, seq, t):
         """Step t's buffers (acts, h, ...), acts holding hh = h_prev W_hh^T + b_hh."""
-        seq.h_prev[t] = h_prev
         self.w, self.seq, self.t, self.bias = w, seq, t, b is not None
-        buffers = seq.step_buffers(t)
+        buffers = seq.step_buffers(t, h_prev)
         hh = np.matmul(h_prev, seq.transposed(w), out=buffers[0])
         if b is not None:
             hh += b
@@ -502,7 +505,8 @@ class _RNNBase(Module):
     def _weights(self, k, d):
         """(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr) of layer k, direction d; None where absent."""
         sfx = f"_l{k}" + ("_reverse" if d else "")
-        return tuple(getattr(self, n + sfx, None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        return tuple(getattr(self, n + sfx, None) for n in names)
 
     def forward(self, input, hx=None, lengths=None):
         """Run all layers over the sequence; returns (output, h_n), or (output, (h_n, c_n)) for LSTM.
