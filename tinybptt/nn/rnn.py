@@ -129,10 +129,11 @@ class InputProjection(Function):
 class _Sequence:
     """What the fused steps of one layer direction share, so weight gradients are one GEMM.
 
-    Forward keeps h_{t-1} of every step (row t is the state step t started from), and
-    the steps write what they compute into rows of arrays made once per sequence
-    (``step_buffers``): fewer, larger allocations, and the outputs h_t end up as
-    one (T, B, H) array that needs no stacking.  Backward collects each step's
+    The steps write what they compute into rows of arrays made once per sequence
+    (``step_buffers``): fewer, larger allocations.  The states live in one
+    (T + 1, B, H) array, so the outputs h_t (``h``) and the states each step
+    started from (``h_prev``, row t is h_{t-1}, or h_{t+1} running in reverse) are
+    two overlapping views of it: no stacking, no copies.  Backward collects each step's
     gradient dhh_t of its recurrent pre-activation (and, for the GRU, where it
     differs, of its input projection dxp_t) as rows of one array.
     The step that ran first is the last one the reverse walk reaches (every later step
@@ -140,24 +141,24 @@ class _Sequence:
     db_hh = sum_t dhh_t for all steps: one GEMM and one sum.
     """
 
-    def __init__(self, steps, h_shape, dtype, gates, weight_grad=True, first=0, separate_dxp=False, outputs=1):
-        self.h = np.empty((steps, *h_shape), dtype)  # the outputs h_t
-        # what backward needs: h_{t-1}, hh = h_{t-1} W_hh^T + b_hh (then the gates), and c_t, tanh(c_t) (LSTM)
-        # or n_t (GRU); with no graph to keep them for, no h_{t-1} and one row reused by every step
+    def __init__(self, steps, h_shape, dtype, gates, weight_grad=True, first=0, separate_dxp=False, outputs=1,
+                 reverse=False):
+        states = np.empty((steps + 1, *h_shape), dtype)
+        self.h, self.h_prev = (states[:-1], states[1:]) if reverse else (states[1:], states[:-1])
+        # what backward needs besides h_prev: hh = h_{t-1} W_hh^T + b_hh (then the gates), and c_t,
+        # tanh(c_t) (LSTM) or n_t (GRU); with no graph to keep them for, one row reused by every step
         # (c_t overwrites c_{t-1} elementwise)
-        self.keep = is_grad_enabled()
-        rows = steps if self.keep else 1
-        self.h_prev = np.empty((steps, *h_shape), dtype) if self.keep else None
+        rows = steps if is_grad_enabled() else 1
         self.acts = np.empty((rows, h_shape[0], gates), dtype)
         self.extra = np.empty((outputs - 1, rows, *h_shape), dtype)
         self.gates, self.weight_grad, self.first, self.separate_dxp = gates, weight_grad, first, separate_dxp
         self.dhh = self.dxp = self.w_t = None
 
     def step_buffers(self, t, h_prev):
-        """Keep step t's h_prev (for backward) and return its forward arrays: (acts_t, h_t, ...)."""
-        row = t if self.keep else 0
-        if self.keep:
+        """Step t's forward arrays (acts_t, h_t, ...); the first step copies the initial state in."""
+        if t == self.first:
             self.h_prev[t] = h_prev
+        row = t if len(self.acts) > 1 else 0
         return (self.acts[row], self.h[t], *self.extra[:, row])
 
     def transposed(self, w):
@@ -595,7 +596,7 @@ class _RNNBase(Module):
             inputs = Unbind.apply(xp.reshape(steps, batch, w_ih.shape[0]))
             needs = w_hh.requires_grad or (b_hh is not None and b_hh.requires_grad)
             seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], needs,
-                            first=order[0], separate_dxp=mode == "GRU", outputs=OUTPUTS[mode])
+                            first=order[0], separate_dxp=mode == "GRU", outputs=OUTPUTS[mode], reverse=bool(d))
             active = mask if mask is not None else np.ones((steps, batch), bool)
         else:
             inputs = Unbind.apply(x)
