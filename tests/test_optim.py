@@ -267,6 +267,9 @@ def test_add_param_group_and_named_params(rng):
     (lambda p: optim.RMSprop(p, alpha=-0.5), ValueError, "Invalid alpha value: -0.5"),
     (lambda p: optim.RMSprop(p, momentum=-1), ValueError, "Invalid momentum value: -1"),
     (lambda p: optim.RMSprop(p, eps=-1), ValueError, "Invalid epsilon value: -1"),
+    (lambda p: optim.Adagrad(p, lr_decay=-1.0), ValueError, "Invalid lr_decay value: -1.0"),
+    (lambda p: optim.Adagrad(p, initial_accumulator_value=-2.0), ValueError,
+     "Invalid initial_accumulator_value value: -2.0"),
     (lambda p: optim.SGD([], lr=0.1), ValueError, "empty parameter list"),
     (lambda p: optim.SGD(p[0], lr=0.1), TypeError, "iterable of Tensors or dicts"),
     (lambda p: optim.SGD([{"params": set(p)}], lr=0.1), TypeError, "ordered collections"),
@@ -361,12 +364,14 @@ def test_exponential_and_lambda_lr(rng):
     opt = optim.SGD([{"params": make_params(rng)[:1]}, {"params": make_params(rng)[1:], "lr": 2.0}], lr=1.0)
     sched = lr_scheduler.ExponentialLR(opt, gamma=0.9)
     for _ in range(5):
+        opt.step()  # (a no-op without grads) keeps the scheduler from warning
         sched.step()
     np.testing.assert_allclose([g["lr"] for g in opt.param_groups], [0.9 ** 5, 2 * 0.9 ** 5])
 
     opt = optim.Adam([{"params": make_params(rng)[:1]}, {"params": make_params(rng)[1:], "lr": 2.0}], lr=1.0)
     sched = lr_scheduler.LambdaLR(opt, [lambda e: 1 / (e + 1), lambda e: math.cos(e)])
     for _ in range(4):
+        opt.step()  # (a no-op without grads) keeps the scheduler from warning
         sched.step()
     np.testing.assert_allclose(sched.get_last_lr(), [1 / 5, 2 * math.cos(4)])
     with pytest.raises(ValueError, match="Expected 2 lr_lambdas, but got 1"):
@@ -377,6 +382,7 @@ def test_scheduler_state_dict_resumes(rng):
     opt = optim.SGD(make_params(rng), lr=1.0)
     sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
     for _ in range(3):
+        opt.step()  # (a no-op without grads) keeps the scheduler from warning
         sched.step()
     state = sched.state_dict()
     assert "optimizer" not in state and state["last_epoch"] == 3
@@ -384,6 +390,7 @@ def test_scheduler_state_dict_resumes(rng):
     sched2 = lr_scheduler.StepLR(opt2, step_size=2, gamma=0.1)
     sched2.load_state_dict(state)
     opt2.param_groups[0]["lr"] = opt.param_groups[0]["lr"]
+    opt2.step()
     sched.step()
     sched2.step()
     assert sched2.get_last_lr() == sched.get_last_lr()

@@ -1,4 +1,8 @@
 """tinybptt.optim against torch.optim: same parameters, same gradients, many steps."""
+import copy
+import pickle
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -29,6 +33,9 @@ CONFIGS = [
     ("RMSprop", dict(lr=0.001, momentum=0.9)),
     ("RMSprop", dict(lr=0.001, centered=True)),
     ("RMSprop", dict(lr=0.001, centered=True, momentum=0.7, maximize=True, weight_decay=0.01)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3, eps=1e-6)),
+    ("Adagrad", dict(lr=0.1, maximize=True)),
 ]
 IDS = [f"{n}-{kw}" for n, kw in CONFIGS]
 
@@ -169,3 +176,164 @@ def test_float32_sgd_momentum_does_not_drift(kw):
         topt.step()
         oopt.step()
     np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,kw", [CONFIGS[2], CONFIGS[7], CONFIGS[12], CONFIGS[17], CONFIGS[19]],
+                         ids=[IDS[2], IDS[7], IDS[12], IDS[17], IDS[19]])
+def test_training_mishaps_match_torch(name, kw, dtype):
+    """Missing grads, a group added midway, lr edited in param_groups, zero_grad both ways,
+    and a reload into a fresh optimizer mid-training."""
+    theirs, ours, grads = pair(dtype, seed=2)
+    make = lambda lib, ps: getattr(lib, name)([{"params": ps[:1]}, {"params": ps[1:2], "lr": 0.02}], **kw)
+    topt, oopt = make(torch.optim, theirs), make(optim, ours)
+    for s, gs in enumerate(grads[:20]):
+        if s == 4:
+            topt.add_param_group({"params": [theirs[2]], "weight_decay": 0.2})
+            oopt.add_param_group({"params": [ours[2]], "weight_decay": 0.2})
+        if s == 8:
+            for tg, og in zip(topt.param_groups, oopt.param_groups):
+                tg["lr"] = og["lr"] = tg["lr"] * 0.3
+        if s == 11:
+            tsd, osd = copy.deepcopy(topt.state_dict()), copy.deepcopy(oopt.state_dict())
+            topt = getattr(torch.optim, name)([{"params": g["params"]} for g in topt.param_groups], lr=0.9)
+            oopt = getattr(optim, name)([{"params": g["params"]} for g in oopt.param_groups], lr=0.9)
+            topt.load_state_dict(tsd)
+            oopt.load_state_dict(osd)
+        for i, (t, o, g) in enumerate(zip(theirs, ours, gs)):
+            missing = (s + i) % 5 == 0
+            t.grad, o.grad = (None, None) if missing else (torch.tensor(g), g.copy())
+        topt.step()
+        oopt.step()
+        if s in (6, 14):
+            topt.zero_grad(set_to_none=s == 6)
+            oopt.zero_grad(set_to_none=s == 6)
+            assert [o.grad is None for o in ours] == [t.grad is None for t in theirs]
+            topt.step()
+            oopt.step()
+    assert_close(theirs, ours, dtype)
+    assert oopt.state_dict()["param_groups"] == topt.state_dict()["param_groups"]
+
+
+def test_adagrad_accumulator_starts_from_the_constructor_value():
+    """PyTorch fills 'sum' from the constructor's initial_accumulator_value, not a group's own one."""
+    theirs, ours, grads = pair(np.float64)
+    make = lambda lib, ps: lib.Adagrad([{"params": ps[:1]}, {"params": ps[1:2], "initial_accumulator_value": 3.0}],
+                                       lr=0.1, initial_accumulator_value=0.5)
+    topt, oopt = make(torch.optim, theirs), make(optim, ours)
+    topt.add_param_group({"params": theirs[2:], "initial_accumulator_value": 7.0})
+    oopt.add_param_group({"params": ours[2:], "initial_accumulator_value": 7.0})
+    step_both(topt, oopt, theirs, ours, grads[:5])
+    assert_close(theirs, ours, np.float64)
+    for t, o in zip(theirs, ours):
+        np.testing.assert_allclose(oopt.state[o]["sum"], topt.state[t]["sum"].numpy(), rtol=1e-12)
+
+
+SCHEDULERS = [
+    lambda m, o, **k: m.StepLR(o, step_size=3, gamma=0.5, **k),
+    lambda m, o, **k: m.MultiStepLR(o, milestones=[7, 2, 5, 5], gamma=0.3, **k),
+    lambda m, o, **k: m.ExponentialLR(o, gamma=0.9, **k),
+    lambda m, o, **k: m.CosineAnnealingLR(o, T_max=4, **k),
+    lambda m, o, **k: m.CosineAnnealingLR(o, T_max=7, eta_min=0.01, **k),
+    lambda m, o, **k: m.LambdaLR(o, [lambda e: 0.9 ** e, lambda e: 1 / (1 + e)], **k),
+]
+SCHED_IDS = ["StepLR", "MultiStepLR", "ExponentialLR", "Cosine", "Cosine-eta_min", "LambdaLR"]
+
+
+def sched_pair(make, **kw):
+    theirs, ours, _ = pair(np.float64)
+    topt, oopt = torch.optim.SGD(groups(theirs, {"lr": 0.3}), lr=0.1), optim.SGD(groups(ours, {"lr": 0.3}), lr=0.1)
+    for tg, og in zip(topt.param_groups, oopt.param_groups):  # needed when resuming with last_epoch >= 0
+        tg["initial_lr"] = og["initial_lr"] = tg["lr"] * 2
+    return topt, oopt, make(torch.optim.lr_scheduler, topt, **kw), make(lr_scheduler, oopt, **kw)
+
+
+def assert_same_schedule(tsched, osched, topt, oopt):
+    assert osched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-13)
+    assert [g["lr"] for g in oopt.param_groups] == pytest.approx([g["lr"] for g in topt.param_groups], rel=1e-13)
+    assert (osched.last_epoch, osched._step_count) == (tsched.last_epoch, tsched._step_count)
+
+
+@pytest.mark.parametrize("last_epoch", [-1, 0, 5])
+@pytest.mark.parametrize("make", SCHEDULERS, ids=SCHED_IDS)
+def test_scheduler_sequences_and_resuming_match_torch(make, last_epoch):
+    """30 epochs, from scratch or resumed with last_epoch (which leaves the current lr on construction)."""
+    topt, oopt, tsched, osched = sched_pair(make, last_epoch=last_epoch)
+    assert_same_schedule(tsched, osched, topt, oopt)
+    for _ in range(30):
+        topt.step()
+        oopt.step()
+        tsched.step()
+        osched.step()
+        assert_same_schedule(tsched, osched, topt, oopt)
+
+
+@pytest.mark.parametrize("make", SCHEDULERS, ids=SCHED_IDS)
+def test_scheduler_state_dict_matches_torch(make):
+    topt, oopt, tsched, osched = sched_pair(make)
+    for _ in range(4):
+        topt.step(), oopt.step(), tsched.step(), osched.step()
+    tsd, osd = tsched.state_dict(), osched.state_dict()
+    assert osd.keys() == tsd.keys()
+    for k in tsd:
+        if k != "lr_lambdas":
+            assert osd[k] == pytest.approx(tsd[k], rel=1e-13) if k in ("base_lrs", "_last_lr") else osd[k] == tsd[k], k
+    # a fresh pair loads the states and carries on alike
+    topt2, oopt2, tsched2, osched2 = sched_pair(make)
+    topt2.load_state_dict(topt.state_dict())
+    oopt2.load_state_dict(oopt.state_dict())
+    tsched2.load_state_dict(tsd)
+    osched2.load_state_dict(osd)
+    for _ in range(10):
+        topt2.step(), oopt2.step(), tsched2.step(), osched2.step()
+        assert_same_schedule(tsched2, osched2, topt2, oopt2)
+
+
+def test_chained_scheduler_matches_torch():
+    theirs, ours, _ = pair(np.float64)
+    topt, oopt = torch.optim.SGD(groups(theirs, {"lr": 0.3}), lr=0.1), optim.SGD(groups(ours, {"lr": 0.3}), lr=0.1)
+    chain = lambda m, o: m.ChainedScheduler([m.StepLR(o, 3, gamma=0.5), m.CosineAnnealingLR(o, T_max=5),
+                                             m.ExponentialLR(o, gamma=0.95)])
+    tsched, osched = chain(torch.optim.lr_scheduler, topt), chain(lr_scheduler, oopt)
+    for _ in range(20):
+        topt.step(), oopt.step(), tsched.step(), osched.step()
+        assert osched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-13)
+    assert osched.state_dict()["_schedulers"][1]["last_epoch"] == tsched.state_dict()["_schedulers"][1]["last_epoch"]
+    with pytest.raises(ValueError, match="expects at least one scheduler to be chained"):
+        lr_scheduler.ChainedScheduler([])
+
+
+def warning_texts(fn):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return [str(w.message) for w in caught]
+
+
+def test_scheduler_warnings_match_torch():
+    """Stepping the scheduler before the optimizer, calling get_lr() directly, step(epoch)."""
+    for opt_first in (False, True):
+        theirs, ours, _ = pair(np.float64)
+        topt, oopt = torch.optim.SGD(theirs, lr=0.1), optim.SGD(ours, lr=0.1)
+        tsched = torch.optim.lr_scheduler.StepLR(topt, 2)
+        osched = lr_scheduler.StepLR(oopt, 2)
+        if opt_first:
+            topt.step(), oopt.step()
+        assert warning_texts(osched.step) == warning_texts(tsched.step)
+    assert warning_texts(osched.get_lr) == warning_texts(tsched.get_lr)
+    assert warning_texts(lambda: osched.step(4)) == warning_texts(lambda: tsched.step(4))
+    assert osched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-15)
+
+
+def test_optimizer_with_scheduler_copies_and_pickles():
+    """The scheduler wraps optimizer.step; a deep copy must still step its own parameters."""
+    p = nn.Parameter(np.ones(2))
+    opt = optim.SGD([p], lr=0.1)
+    lr_scheduler.StepLR(opt, 2)
+    twin = copy.deepcopy(opt)
+    q = twin.param_groups[0]["params"][0]
+    q.grad = np.ones(2)
+    twin.step()
+    np.testing.assert_allclose(q.detach().numpy(), 0.9)
+    np.testing.assert_allclose(p.detach().numpy(), 1.0)
+    assert pickle.loads(pickle.dumps(opt)).param_groups[0]["lr"] == 0.1

@@ -9,7 +9,9 @@ class Adagrad(Optimizer):
 
     With g the gradient (plus weight_decay * p; negated when ``maximize``) and
     t the step count: s += g^2, then p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(s) + eps).
-    The state (``step``, ``sum`` = initial_accumulator_value) exists from construction, as in PyTorch.
+    The state (``step``, ``sum`` = initial_accumulator_value) exists from construction, as in PyTorch;
+    like PyTorch, ``sum`` always starts from the constructor's initial_accumulator_value, even for
+    groups that give their own (or are added later with ``add_param_group``).
     ``foreach``, ``differentiable`` and ``fused`` are accepted for compatibility and ignored.
     """
 
@@ -26,8 +28,11 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self.state[p] = {"step": np.zeros((), np.float32),
-                                 "sum": np.full_like(p._data, group["initial_accumulator_value"])}
+                self._init_state(p)
+
+    def _init_state(self, p):
+        self.state[p].update(step=np.zeros((), np.float32),
+                             sum=np.full_like(p._data, self.defaults["initial_accumulator_value"]))
 
     def step(self, closure=None):
         """One Adagrad update of every parameter that has a gradient; returns the closure's loss."""
@@ -37,8 +42,7 @@ class Adagrad(Optimizer):
             for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if not state:  # a group added after construction
-                    state["step"] = np.zeros((), np.float32)
-                    state["sum"] = np.full_like(p._data, group["initial_accumulator_value"])
+                    self._init_state(p)
                 if group["maximize"]:
                     g = -g
                 state["step"] += 1

@@ -88,7 +88,8 @@ class Optimizer:
         ids = [id(p) for p in params]
         if len(ids) != len(set(ids)):
             warnings.warn("optimizer contains a parameter group with duplicate parameters; "
-                          "in future, this will cause an error", stacklevel=3)
+                          "in future, this will cause an error; "
+                          "see github.com/pytorch/pytorch/issues/40967 for more information", stacklevel=3)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for g in self.param_groups:
             if ("param_names" in g) != ("param_names" in param_group):
@@ -168,6 +169,11 @@ class Optimizer:
             if "param_names" in g and "param_names" not in s:
                 s["param_names"] = g["param_names"]
         self.state, self.param_groups = state, saved_groups
+
+    def __getstate__(self):
+        """For pickle and deepcopy: leave out a scheduler's wrapper around ``step`` (PyTorch keeps only
+        defaults, state and param_groups)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("step", "_opt_called")}
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
