@@ -471,3 +471,71 @@ def test_docstring_examples_run():
     assert tb.bptt is tinybptt.bptt
     result = doctest.testmod(tinybptt.bptt)
     assert result.attempted > 0 and result.failed == 0
+
+
+def _torch_tbptt(tl, th, x, y, k1, k2, offsets, opt, clip):
+    """The documented semantics by hand in torch: each update replays its span from a detached saved
+    state (saved under the weights of the update that computed it); with ``offsets`` every sequence
+    runs alone (they are independent), from its own last window start, cut at its own boundaries."""
+    T, B = x.shape[:2]
+    ends = list(range(k1, T, k1)) + [T]
+    bounds = [[0] + list(range(o % k1 or k1, T, k1)) for o in offsets] if offsets else [None]
+    seqs = range(B) if offsets else [None]
+    saved, prev, losses, finals = {b: None for b in seqs}, 0, [], {}
+    detach = lambda s: None if s is None else tuple(z.detach() for z in s)
+    params = list(tl.parameters()) + list(th.parameters())
+    for i, end in enumerate(ends):
+        opt.zero_grad()
+        outs, next_saved = [], dict(saved)
+        for b in seqs:
+            cols = slice(None) if b is None else slice(b, b + 1)
+            if b is None:
+                start, save_at, cuts = max(0, prev - (k2 - k1)), max(0, end - (k2 - k1)), ()
+            else:
+                start, save_at = max(u for u in bounds[b] if u <= prev), max(u for u in bounds[b] if u <= end)
+                cuts = bounds[b]
+            h, mine = saved[b], []
+            for t in range(start, end + 1):
+                if t in cuts and t != start:
+                    h = detach(h)
+                if t == save_at and i + 1 < len(ends):
+                    next_saved[b] = detach(h)
+                if t < end:
+                    o, h = tl(x[t:t + 1, cols], h)
+                    if t >= prev:
+                        mine.append(o)
+            outs.append(torch.cat(mine))
+            finals[b] = h
+        loss = torch.nn.functional.mse_loss(th(torch.cat(outs, 1)), y[prev:end])
+        loss.backward()
+        losses.append(loss.item())
+        torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        saved, prev = next_saved, end
+    return losses, tuple(torch.cat([finals[b][j] for b in seqs], 1).detach() for j in range(2))
+
+
+@pytest.mark.parametrize("form", [dict(k=5, k1=3, k2=7), dict(k=4, stagger=True), dict(k=4, stagger=[3, 0, 6])])
+def test_nn_lstm_training_matches_torch_loop(form):
+    """Losses, final state and weights after SGD + clipping, for the k1/k2 and staggered forms."""
+    T, B, H = 19, 3, 4
+    tl, th = torch.nn.LSTM(3, H, num_layers=2).double(), torch.nn.Linear(H, 2).double()
+    lstm, head = tb.nn.LSTM(3, H, num_layers=2, dtype=tb.float64), tb.nn.Linear(H, 2, dtype=tb.float64)
+    lstm.load_state_dict({n: v.detach().numpy().copy() for n, v in tl.state_dict().items()})
+    head.load_state_dict({n: v.detach().numpy().copy() for n, v in th.state_dict().items()})
+    x, y = data(T, B)
+    params = list(lstm.parameters()) + list(head.parameters())
+    res = tbptt(layer_step(lstm, head), x, y, loss_fn=mse_loss, optimizer=tb.optim.SGD(params, lr=0.5), clip=0.1,
+                **form)
+
+    k1, k2 = form.get("k1", form["k"]), form.get("k2", form["k"])
+    stagger = form.get("stagger")
+    offsets = stagger_offsets(B, k1) if stagger is True else stagger
+    topt = torch.optim.SGD(list(tl.parameters()) + list(th.parameters()), lr=0.5)
+    losses, state = _torch_tbptt(tl, th, torch.tensor(x.numpy()), torch.tensor(y.numpy()), k1, k2, offsets, topt,
+                                 0.1)
+    np.testing.assert_allclose(res.losses, losses, rtol=1e-10)
+    for a, b in zip(res.state, state):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+    for p, q in zip(params, list(tl.parameters()) + list(th.parameters())):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12)

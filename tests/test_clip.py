@@ -202,3 +202,26 @@ def test_docstring_examples_run():
     import doctest
     result = doctest.testmod(tb.nn.utils)
     assert result.attempted > 0 and result.failed == 0
+
+
+def _error_text(fn, *args, **kwargs):
+    with pytest.raises(RuntimeError) as info:
+        fn(*args, **kwargs)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("norm_type, grad", [(2.0, [1.0, math.nan]), (1, [math.inf, 1.0]), (math.inf, []),
+                                             (-math.inf, [])])
+def test_clip_grad_norm_error_messages_are_torchs(norm_type, grad):
+    ours, theirs = pair([np.asarray(grad, np.float32)])
+    kw = dict(norm_type=norm_type, error_if_nonfinite=True)
+    assert _error_text(clip_grad_norm_, ours, 1.0, **kw) == \
+        _error_text(torch.nn.utils.clip_grad_norm_, theirs, 1.0, **kw)
+
+
+def test_clip_grad_norm_empty_generator_warning_is_torchs():
+    with pytest.warns(UserWarning) as ours:
+        clip_grad_norm_((p for p in []), 1.0)
+    with pytest.warns(UserWarning) as theirs:
+        torch.nn.utils.clip_grad_norm_((p for p in []), 1.0)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]

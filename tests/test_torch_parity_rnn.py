@@ -181,3 +181,15 @@ def test_cell_parity(kind, fused, bias, batched, rng):
         results.append(([o.detach().numpy() for o in outs], [xs.grad.numpy()] + [h.grad.numpy() for h in hs],
                         {n: p.grad.numpy() for n, p in cell.named_parameters()}))
     assert_same(*results, 1e-10)
+
+
+@pytest.mark.parametrize("kind", list(LAYER_CASES))
+@pytest.mark.parametrize("p", [1.0, 0.0])
+def test_train_mode_dropout_sits_where_torchs_does(kind, p, rng):
+    """p = 1 zeroes everything a dropout touches, so the numbers say where it is applied:
+    between layers (deeper layers see zero input), never after the last one."""
+    m, tm = pair(kind, "from_torch", num_layers=3, bidirectional=True, dropout=p)
+    m.train()
+    tm.train()
+    x, hx, cot = inputs(rng, m)
+    assert_same(run_ours(m, x, hx, cot), run_torch(tm, x, hx, cot), 1e-10)

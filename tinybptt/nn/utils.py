@@ -44,19 +44,18 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     norms = []
     for t in tensors:
         a = t._data.astype(np.float64, copy=False).reshape(-1)
-        if a.size == 0 and math.isinf(norm_type):
-            raise RuntimeError(f"clip_grad_norm_: cannot compute the {norm_type} norm of an empty tensor "
-                               f"(shape {t.shape}) because the operation has no identity")
+        if a.size == 0 and math.isinf(norm_type):  # torch's messages for +inf and -inf
+            where, what = ("_foreach_norm", "infinity") if norm_type > 0 else ("linalg.vector_norm", "-inf")
+            raise RuntimeError(f"{where} cannot compute the {what} norm on an empty tensor because the "
+                               "operation does not have an identity")
         # each per-tensor norm is rounded to the tensor's own dtype, as torch computes it in that dtype
         norms.append(t.dtype.type(_vector_norm(a, norm_type)) if a.size else t.dtype.type(0.0))
     dtype = np.result_type(*[t.dtype for t in tensors])
     total = np.asarray(_vector_norm(np.asarray(norms, np.float64), norm_type), dtype)
-    if error_if_nonfinite and not np.isfinite(total):
-        # PyTorch's wording, so code matching on it keeps working; then the op and the value
+    if error_if_nonfinite and not np.isfinite(total):  # PyTorch's exact wording
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
-                           f"so it cannot be clipped. To disable this error and scale the gradients by the "
-                           f"non-finite norm anyway, set `error_if_nonfinite=False` "
-                           f"(clip_grad_norm_: total norm is {float(total)})")
+                           "so it cannot be clipped. To disable this error and scale the gradients by the "
+                           "non-finite norm anyway, set `error_if_nonfinite=False`")
     return Tensor(total)
 
 
@@ -97,8 +96,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         is_generator = isinstance(parameters, types.GeneratorType)
         parameters = list(parameters)
         if is_generator and not parameters:
-            warnings.warn("clip_grad_norm_: `parameters` is an empty generator, no gradient clipping will occur.",
-                          stacklevel=2)
+            warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=2)
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     total = get_total_norm(grads, norm_type, error_if_nonfinite, foreach)
     clip_grads_with_norm_(parameters, max_norm, total, foreach)
