@@ -193,3 +193,47 @@ def test_train_mode_dropout_sits_where_torchs_does(kind, p, rng):
     tm.train()
     x, hx, cot = inputs(rng, m)
     assert_same(run_ours(m, x, hx, cot), run_torch(tm, x, hx, cot), 1e-10)
+
+
+# ---------------------------------------------------------------- errors and repr as PyTorch's
+MSG_T0 = "Expected sequence length to be larger than 0 in RNN"
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("shape, batch_first", [((0, 3, 10), False), ((3, 0, 10), True), ((0, 10), False)])
+def test_zero_length_sequence_raises_like_torch(name, fused, shape, batch_first):
+    with pytest.raises(RuntimeError, match=MSG_T0):
+        getattr(torch.nn, name)(10, 20, batch_first=batch_first)(torch.randn(*shape))
+    with pytest.raises(RuntimeError, match=MSG_T0):
+        getattr(nn, name)(10, 20, batch_first=batch_first, fused=fused)(tb.randn(*shape))
+
+
+@pytest.mark.parametrize("name", ["RNN", "GRU"])
+@pytest.mark.parametrize("proj", [0, 5])
+def test_proj_size_keyword_rejected_for_rnn_and_gru_like_torch(name, proj):
+    msg = "proj_size argument is only supported for LSTM, not RNN or GRU"
+    with pytest.raises(ValueError, match=msg):
+        getattr(torch.nn, name)(10, 20, proj_size=proj)
+    with pytest.raises(ValueError, match=msg):
+        getattr(nn, name)(10, 20, proj_size=proj)
+
+
+@pytest.mark.parametrize("arg", ["bias", "batch_first"])
+def test_non_bool_flags_raise_type_error_like_torch(arg):
+    msg = f"{arg} should be of type bool, got: int"
+    with pytest.raises(TypeError, match=msg):
+        torch.nn.LSTM(10, 20, **{arg: 1})
+    with pytest.raises(TypeError, match=msg):
+        nn.LSTM(10, 20, **{arg: 1})
+
+
+def test_rnn_repr_matches_torch_with_relu():
+    kw = dict(num_layers=2, nonlinearity="relu")
+    assert repr(nn.RNN(3, 4, **kw)) == repr(torch.nn.RNN(3, 4, **kw))
+
+
+def test_nonpositive_length_message_is_torchs():
+    # torch.nn.utils.rnn.pack_padded_sequence's wording (capital L), which users match on
+    with pytest.raises(ValueError, match="Length of all samples has to be greater than 0"):
+        nn.GRU(3, 4)(tb.randn(5, 2, 3), lengths=[0, 5])

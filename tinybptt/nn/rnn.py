@@ -434,8 +434,8 @@ def _lengths_mask(lengths, steps, batch):
     if lens.shape != (batch,):
         raise ValueError(f"lengths: expected one length per sequence ({batch}), got {lens.size}")
     if (lens <= 0).any():
-        raise ValueError("lengths: length of all samples has to be greater than 0, "
-                         f"got {lens.tolist()}")
+        raise ValueError("Length of all samples has to be greater than 0, but found an element in 'lengths' "
+                         f"that is <= 0 (lengths: {lens.tolist()})")
     if lens.max() > steps:
         raise ValueError(f"lengths: a length of {lens.max()} is longer than the input's {steps} time steps")
     return np.arange(steps)[:, None] < lens[None, :]
@@ -454,6 +454,9 @@ class _RNNBase(Module):
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
                           f"expects num_layers greater than 1, but got dropout={dropout} and "
                           f"num_layers={num_layers}", stacklevel=2)
+        for what, v in (("bias", bias), ("batch_first", batch_first)):
+            if not isinstance(v, bool):
+                raise TypeError(f"{what} should be of type bool, got: {type(v).__name__}")
         for what, v in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
                 raise TypeError(f"{what} should be of type int, got: {type(v).__name__}")
@@ -544,6 +547,8 @@ class _RNNBase(Module):
         if self.batch_first:
             x = x.transpose(0, 1)
         steps, batch = x.shape[:2]
+        if steps == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         dirs = 2 if self.bidirectional else 1
         sizes = (self.proj_size or self.hidden_size, self.hidden_size)  # of h, and of c (LSTM)
         if hx is not None:
@@ -639,17 +644,15 @@ class RNN(_RNNBase):
     mode = "RNN"
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None, residual=False, fused=True):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, residual=False, fused=True, **kwargs):
+        _no_proj_size(kwargs)
         _check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device,
                          dtype, fused)
         self.nonlinearity, self.residual = nonlinearity, residual
 
     def extra_repr(self):
-        s = super().extra_repr()
-        if self.nonlinearity != "tanh":
-            s += f", nonlinearity={self.nonlinearity}"
-        return s + (", residual=True" if self.residual else "")
+        return super().extra_repr() + (", residual=True" if self.residual else "")
 
 
 class LSTM(_RNNBase):
@@ -675,3 +678,17 @@ class GRU(_RNNBase):
     """GRU layers (gates r, z, n with n = tanh(W_in x + b_in + r*(W_hn h + b_hn))); returns (output, h_n)."""
 
     mode = "GRU"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, device=None, dtype=None, fused=True, **kwargs):
+        _no_proj_size(kwargs)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device,
+                         dtype, fused)
+
+
+def _no_proj_size(kwargs):
+    """RNN and GRU take no proj_size (not even 0), and no other unknown keyword, as in PyTorch."""
+    if "proj_size" in kwargs:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+    if kwargs:
+        raise TypeError(f"__init__() got an unexpected keyword argument '{next(iter(kwargs))}'")
