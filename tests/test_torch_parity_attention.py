@@ -104,6 +104,81 @@ def test_sdpa_learnable_float_mask_gradient(rng):
     close(b.grad, tbias.grad, np.float64, "grad of the float mask")
 
 
+# PyTorch 2.13 on CPU applies attn_mask together with is_causal only on its flash kernel's path
+# (4-D inputs of one batch size, head count and last dim, no dropout, a 2-D or 4-D mask needing no
+# grad); every other combination raises.
+MASK_AND_CAUSAL = {
+    "4d_2d_mask": dict(),
+    "4d_4d_mask": dict(mask=(2, 1, 5, 6)),
+    "4d_broadcast_mask": dict(mask=(1, 3, 1, 6)),
+    "4d_taller": dict(L=7, S=3),
+    "4d_gqa": dict(kv_heads=1, gqa=True),
+    "3d_inputs": dict(q=(3,), raises=True),
+    "value_dim_differs": dict(Ev=5, raises=True),
+    "3d_mask": dict(mask=(3, 5, 6), raises=True),
+    "key_batch_broadcast": dict(kv=(1, 3), raises=True),
+    "dropout": dict(dropout_p=0.5, raises=True),
+    "mask_requires_grad": dict(mask_grad=True, raises=True),
+}
+
+
+@pytest.mark.parametrize("case", list(MASK_AND_CAUSAL))
+def test_sdpa_attn_mask_with_is_causal_accepted_and_rejected_as_torch(rng, case):
+    cfg = MASK_AND_CAUSAL[case]
+    L, S, E = cfg.get("L", 5), cfg.get("S", 6), 4
+    lead = cfg.get("q", (2, 3))
+    kv = cfg.get("kv", (lead[0], cfg.get("kv_heads", lead[-1])) if len(lead) == 2 else lead)
+    (q, tq), (k, tk), (v, tv) = (pair(rng.standard_normal(s), np.float64) for s in
+                                 (lead + (L, E), kv + (S, E), kv + (S, cfg.get("Ev", E))))
+    shape = cfg.get("mask", (L, S))
+    if cfg.get("mask_grad"):
+        m, tm = pair(rng.standard_normal(shape), np.float64)
+    else:
+        m = rng.random(shape) < 0.7
+        m[..., 0] = True
+        tm = torch.tensor(m)
+    kw = dict(is_causal=True, dropout_p=cfg.get("dropout_p", 0.0), enable_gqa=cfg.get("gqa", False))
+    if cfg.get("raises"):
+        with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
+            torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, **kw)
+        with pytest.raises(RuntimeError, match=r"Explicit attn_mask should not be set when is_causal=True.*query"):
+            F.scaled_dot_product_attention(q, k, v, attn_mask=m, **kw)
+        return
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=m, **kw)
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, **kw)
+    close(out, tout, np.float64, "output")
+    g = rng.standard_normal(out.shape)
+    out.backward(tb.tensor(g))
+    tout.backward(torch.tensor(g))
+    for name, a, b in (("query", q, tq), ("key", k, tk), ("value", v, tv)):
+        close(a.grad, b.grad, np.float64, f"grad of {name}")
+
+
+def test_sdpa_gqa_repeats_key_and_value_heads_separately(rng):
+    (q, tq), (k, tk), (v, tv) = (pair(rng.standard_normal(s), np.float64) for s in
+                                 ((2, 4, 5, 3), (2, 4, 6, 3), (2, 2, 6, 3)))
+    out = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, enable_gqa=True)
+    close(out, tout, np.float64, "output")
+    out.sum().backward()
+    tout.sum().backward()
+    close(v.grad, tv.grad, np.float64, "grad of value")
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3), (2, 3, 4), (2, 3, 4, 5)])
+def test_softmax_implicit_dim_and_zero_dim_as_torch(rng, fn, shape):
+    x, tx = pair(rng.standard_normal(shape), np.float64)
+    with pytest.warns(UserWarning, match="Implicit dimension choice"):
+        out = getattr(F, fn)(x)
+    with pytest.warns(UserWarning, match="Implicit dimension choice"):
+        tout = getattr(torch.nn.functional, fn)(tx)
+    close(out, tout, np.float64, "output")
+    (out * out).sum().backward()
+    (tout * tout).sum().backward()
+    close(x.grad, tx.grad, np.float64, "grad")
+
+
 # ---------------------------------------------------------------- MultiheadAttention
 MHA_CASES = {
     "plain": dict(),
@@ -118,6 +193,13 @@ MHA_CASES = {
     "both_masks": dict(am="bool", kpm=True),
     "causal_self_attention": dict(self_attn=True, am="causal", batch_first=True),
     "causal_need_weights_false": dict(self_attn=True, am="causal", need_weights=False),
+    # the is_causal hint without key_padding_mask and weights: torch's causal mask also hides
+    # the bias_k / zero keys appended after the last key
+    "causal_hint_bias_kv": dict(self_attn=True, am="causal", need_weights=False, add_bias_kv=True),
+    "causal_hint_zero_attn": dict(self_attn=True, am="causal", need_weights=False, add_zero_attn=True,
+                                  batch_first=True),
+    "causal_hint_with_padding": dict(self_attn=True, am="causal", need_weights=False, add_bias_kv=True,
+                                     kpm=True),
     "per_head_weights": dict(average=False, kpm=True),
     "need_weights_false": dict(need_weights=False, am="float", kpm="float"),
     "unbatched": dict(unbatched=True, kpm="float", am="3d"),
@@ -210,6 +292,32 @@ def test_multihead_attention_parity(rng, case, direction):
         close(p.grad, theirs_params[name].grad, dtype, f"grad of {name}")
     for name, a, b in (("query", q, tq), ("key", k, tk), ("value", v, tv)):
         close(a.grad, b.grad, dtype, f"grad of {name}")
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_multihead_attention_learnable_float_masks_get_gradients(rng, need_weights):
+    cfg = dict(add_bias_kv=True, add_zero_attn=True)
+    ours, theirs = make_pair(cfg, np.float64, "torch_to_ours")
+    ((q, tq), (k, tk), (v, tv)), _ = mha_inputs(rng, cfg, np.float64)
+    (am, tam), (kp, tkp) = pair(rng.standard_normal((6, 5, 6)), np.float64), pair(rng.standard_normal((3, 6)), np.float64)
+    out, _ = ours(q, k, v, attn_mask=am, key_padding_mask=kp, need_weights=need_weights)
+    tout, _ = theirs(tq, tk, tv, attn_mask=tam, key_padding_mask=tkp, need_weights=need_weights)
+    close(out, tout, np.float64, "attn_output")
+    (out * out).sum().backward()
+    (tout * tout).sum().backward()
+    close(am.grad, tam.grad, np.float64, "grad of attn_mask")
+    close(kp.grad, tkp.grad, np.float64, "grad of key_padding_mask")
+
+
+def test_multihead_attention_key_padding_mask_dims_checked_as_torch(rng):
+    ours, theirs = make_pair({}, np.float64, "torch_to_ours")
+    for unbatched, pad in ((False, np.zeros(6, bool)), (True, np.zeros((1, 6), bool))):
+        ((q, tq), (k, tk), (v, tv)), _ = mha_inputs(rng, dict(unbatched=unbatched), np.float64)
+        with pytest.raises(AssertionError, match="expected `key_padding_mask` to be `None` or"):
+            theirs(tq, tk, tv, key_padding_mask=torch.tensor(pad))
+        with pytest.raises(AssertionError, match=r"MultiheadAttention: For .* `query`, expected `key_padding_mask` "
+                                                 r"to be `None` or [12]-D but found [12]-D"):
+            ours(q, k, v, key_padding_mask=pad)
 
 
 def test_multihead_attention_float32_training_step_parity(rng):

@@ -125,8 +125,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); leading
     dims broadcast.  ``attn_mask``: boolean, True where a query MAY attend (PyTorch's
     SDPA convention), or float, added to the scores; it broadcasts to (..., L, S).
-    ``is_causal``: query i sees keys j <= i; together with ``attn_mask`` both apply, which
-    PyTorch 2.13 allows only for 4-D inputs without dropout.  ``scale`` defaults to 1/sqrt(E).
+    ``is_causal``: query i sees keys j <= i.  Together with ``attn_mask`` both apply where PyTorch
+    2.13 on CPU allows it (see ``_mask_with_causal_allowed``), else it raises.  ``scale`` defaults to 1/sqrt(E).
     ``dropout_p`` drops attention weights whenever > 0 (as PyTorch: pass 0.0 in eval).
     ``enable_gqa``: key/value may have fewer heads (dim -3) than query, each shared by a group.
     A fully masked query row gives zeros.
@@ -146,8 +146,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if k.shape[-2] != v.shape[-2]:
             raise AttentionShapeError(f"{where}: key and value must have the same sequence length, got "
                                       f"key {k.shape} and value {v.shape}")
-        if enable_gqa and min(q.ndim, k.ndim, v.ndim) >= 3 and k.shape[-3] != q.shape[-3]:
-            k, v = _repeat_heads(q, k, where), _repeat_heads(q, v, where)
+        if is_causal and attn_mask is not None and not _mask_with_causal_allowed(q, k, v, attn_mask, dropout_p,
+                                                                                 enable_gqa):
+            m_shape = (attn_mask if isinstance(attn_mask, Tensor) else _infer_array(attn_mask)).shape
+            raise AttentionShapeError(
+                f"{where}: Explicit attn_mask should not be set when is_causal=True (PyTorch allows both only for "
+                f"4-D query/key/value of equal batch, heads and last dim, without dropout, with a 2-D or 4-D mask "
+                f"that needs no grad); got query {q.shape}, key {k.shape}, value {v.shape}, attn_mask {m_shape}, "
+                f"dropout_p={dropout_p}")
+        if enable_gqa and min(q.ndim, k.ndim, v.ndim) >= 3:
+            k, v = (_repeat_heads(q, x, where) if x.shape[-3] != q.shape[-3] else x for x in (k, v))
         try:
             batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         except ValueError:
@@ -158,14 +166,31 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if is_causal:
             bias = _causal_bias(L, S, q.dtype)
             if attn_mask is not None:
-                # PyTorch 2.13 on CPU: 4-D inputs without dropout apply both masks; anything else raises
-                if not (q.ndim == k.ndim == v.ndim == 4 and dropout_p == 0.0):
-                    raise AttentionShapeError(f"{where}: Explicit attn_mask should not be set when is_causal=True "
-                                              f"(allowed only for 4-D inputs without dropout)")
                 bias = _sdpa_bias(attn_mask, batch + (L, S), q.dtype, where) + bias
         elif attn_mask is not None:
             bias = _sdpa_bias(attn_mask, batch + (L, S), q.dtype, where)
         return attention(q, k, v, bias, scale, dropout_p)
+
+
+def _mask_with_causal_allowed(q, k, v, mask, dropout_p, enable_gqa):
+    """Whether PyTorch 2.13 on CPU accepts attn_mask with is_causal=True: only its flash kernel
+    applies both, and it runs for 4-D inputs with one batch size, one head count (or valid GQA
+    groups) and one last dim, no dropout, nonempty sequences, and a mask that needs no grad of
+    shape (L|1, S|1) or (N|1, H|1, L|1, S|1).  Everywhere else PyTorch raises."""
+    if not q.ndim == k.ndim == v.ndim == 4 or dropout_p > 0:
+        return False
+    (n, h, L, e), (nk, hk, S, ek), (nv, hv, _, ev) = q.shape, k.shape, v.shape
+    if not (n == nk == nv and e == ek == ev and L > 0 and S > 0):
+        return False
+    heads_ok = hk == hv and hk > 0 and h % hk == 0 if enable_gqa else h == hk == hv
+    if not heads_ok:
+        return False
+    if isinstance(mask, Tensor) and mask.requires_grad:
+        return False
+    m = (mask if isinstance(mask, Tensor) else _infer_array(mask)).shape
+    if len(m) not in (2, 4) or m[-2] not in (L, 1) or m[-1] not in (S, 1):
+        return False
+    return len(m) == 2 or (m[0] in (n, 1) and m[1] in (h, 1))
 
 
 def _repeat_heads(q, kv, where):
@@ -196,19 +221,36 @@ def _sdpa_bias(mask, shape, dtype, where):
 
 # ---------------------------------------------------------------- masks of MultiheadAttention
 def _mha_bias(mask, name, dtype):
-    """MultiheadAttention's mask as an additive float array: bool True = masked out -> -inf."""
+    """MultiheadAttention's mask as an additive float array: bool True = masked out -> -inf.
+
+    A float Tensor that requires grad stays a Tensor, so that it gets its gradient (as in PyTorch).
+    """
     m = mask._data if isinstance(mask, Tensor) else _infer_array(mask)
     if m.dtype == np.bool_:
         return np.where(m, dtype.type(-np.inf), dtype.type(0))
     if m.dtype.kind != "f":
         raise AttentionShapeError(f"MultiheadAttention: only bool and floating types of {name} are supported, "
                                   f"got dtype {m.dtype}")
+    if isinstance(mask, Tensor) and mask.requires_grad:
+        return mask if mask.dtype == dtype else mask.to(dtype)
     return m.astype(dtype, copy=False)
+
+
+def _add(a, b):
+    """a + b for arrays or Tensors (a Tensor operand keeps the result on the tape)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return (a if isinstance(a, Tensor) else Tensor(a)) + b
+    return a + b
 
 
 def _pad_key(mask):
     """Append one never-masked key column (for bias_k / the zero-attention key)."""
-    return None if mask is None else np.concatenate([mask, np.zeros(mask.shape[:-1] + (1,), mask.dtype)], -1)
+    if mask is None:
+        return None
+    zeros = np.zeros(mask.shape[:-1] + (1,), mask.dtype)
+    if isinstance(mask, Tensor):
+        return ops.cat([mask, Tensor(zeros)], -1)
+    return np.concatenate([mask, zeros], -1)
 
 
 class MultiheadAttention(Module):
@@ -300,7 +342,10 @@ class MultiheadAttention(Module):
         query (L, N, E), key (S, N, kdim), value (S, N, vdim) (batch first with ``batch_first``;
         unbatched (L, E) too).  ``key_padding_mask`` (N, S): True (or -inf) ignores a key.
         ``attn_mask`` (L, S) or (N * num_heads, L, S): True (or -inf) forbids an attention.
-        ``is_causal`` is only a hint that ``attn_mask`` is causal (the mask is still required).
+        A float mask that requires grad gets its gradient.
+        ``is_causal`` is a hint that ``attn_mask`` is causal (the mask is still required); as in
+        PyTorch, with need_weights=False and no key_padding_mask the causal mask (key j <= query i,
+        over all keys incl. bias_k and the zero key) is used in place of ``attn_mask``.
         ``attn_weights``: (N, L, S) averaged over heads, or (N, num_heads, L, S).
         Dropout (training mode) drops attention weights; returned weights are after dropout.
         """
@@ -322,11 +367,18 @@ class MultiheadAttention(Module):
         if is_causal and attn_mask is None:
             raise AttentionShapeError(f"{where}: Need attn_mask if specifying the is_causal hint (e.g. the (L, L) "
                                       f"mask np.triu(np.ones((L, L), bool), 1))")
+        if key_padding_mask is not None:
+            kp_ndim = np.ndim(key_padding_mask._data if isinstance(key_padding_mask, Tensor) else key_padding_mask)
+            if kp_ndim != query.ndim - 1:
+                kind = "batched (3-D)" if batched else "unbatched (2-D)"
+                raise AttentionShapeError(f"{where}: For {kind} `query`, expected `key_padding_mask` to be `None` or "
+                                          f"{query.ndim - 1}-D but found {kp_ndim}-D (query shape {query.shape})")
         batch_first = self.batch_first and batched
         if not batched:  # (L, E) -> (L, 1, E), sequence first
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
-                key_padding_mask = _infer_array(key_padding_mask)[None]
+                key_padding_mask = (key_padding_mask.unsqueeze(0) if isinstance(key_padding_mask, Tensor)
+                                    else _infer_array(key_padding_mask)[None])
         seq_dim = 1 if batch_first else 0
         L, N, E = query.shape[seq_dim], query.shape[1 - seq_dim], query.shape[2]
         S = key.shape[seq_dim]
@@ -345,6 +397,10 @@ class MultiheadAttention(Module):
             raise AttentionShapeError(f"{where}: expected key features {self.kdim} and value features "
                                       f"{self.vdim}, got key {key.shape} and value {value.shape}")
         bias = self._mask_bias(attn_mask, key_padding_mask, N, L, S, query.dtype)
+        # PyTorch's is_causal hint: with no key_padding_mask and need_weights=False, attn_mask is
+        # dropped and SDPA's causal mask (key j <= query i, over every key incl. bias_k and the
+        # zero key) is used instead
+        causal_hint = is_causal and key_padding_mask is None and not need_weights
 
         if query is key is value and self._qkv_same_embed_dim and self.bias_k is None:
             # self-attention: one GEMM for Q, K and V, split into per-head views in one record
@@ -361,6 +417,8 @@ class MultiheadAttention(Module):
             k, v = (ops.cat([x, Tensor(np.zeros(x.shape[:2] + (1, x.shape[3]), x.dtype))], 2) for x in (k, v))
         for _ in range(int(self.bias_k is not None) + int(self.add_zero_attn)):
             bias = _pad_key(bias)
+        if causal_hint:
+            bias = _causal_bias(L, k.shape[2], q.dtype)
 
         p = self.dropout if self.training else 0.0
         out = attention(q, k, v, bias, None, p, need_weights)
@@ -412,7 +470,7 @@ class MultiheadAttention(Module):
                 raise AttentionShapeError(f"{where}: expecting key_padding_mask shape of {(N, S)}, "
                                           f"but got {kp.shape}")
             kp = kp.reshape(N, 1, 1, S)
-            bias = kp if bias is None else bias + kp
+            bias = kp if bias is None else _add(bias, kp)
         return bias
 
 

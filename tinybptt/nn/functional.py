@@ -1,4 +1,6 @@
 """nn.functional: activations, dropout, embedding and losses."""
+import warnings
+
 import numpy as np
 
 from .. import ops
@@ -11,8 +13,28 @@ _REDUCTIONS = ("mean", "sum", "none")
 def relu(x): return x.relu()
 def tanh(x): return x.tanh()
 def sigmoid(x): return x.sigmoid()
-def softmax(x, dim, dtype=None): return (x if dtype is None else x.to(dtype)).softmax(dim)
-def log_softmax(x, dim, dtype=None): return (x if dtype is None else x.to(dtype)).log_softmax(dim)
+
+
+def _softmax_along(name, x, dim, dtype):
+    """x (cast to ``dtype`` first) through ``x.<name>(dim)``; dim=None picks PyTorch's implicit dim, with its warning."""
+    x = x if dtype is None else x.to(dtype)
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                      f"Change the call to include dim=X as an argument.", UserWarning, stacklevel=3)
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    if x.ndim == 0:  # a single element: softmax 1, log_softmax 0 (as PyTorch)
+        return getattr(x.reshape(1), name)(dim).reshape(())
+    return getattr(x, name)(dim)
+
+
+def softmax(x, dim=None, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim``; a row of all -inf gives zeros (PyTorch: NaN)."""
+    return _softmax_along("softmax", x, dim, dtype)
+
+
+def log_softmax(x, dim=None, dtype=None):
+    """x - logsumexp(x) along ``dim``."""
+    return _softmax_along("log_softmax", x, dim, dtype)
 
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):
