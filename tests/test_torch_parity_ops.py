@@ -179,3 +179,35 @@ def test_printing_matches_torch():
     assert repr(x) == repr(tx) and repr(x * 2) == repr(tx * 2)
     assert repr(tb.tensor([1.5], dtype=tb.float64)) == repr(torch.tensor([1.5], dtype=torch.float64)).replace(
         "torch.", "tinybptt.")
+
+
+@pytest.mark.parametrize("mask, value, message", [
+    (np.ones((2, 3)), 0.0, "masked_fill_ only supports boolean masks, but got mask with dtype"),
+    (np.ones((2, 3), np.int64), 0.0, "masked_fill_ only supports boolean masks, but got mask with dtype"),
+    (np.ones((3, 2), bool), 0.0, "must match the size of tensor b"),
+    (np.ones((2, 3), bool), [1.0, 2.0], "masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
+                                        "with 1 dimension"),
+])
+def test_masked_fill_rejects_what_torch_rejects(mask, value, message):
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    with pytest.raises(RuntimeError, match=message):
+        torch.tensor(x).masked_fill(torch.tensor(mask), torch.tensor(value))
+    with pytest.raises(RuntimeError, match=message):
+        tb.tensor(x).masked_fill(mask, tb.tensor(value))
+
+
+def test_masked_fill_broadcasts_mask_and_0d_value_like_torch():
+    x = np.random.default_rng(1).standard_normal((2, 3))
+    mask = np.array([[[True, False, True]], [[False, False, True]]])  # (2, 1, 3): the result grows to (2, 2, 3)
+    want = torch.tensor(x).masked_fill(torch.tensor(mask), torch.tensor(7.0)).numpy()
+    got = tb.tensor(x).masked_fill(mask, tb.tensor(7.0)).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_0d_tensor_like_torch(name):
+    want = getattr(torch.tensor(2.5), name)(0).item()
+    assert getattr(tb.tensor(2.5), name)(0).item() == want
+    assert getattr(tb.tensor(2.5), name)(-1).item() == want
+    with pytest.raises(IndexError, match="out of range"):
+        getattr(tb.tensor(2.5), name)(1)

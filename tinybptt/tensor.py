@@ -463,20 +463,26 @@ class Tensor:
     clip = clamp
 
     def softmax(self, dim):
-        """Softmax along ``dim``."""
+        """Softmax along ``dim`` (of a 0-d tensor: 1, as PyTorch)."""
+        if self.ndim == 0:
+            ops._axes(dim, 0)
+            return ops.Softmax.apply(self.reshape(1), dim=0).reshape(())
         return ops.Softmax.apply(self, dim=dim)
 
     def log_softmax(self, dim):
-        """Log of softmax along ``dim``, computed stably."""
+        """Log of softmax along ``dim``, computed stably (of a 0-d tensor: 0)."""
+        if self.ndim == 0:
+            ops._axes(dim, 0)
+            return ops.LogSoftmax.apply(self.reshape(1), dim=0).reshape(())
         return ops.LogSoftmax.apply(self, dim=dim)
 
     def masked_fill(self, mask, value):
-        """Where ``mask`` is True take ``value``, elsewhere this tensor."""
-        return ops.Where.apply(_infer_array(mask).astype(bool), np.asarray(value, dtype=self.dtype), self)
+        """Where the bool ``mask`` (broadcast against this tensor) is True take ``value`` (a number or 0-d tensor)."""
+        return ops.Where.apply(_bool_mask(mask, self, value), np.asarray(_infer_array(value), dtype=self.dtype), self)
 
     def masked_fill_(self, mask, value):
         """In-place ``masked_fill`` (on a tensor outside the graph, e.g. a mask being built)."""
-        return self._inplace("masked_fill_", np.where(_infer_array(mask).astype(bool), value, self._data))
+        return self._inplace("masked_fill_", np.where(_bool_mask(mask, self, value), value, self._data))
 
     # ------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, dtype=None):
@@ -736,3 +742,15 @@ def _index_array(index):
 
 autograd.Tensor = Tensor
 ops.Tensor = Tensor
+
+
+def _bool_mask(mask, x, value):
+    """masked_fill's mask as a bool array, checked as PyTorch checks it (bool dtype, broadcastable, 0-d value)."""
+    m = _infer_array(mask)
+    if m.dtype != np.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {m.dtype}")
+    ops._broadcast_check("masked_fill", m, x._data)
+    if np.ndim(_infer_array(value)) != 0:
+        raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{np.ndim(_infer_array(value))} dimension(s).")
+    return m

@@ -22,8 +22,6 @@ def _softmax_along(name, x, dim, dtype):
         warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
                       f"Change the call to include dim=X as an argument.", UserWarning, stacklevel=3)
         dim = 0 if x.ndim in (0, 1, 3) else 1
-    if x.ndim == 0:  # a single element: softmax 1, log_softmax 0 (as PyTorch)
-        return getattr(x.reshape(1), name)(dim).reshape(())
     return getattr(x, name)(dim)
 
 
