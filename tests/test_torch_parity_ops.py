@@ -211,3 +211,122 @@ def test_softmax_of_0d_tensor_like_torch(name):
     assert getattr(tb.tensor(2.5), name)(-1).item() == want
     with pytest.raises(IndexError, match="out of range"):
         getattr(tb.tensor(2.5), name)(1)
+
+
+# ---------------------------------------------------------------- reductions, clamp, indexing helpers vs torch
+def _with_zeros(rng, shape):
+    a = rng.standard_normal(shape)
+    a[0, 1] = a[1, 2] = a[1, 3] = 0.0  # one zero in row 0, two in row 1 (prod and p-norm gradients)
+    a[2] = 0.0                          # an all-zero row (norms at zero)
+    return a
+
+
+def _ties(rng, shape):
+    return np.round(rng.standard_normal(shape) * 2) / 2
+
+
+MORE_CASES = {
+    "var_std_forms": ([(_normal, (3, 4))], lambda lib, a: a.var() + a.var(0).sum() + a.var(1, keepdim=True).sum()
+                      + a.std(False) + a.var(dim=1, correction=0).sum() + a.std(dim=(0, 1), correction=2)
+                      + lib.var(a, 1, unbiased=False).sum() + lib.std(a, dim=0, keepdim=True).sum()),
+    "var_empty_dim_tuple_is_all": ([(_normal, (3, 4))], lambda lib, a: a.var(dim=[0, 1], keepdim=True)),
+    "norm_p": ([(_with_zeros, (4, 5))], lambda lib, a: a.norm() + a.norm(1) + a.norm(3, dim=1).sum()
+               + a.norm(0.5, dim=1, keepdim=True).sum() + a.norm("fro", dim=0).sum()
+               + a.norm(float("inf"), dim=1).sum() + lib.norm(a, 2, dim=1).sum()),
+    "logsumexp": ([(_normal, (3, 4))], lambda lib, a: a.logsumexp(1) + lib.logsumexp(a, (0, 1))
+                  + (a * 500).logsumexp(dim=1, keepdim=True).sum(1)),
+    "logsumexp_neg_inf_row": ([(_normal, (2, 3))],
+                              lambda lib, a: a.masked_fill(lib.tensor([[False] * 3, [True, True, False]]),
+                                                           float("-inf")).logsumexp(1)),
+    "prod": ([(_with_zeros, (4, 5))], lambda lib, a: a.prod(1) + a.prod(0, keepdim=True).sum() + a[0].prod()
+             + a[3].prod() + lib.prod(a, -1)),
+    "cumsum": ([(_normal, (3, 4))], lambda lib, a: a.cumsum(1) * lib.cumsum(a, dim=-2)),
+    "clamp_tensor_bounds": ([(_normal, (4, 5)), (_normal, (5,)), (_normal, (4, 1))],
+                            lambda lib, a, lo, hi: a.clamp(lo - 0.5, hi + 0.5) + a.clamp(min=lo) + a.clamp(max=hi)
+                            + lib.clamp(a, lo + 0.3, lo) + a.clamp_min(lo) * a.clamp_max(hi)),
+    "clamp_ties": ([(_ties, (4, 5)), (_ties, (5,))], lambda lib, a, b: a.clamp(b, b + 0.5) + a.clamp(-0.5, 0.5)),
+    "gather_smaller_index": ([(_normal, (4, 5))],
+                             lambda lib, a: a.gather(0, lib.tensor([[0, 1, 3], [3, 3, 3]])) * 2
+                             + lib.gather(a, 1, lib.tensor([[4, 4, 0], [1, 2, 2]]))),
+    "views": ([(_normal, (2, 3, 4))],
+              lambda lib, a: a.narrow(2, 1, 2).sum() + a.narrow(-1, -2, 2).sum() + a.select(1, -1).sum()
+              + a.index_select(2, lib.tensor([3, 3, 0])).sum(2).sum() + a.movedim(0, 2).reshape(3, 8)[1].sum()
+              + a.movedim((0, 1), (2, 0)).sum((0, 1)).sum() + a.swapaxes(0, 2).unflatten(0, (2, 2))[1].sum()
+              + a.masked_select(a > 0.2).sum() + a.masked_select(lib.tensor([True, False, True, False])).sum()),
+    "piecewise_zero_grad": ([(_normal, (3, 4))], lambda lib, a: (a * 3).sign() * a + (a * 3).floor()
+                            + (a * 3).ceil() + (a * 3).round() + (a * 3).trunc() + a.round(decimals=1)),
+    "where_scalars": ([(_normal, (3, 4))], lambda lib, a: lib.where(a > 0, a, 1) + lib.where(a > 0, -2.0, a)
+                      + a.where(a < 0.5, 0.25)),
+    "argmax_keepdim": ([(_ties, (3, 4))], lambda lib, a: a * a.argmax(keepdim=True).to(a.dtype)
+                       + a.argmin(1, keepdim=True).to(a.dtype) + a.max(1).values.unsqueeze(1)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", list(MORE_CASES))
+def test_more_parity(name, dtype):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    makers, fn = MORE_CASES[name]
+    arrays = [make(rng, shape).astype(dtype) for make, shape in makers]
+    txs, tout = _run(torch, TF, lambda lib, F, *xs: fn(lib, *xs), arrays)
+    xs, out = _run(tb, F, lambda lib, F, *xs: fn(lib, *xs), arrays)
+    assert str(out.dtype) == str(tout.dtype).replace("torch.", "") and tuple(out.shape) == tuple(tout.shape)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), **TOL[dtype])
+    cot = rng.standard_normal(tout.shape).astype(dtype)
+    tout.backward(torch.tensor(cot))
+    out.backward(tb.tensor(cot))
+    for x, tx in zip(xs, txs):
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), **TOL[dtype])
+
+
+@pytest.mark.parametrize("expr", [
+    "lib.ones(3) // 2", "lib.arange(5) // lib.tensor(2.5)", "lib.arange(5, dtype=lib.int32) % lib.tensor(3)",
+    "lib.tensor([-7, 7]) % 3", "7 // lib.tensor([2, 3])", "7.5 % lib.tensor([2, 3])",
+    "lib.tensor([1, 5, 9]).clamp(2.5, 7)", "lib.tensor([1, 5, 9]).clamp(2, 7)",
+    "lib.ones(3).clamp(min=lib.zeros(3, dtype=lib.float64))",
+    "lib.ones(3).clamp(max=lib.tensor(0.5, dtype=lib.float64))",
+    "lib.where(lib.tensor([True, False]), 1.0, 0.0)", "lib.where(lib.tensor([True, False]), lib.tensor([1, 2]), 0.5)",
+    "lib.where(lib.tensor([True, False]), 1, 0)",
+    "lib.where(lib.tensor([True, False]), lib.ones(2), lib.zeros(2, dtype=lib.float64))",
+    "lib.tensor([3, 5]) ^ lib.tensor([1, 1])", "lib.tensor([3, 5]) & 1", "lib.tensor([True, False]) ^ True",
+    "lib.tensor([2, 3]).prod()", "lib.tensor([True, True]).prod()", "lib.tensor([True, True]).cumsum(0)",
+    "lib.tensor([1.5, -2.0]).sign()", "lib.tensor([-1, 2]).sign()", "lib.tensor([True, False]).sign()",
+    "lib.arange(lib.tensor(1), lib.tensor(4))", "lib.arange(3, 3)", "lib.randn_like(lib.ones(2, dtype=lib.float64))",
+    "lib.rand_like(lib.ones(2, 3))", "lib.empty_like(lib.arange(3))", "lib.randint_like(lib.ones(2, 3), 5)",
+    "lib.tensor(3.0).argmax(keepdim=True)", "lib.ones(2, 3).argmax(keepdim=True)",
+    "lib.isclose(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 2.1]))", "lib.ones(4, 5).norm(dim=1)",
+])
+def test_result_dtype_and_shape_match_torch(expr):
+    got, want = eval(expr, {"lib": tb}), eval(expr, {"lib": torch})
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "") and tuple(got.shape) == tuple(want.shape), expr
+    if "rand" not in expr and "empty" not in expr:
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_get_default_dtype_and_none_comparisons():
+    assert tb.get_default_dtype() == tb.float32 and str(torch.get_default_dtype()) == "torch.float32"
+    x, tx = tb.ones(2), torch.ones(2)
+    assert (x == None) is (tx == None) is False and (x != None) is (tx != None) is True  # noqa: E711
+
+
+@pytest.mark.parametrize("expr", [
+    "lib.ones(2) < lib.ones(3)", "lib.ones(3).clamp()", "lib.ones(3).clamp(min=lib.zeros(2))",
+    "lib.ones(2, 3).gather(0, lib.zeros(1, 4, dtype=lib.int64))",
+    "lib.ones(2, 3).gather(0, lib.zeros(3, dtype=lib.int64))", "lib.ones(2, 3).sum((0, 0))",
+    "lib.ones(2, 3).gather(1, lib.tensor([[1.0]]))", "lib.ones(4).narrow(0, 2, 5)", "lib.ones(4).narrow(1, 0, 1)",
+    "lib.ones(4, 2).select(1, 2)", "lib.ones(4).index_select(0, lib.tensor([1.0]))",
+    "lib.ones(4).masked_select(lib.tensor([1, 0, 1, 0]))", "lib.ones(2, 3).max(5)", "lib.ones(2, 3).argmax(2)",
+    "lib.ones(2, 3).cumsum(2)", "lib.ones(0, 3).max()", "lib.ones(0).argmax()", "lib.arange(0, 5, -1)",
+    "lib.tensor('abc')", "lib.tensor(None)", "lib.tensor([True]) - True", "lib.ones(3).prod((0,))",
+    "lib.randint(5, 3, (2,))", "float(lib.ones(2))", "[1, 2][lib.tensor(1.0)]", "lib.tensor([1, 2]).norm()",
+])
+def test_bad_input_raises_the_same_exception_type_as_torch(expr):
+    errors = []
+    for lib in (torch, tb):
+        with pytest.raises(Exception) as info:
+            eval(expr, {"lib": lib})
+        errors.append(info.value)
+    theirs, ours = errors
+    assert isinstance(ours, (type(theirs), RuntimeError if isinstance(theirs, NotImplementedError) else ())), \
+        (expr, repr(theirs), repr(ours))
+    assert "Traceback" not in str(ours) and str(ours)

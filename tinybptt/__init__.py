@@ -10,12 +10,16 @@ import numpy as np
 
 from .autograd import (current_scope, detect_anomaly, enable_grad, inference_mode, is_grad_enabled, no_grad, scope,
                        set_grad_enabled)
-from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
-                       randint, randn, randperm, tensor, zeros, zeros_like)
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, get_default_dtype,
+                       linspace, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
+                       tensor, zeros, zeros_like)
 from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, exp, flatten, is_tensor, log,
                         log_softmax, masked_fill, matmul, max, maximum, mean, min, minimum, numel, permute, pow,
                         relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze,
-                        where, mm, tril, triu, isnan, isinf, isfinite, equal, neg, flip)
+                        where, mm, tril, triu, isnan, isinf, isfinite, equal, neg, flip, var, std, var_mean,
+                        std_mean, norm, logsumexp, prod, cumsum, argmin, amax, amin, gather, narrow, select,
+                        index_select, masked_select, movedim, swapaxes, unflatten, clamp_min, clamp_max, clip, sign,
+                        floor, ceil, round, isclose)
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor

@@ -11,6 +11,7 @@ nobody holds is freed by Python like any other object.
 """
 import functools
 import heapq
+import inspect
 import itertools
 import operator
 import weakref
@@ -45,6 +46,27 @@ class _GradMode:
 
     def __call__(self, fn):
         mode = self.enabled
+        if inspect.isgeneratorfunction(fn):
+            def gen_wrapper(*args, **kwargs):  # the mode holds while the generator body runs, as in PyTorch
+                gen = fn(*args, **kwargs)
+                resume, value = gen.send, None
+                while True:
+                    prev, _state["grad"] = _state["grad"], mode
+                    try:
+                        item = resume(value)
+                    except StopIteration as stop:
+                        return stop.value
+                    finally:
+                        _state["grad"] = prev
+                    try:
+                        value, resume = (yield item), gen.send
+                    except GeneratorExit:
+                        gen.close()
+                        raise
+                    except BaseException as e:  # thrown into the wrapper: pass it on to the generator
+                        value, resume = e, gen.throw
+
+            return functools.wraps(fn)(gen_wrapper)
 
         def wrapper(*args, **kwargs):
             prev, _state["grad"] = _state["grad"], mode
@@ -200,7 +222,7 @@ class Function:
             if isinstance(x, Tensor):
                 arrays.append(x._data)
                 versions.append(x._version)
-                needs.append(x.requires_grad)
+                needs.append(x._requires_grad)
             else:
                 arrays.append(x)
                 versions.append(None)
@@ -271,11 +293,66 @@ def unbroadcast(grad, shape):
 
 
 # ---------------------------------------------------------------- the walk
-def backward(roots, root_grads, retain_graph=False, inputs=None):
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """As ``torch.autograd.backward``: accumulate d(tensors)/d(leaf) into the leaves' ``.grad``.
+
+    ``grad_tensors`` gives one gradient per tensor (None is allowed for a
+    one-element tensor); with ``inputs`` only those tensors' ``.grad`` is
+    accumulated.  ``create_graph=True`` is not supported (no higher-order gradients).
+    """
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    seeds = _seeds("backward", tensors, list(grad_tensors), "grad_tensors")
+    _no_create_graph("backward", create_graph)
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        if not inputs:
+            raise RuntimeError("backward: `inputs` argument to `backward()` cannot be empty.")
+        for x, g in zip(inputs, run_backward(tensors, seeds, bool(retain_graph), inputs=inputs)):
+            if g is not None:
+                x._accumulate(g)
+        return
+    run_backward(tensors, seeds, bool(retain_graph))
+
+
+def _no_create_graph(name, create_graph):
+    if create_graph:
+        raise NotImplementedError(f"{name}: create_graph=True is not supported: tinybptt has no higher-order "
+                                  f"gradients (backward functions run on numpy arrays, not on recorded tensors)")
+
+
+def _seeds(name, outputs, grads, arg):
+    """The starting gradient of each output as an array, checked as PyTorch checks it."""
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"{name}: got {len(outputs)} tensors and {len(grads)} gradients")
+    seeds = []
+    for i, (out, g) in enumerate(zip(outputs, grads)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{name}: expected tensors, got {type(out).__name__} at position {i}")
+        if not out.requires_grad:
+            raise RuntimeError(f"{name}: element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError(f"{name}: grad can be implicitly created only for scalar outputs; output {i} "
+                                   f"has shape {out.shape}, pass {arg}=")
+            seeds.append(np.ones(out.shape, out.dtype))
+            continue
+        g = np.asarray(g._data if isinstance(g, Tensor) else g)
+        if g.shape != out.shape:
+            raise RuntimeError(f"{name}: Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
+                               f"output[{i}] has a shape of {out.shape}.")
+        seeds.append(g.astype(out.dtype, copy=False))
+    return seeds
+
+
+def run_backward(roots, root_grads, retain_graph=False, inputs=None):
     """Accumulate d(roots)/d(leaf) into every reachable leaf's ``.grad``.
 
     With ``inputs`` (a list of tensors) nothing is accumulated: the gradients
-    reaching those tensors are returned instead (None for an unreached one).
+    reaching those tensors are returned instead (None for an unreached one),
+    and only the records on a path from the roots to them run (as in PyTorch,
+    so hooks and retained gradients elsewhere are left alone).
 
     A record is run once all gradients for its outputs have arrived: the walk
     takes waiting records latest-first from a heap keyed by tape position
@@ -285,6 +362,7 @@ def backward(roots, root_grads, retain_graph=False, inputs=None):
     waiting = []      # heap of (-position, node) for the nodes in ``pending``
     leaf_grads = {}   # id(leaf) -> [leaf, summed gradient]
     wanted = None if inputs is None else {id(t) for t in inputs}
+    keep = None if inputs is None else _toward(roots, wanted)
     captured = {}     # id(tensor) -> gradient, for ``inputs``
     for root, g in zip(roots, root_grads):
         _send(root, g, pending, waiting, leaf_grads)
@@ -292,22 +370,27 @@ def backward(roots, root_grads, retain_graph=False, inputs=None):
     while waiting:
         node = heapq.heappop(waiting)[1]
         grads = pending.pop(node)
-        if node.freed:
-            raise RuntimeError(
-                f"backward: trying to backward through the graph a second time: the arrays saved by "
-                f"{node.name} (scope '{node.scope}') were freed by the first backward(). "
-                f"Pass retain_graph=True to the first backward() to keep them.")
+        if keep is not None and node not in keep:
+            continue  # no wanted tensor lies behind this record
         if len(grads) > 1 and any(g is None for g in grads):  # an output nobody used: its gradient is zero
             grads = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(grads, node.out_meta)]
         if node.watched or wanted:
             for i, ref in enumerate(node.outputs):
                 out = ref()
                 if out is not None:
-                    grads[i] = out._run_hooks(grads[i])
-                    if out._retains_grad and not wanted:
+                    grads[i] = out._run_hooks(grads[i]) if out._hooks else grads[i]
+                    if out._retains_grad:
                         out._accumulate(grads[i])
                     if wanted and id(out) in wanted:
                         captured[id(out)] = grads[i]
+        if keep is not None and not keep[node]:
+            continue  # only this record's outputs are wanted: nothing behind it is
+        if node.freed:
+            raise RuntimeError(
+                "backward: Trying to backward through the graph a second time (or directly access saved tensors "
+                "after they have already been freed). Saved intermediate values of the graph are freed when you "
+                "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through "
+                f"the graph a second time (the arrays saved by {node.name} in scope '{node.scope}' are gone).")
         _check_versions(node)
         fn = node.fn
         needs = fn.needs_input_grad
@@ -331,34 +414,57 @@ def backward(roots, root_grads, retain_graph=False, inputs=None):
         return [captured.get(id(t)) for t in inputs]
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
+def _toward(roots, wanted):
+    """For a walk with ``inputs``: each record on a path from the roots to a wanted tensor, mapped to
+    whether its backward must run (an input leads on to a wanted tensor) or only its outputs are wanted."""
+    found, stack, seen = [], [r.grad_fn for r in roots if r.grad_fn is not None], set()
+    while stack:  # every record reachable from the roots, without recursion
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            found.append(node)
+            stack.extend(x.grad_fn for x in node.inputs if x is not None and x.grad_fn is not None)
+    keep = {}
+    for node in sorted(found, key=operator.attrgetter("position")):  # inputs' records come first
+        runs = any(x is not None and (id(x) in wanted or x.grad_fn in keep) for x in node.inputs)
+        if runs or any(id(ref()) in wanted for ref in node.outputs):
+            keep[node] = runs
+    return keep
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple (no ``.grad`` is touched).
 
-    As ``torch.autograd.grad``, without ``create_graph``: ``grad_outputs`` is
-    needed for non-scalar outputs; an input the outputs do not depend on is
-    an error unless ``allow_unused=True`` (then its gradient is None).
+    As ``torch.autograd.grad``, without ``create_graph`` and ``is_grads_batched``:
+    ``grad_outputs`` is needed for non-scalar outputs; an input the outputs do
+    not depend on is an error unless ``allow_unused=True`` (then its gradient
+    is None) or ``materialize_grads=True`` (then it is zeros).
     """
+    _no_create_graph("grad", create_graph)
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True is not supported")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("grad: grad requires non-empty inputs.")
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
-    seeds = []
-    for out, g in zip(outputs, grad_outputs):
-        if not out.requires_grad:
-            raise RuntimeError("grad: an output does not require grad and has no grad_fn")
-        if g is None:
-            if out._data.size != 1:
-                raise RuntimeError(f"grad: grad can be implicitly created only for scalar outputs; an output has "
-                                   f"shape {out.shape}, pass grad_outputs=")
-            g = np.ones(out.shape, out.dtype)
-        seeds.append(np.asarray(g._data if isinstance(g, Tensor) else g, dtype=out.dtype))
-    grads = backward(outputs, seeds, retain_graph=retain_graph, inputs=inputs)
+    seeds = _seeds("grad", outputs, list(grad_outputs), "grad_outputs")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError(f"grad: One of the differentiated Tensors does not require grad (index {i})")
+    grads = run_backward(outputs, seeds, retain_graph=bool(retain_graph), inputs=inputs)
     for i, g in enumerate(grads):
-        if g is None and not allow_unused:
-            raise RuntimeError(f"grad: input {i} (shape {inputs[i].shape}) appears to not have been used in the "
-                               f"graph; set allow_unused=True if this is the desired behavior")
-    return tuple(None if g is None else Tensor._wrap(np.array(g, dtype=x.dtype)) for g, x in zip(grads, inputs))
+        if g is None and not (allow_unused or materialize_grads):
+            raise RuntimeError(f"grad: The differentiated Tensor at index {i} appears to not have been used in the "
+                               f"graph. Set allow_unused=True if this is the desired behavior. (shape "
+                               f"{inputs[i].shape})")
+    return tuple((Tensor._wrap(np.zeros(x.shape, x.dtype)) if materialize_grads else None) if g is None
+                 else Tensor._wrap(np.array(g, dtype=x.dtype)) for g, x in zip(grads, inputs))
 
 
 def _check_versions(node):
@@ -369,9 +475,9 @@ def _check_versions(node):
     for x, v in changed:
         if _saved_by(node.fn, x._data):
             raise RuntimeError(
-                f"backward: one of the tensors saved by {node.name} (scope '{node.scope}') for gradient "
-                f"computation, of shape {x.shape}, has been modified by an in-place operation: it is at "
-                f"version {x._version}; expected version {v}")
+                f"backward: one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: the tensor of shape {x.shape} saved by {node.name} (scope '{node.scope}') has been "
+                f"modified by an in-place operation; it is at version {x._version}; expected version {v} instead.")
 
 
 def _send(x, g, pending, waiting, leaf_grads):

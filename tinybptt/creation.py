@@ -5,8 +5,16 @@ from .random import rng
 from .tensor import Tensor, _infer_array, as_dtype
 
 
-def _shape(size):
-    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+def _shape(size, name="zeros"):
+    """The size given as ints or one tuple/list, checked as PyTorch checks it."""
+    size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    try:
+        size = tuple(int(n.__index__()) for n in size)
+    except (AttributeError, TypeError):
+        raise TypeError(f"{name}(): size must be a tuple of ints, but got {size!r}") from None
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"{name}: Dimension size must be non-negative. (got size {size})")
+    return size
 
 
 def _float_dtype(dtype):
@@ -31,19 +39,19 @@ def from_numpy(array):
 
 def zeros(*size, dtype=None, requires_grad=False):
     """A tensor of zeros (float32 unless ``dtype``)."""
-    return Tensor(np.zeros(_shape(size), _float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.zeros(_shape(size, "zeros"), _float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False):
     """A tensor of ones (float32 unless ``dtype``)."""
-    return Tensor(np.ones(_shape(size), _float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.ones(_shape(size, "ones"), _float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):
     """A tensor filled with ``fill_value``; its dtype follows the value as in PyTorch (bool, int64, float32)."""
     if dtype is None and isinstance(fill_value, (bool, int, np.bool_, np.integer)):
         dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else np.int64
-    return Tensor(np.full(_shape((size,)), fill_value, _float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(np.full(_shape((size,), "full"), fill_value, _float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad=False):
@@ -68,19 +76,49 @@ def full_like(t, fill_value, dtype=None, requires_grad=False):
 
 def randn(*size, dtype=None, requires_grad=False):
     """Samples from N(0, 1)."""
-    return Tensor(rng().standard_normal(_shape(size)).astype(_float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(rng().standard_normal(_shape(size, "randn")).astype(_float_dtype(dtype)),
+                  requires_grad=requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False):
     """Samples from U[0, 1)."""
-    return Tensor(rng().random(_shape(size)).astype(_float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(rng().random(_shape(size, "rand")).astype(_float_dtype(dtype)), requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None):
+def randn_like(t, dtype=None, requires_grad=False):
+    """Samples from N(0, 1) in ``t``'s shape and dtype."""
+    return randn(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad=False):
+    """Samples from U[0, 1) in ``t``'s shape and dtype."""
+    return rand(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def empty_like(t, dtype=None, requires_grad=False):
+    """An uninitialised tensor (here: zeros) of ``t``'s shape and dtype."""
+    return zeros_like(t, dtype=dtype, requires_grad=requires_grad)
+
+
+def get_default_dtype():
+    """The dtype of floating-point factories and Python floats: always float32."""
+    return np.dtype(np.float32)
+
+
+def randint(low, high=None, size=(), dtype=None, requires_grad=False):
     """Integers in [low, high) (int64)."""
     if high is None or isinstance(high, (tuple, list)):  # randint(high, size) as in PyTorch
         low, high, size = 0, low, size if high is None else high
-    return Tensor(rng().integers(low, high, size).astype(as_dtype(dtype) or np.int64))
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    size = _shape((size,) if isinstance(size, int) else tuple(size), "randint")
+    return Tensor(rng().integers(low, high, size).astype(as_dtype(dtype) or np.int64), requires_grad=requires_grad)
+
+
+def randint_like(t, low=0, high=None, dtype=None):
+    """Integers in [low, high) in ``t``'s shape and dtype (``randint_like(t, high)`` also works)."""
+    low, high = (0, low) if high is None else (low, high)
+    return randint(low, high, t.shape, dtype=dtype or t.dtype)
 
 
 def randperm(n):
@@ -92,6 +130,12 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     """Evenly spaced values in [start, end); int64 for integer arguments, float32 otherwise."""
     if end is None:
         start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
     ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
     dtype = as_dtype(dtype) or (np.dtype(np.int64) if ints else np.dtype(np.float32))
     return Tensor(np.arange(start, end, step).astype(dtype), requires_grad=requires_grad)

@@ -13,15 +13,21 @@ def _t(x):
 
 
 def where(condition, input=None, other=None):
-    """Elementwise ``input`` where ``condition`` is True, else ``other``.
+    """Elementwise ``input`` where the bool ``condition`` is True, else ``other`` (numbers or tensors,
+    broadcast; the result's dtype is promoted as in arithmetic).
 
     With only ``condition``: a tuple of index tensors of its nonzero elements, one per dimension.
     """
     if input is None and other is None:
         return tuple(Tensor(i) for i in np.nonzero(_infer_array(condition)))
-    cond = _infer_array(condition).astype(bool)
-    a = input if isinstance(input, Tensor) else np.asarray(input, other.dtype if isinstance(other, Tensor) else None)
-    b = other if isinstance(other, Tensor) else np.asarray(other, a.dtype)
+    cond = _infer_array(condition)
+    if cond.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{cond.dtype}")
+    if not isinstance(input, Tensor) and isinstance(other, Tensor):
+        b, a = other._pair(input)
+        return ops.Where.apply(cond, a, b)
+    a, b = _t(input)._pair(other)
     return ops.Where.apply(cond, a, b)
 
 
@@ -90,6 +96,7 @@ def argmax(x, dim=None, keepdim=False): return _t(x).argmax(dim, keepdim)
 def maximum(x, other): return _t(x).maximum(other)
 def minimum(x, other): return _t(x).minimum(other)
 def clamp(x, min=None, max=None): return _t(x).clamp(min, max)  # noqa: A002
+clip = clamp
 def reshape(x, shape): return _t(x).reshape(shape)
 def transpose(x, dim0, dim1): return _t(x).transpose(dim0, dim1)
 def permute(x, dims): return _t(x).permute(dims)
@@ -98,6 +105,56 @@ def unsqueeze(x, dim): return _t(x).unsqueeze(dim)
 def squeeze(x, dim=None): return _t(x).squeeze(dim)
 def masked_fill(x, mask, value): return _t(x).masked_fill(mask, value)
 def pow(x, p): return _t(x) ** p  # noqa: A001
+
+
+def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    return _t(x).var(dim, unbiased, keepdim, correction=correction)
+
+
+def std(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    return _t(x).std(dim, unbiased, keepdim, correction=correction)
+
+
+def var_mean(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """(variance, mean) over ``dim``."""
+    return _t(x).var(dim, unbiased, keepdim, correction=correction), _t(x).mean(_mean_dim(x, dim), keepdim)
+
+
+def std_mean(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """(standard deviation, mean) over ``dim``."""
+    return _t(x).std(dim, unbiased, keepdim, correction=correction), _t(x).mean(_mean_dim(x, dim), keepdim)
+
+
+def _mean_dim(x, dim):
+    return None if isinstance(dim, bool) else dim
+
+
+def norm(x, p="fro", dim=None, keepdim=False, dtype=None): return _t(x).norm(p, dim, keepdim, dtype)
+def logsumexp(x, dim, keepdim=False): return _t(x).logsumexp(dim, keepdim)
+def prod(x, dim=None, keepdim=False, dtype=None): return _t(x).prod(dim, keepdim, dtype)
+def cumsum(x, dim): return _t(x).cumsum(dim)
+def argmin(x, dim=None, keepdim=False): return _t(x).argmin(dim, keepdim)
+def amax(x, dim=(), keepdim=False): return _t(x).amax(dim, keepdim)
+def amin(x, dim=(), keepdim=False): return _t(x).amin(dim, keepdim)
+def gather(x, dim, index): return _t(x).gather(dim, index)
+def narrow(x, dim, start, length): return _t(x).narrow(dim, start, length)
+def select(x, dim, index): return _t(x).select(dim, index)
+def index_select(x, dim, index): return _t(x).index_select(dim, index)
+def masked_select(x, mask): return _t(x).masked_select(mask)
+def movedim(x, source, destination): return _t(x).movedim(source, destination)
+def swapaxes(x, dim0, dim1): return _t(x).transpose(dim0, dim1)
+def unflatten(x, dim, sizes): return _t(x).unflatten(dim, sizes)
+def clamp_min(x, min): return _t(x).clamp(min=min)  # noqa: A002
+def clamp_max(x, max): return _t(x).clamp(max=max)  # noqa: A002
+def sign(x): return _t(x).sign()
+def floor(x): return _t(x).floor()
+def ceil(x): return _t(x).ceil()
+def round(x, decimals=0): return _t(x).round(decimals)  # noqa: A001
+
+
+def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Elementwise |a - b| <= atol + rtol * |b|, as a bool tensor."""
+    return Tensor._wrap(np.isclose(np.asarray(_t(a)), np.asarray(_t(b)), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8):

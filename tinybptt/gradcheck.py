@@ -56,7 +56,7 @@ def _gradcheck(fn, inputs, eps, atol, rtol, seed):
 
     roots = [(o, v.astype(o.dtype)) for o, v in zip(outs, cotangents) if o.requires_grad]
     if roots:
-        autograd.backward([r for r, _ in roots], [v for _, v in roots])
+        autograd.run_backward([r for r, _ in roots], [v for _, v in roots])
 
     for i, (x, c) in enumerate(zip(args, checked)):
         if not c:

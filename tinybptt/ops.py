@@ -23,6 +23,8 @@ def kernels():
 
 
 def _broadcast_check(name, a, b):
+    if a is None or b is None:
+        return
     sa, sb = np.shape(a), np.shape(b)
     if sa == sb:
         return
@@ -256,16 +258,42 @@ class Relu(Function):
 
 
 class Clamp(Function):
+    """min(max(a, lo), hi); lo and hi are scalars, arrays or tensors (broadcast), either may be None.
+
+    As PyTorch: ``a`` gets the gradient where lo <= a <= hi, ``lo`` where a < lo < hi,
+    ``hi`` where a > hi or hi < lo (the result is hi wherever lo > hi).
+    """
+
     def forward(self, a, lo=None, hi=None):
-        self.mask = np.ones(a.shape, bool)
+        _broadcast_check("clamp", a, lo)
+        _broadcast_check("clamp", a, hi)
+        y, inside = a, True
         if lo is not None:
-            self.mask &= a >= lo
+            y, inside = np.maximum(y, lo), a >= lo
         if hi is not None:
-            self.mask &= a <= hi
-        return np.clip(a, lo, hi).astype(a.dtype, copy=False)
+            y, inside = np.minimum(y, hi), inside & (a <= hi)
+        self.inside, self.lo_wins, self.hi_wins = inside, None, None
+        if lo is not None and np.ndim(lo):
+            self.lo_wins = (a < lo) & (lo < hi) if hi is not None else a < lo
+        if hi is not None and np.ndim(hi):
+            self.hi_wins = (a > hi) | (hi < lo) if lo is not None else a > hi
+        return np.asarray(y, a.dtype)
 
     def backward(self, g):
-        return g * self.mask
+        zero = np.zeros((), g.dtype)
+        glo = None if self.lo_wins is None else np.where(self.lo_wins, g, zero)
+        ghi = None if self.hi_wins is None else np.where(self.hi_wins, g, zero)
+        return np.where(self.inside, g, zero), glo, ghi
+
+
+class Piecewise(Function):
+    """A piecewise-constant function (sign, floor, ceil, round, trunc): its gradient is zero."""
+
+    def forward(self, a, f):
+        return f(a)
+
+    def backward(self, g):
+        return np.zeros_like(g)
 
 
 class Where(Function):
@@ -316,8 +344,12 @@ def _axes(dim, ndim):
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     for d in dims:
         if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions "
-                             f"(expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
+            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions: Dimension out of "
+                             f"range (expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {d})")
+    normal = [d % max(ndim, 1) for d in dims]
+    for d in normal:
+        if normal.count(d) > 1:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
     return tuple(d % max(ndim, 1) for d in dims) if ndim else None
 
 
@@ -353,6 +385,67 @@ class Norm2(Function):
         return g.reshape(self.n.shape) * np.where(zero, 0, self.a) / np.where(zero, 1, self.n)
 
 
+class NormP(Function):
+    """The p-norm (sum |a|^p)^(1/p) over ``dim`` for p > 0 other than 2 and inf; its gradient
+    sign(a) |a|^(p-1) / norm^(p-1) is taken as 0 where the norm is 0 (as PyTorch)."""
+
+    def forward(self, a, p, dim=None, keepdim=False):
+        axes = _axes(dim, a.ndim)
+        self.a, self.p = a, a.dtype.type(p)
+        self.n = (np.abs(a) ** self.p).sum(axis=axes, keepdims=True) ** (1 / self.p)
+        return self.n if keepdim else self.n.squeeze(axes)
+
+    def backward(self, g):
+        zero = self.n == 0
+        scale = np.where(zero, 0, g.reshape(self.n.shape) / np.where(zero, 1, self.n) ** (self.p - 1))
+        with np.errstate(divide="ignore"):  # 0^(p-1) for p < 1: those elements get 0, as in PyTorch
+            return np.where(self.a == 0, 0, np.sign(self.a) * np.abs(self.a) ** (self.p - 1) * scale)
+
+
+class LogSumExp(Function):
+    """log(sum(exp(a))) over ``dim``, computed stably; its gradient is softmax(a) along ``dim``."""
+
+    def forward(self, a, dim, keepdim=False):
+        axes = _axes(dim, a.ndim)
+        a = _float(a)
+        m = np.max(a, axis=axes, keepdims=True) if a.size else np.zeros((1,) * a.ndim, a.dtype)
+        m = np.where(np.isfinite(m), m, 0)  # all -inf (or an inf) in a slice: no shift
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.y = np.log(np.exp(a - m).sum(axis=axes, keepdims=True)) + m
+        self.a, self.axes = a, axes
+        return self.y if keepdim else self.y.squeeze(axes)
+
+    def backward(self, g):
+        with np.errstate(invalid="ignore"):
+            return g.reshape(self.y.shape) * np.exp(self.a - self.y)
+
+
+class Prod(Function):
+    """Product over one dim (or all elements); the gradient is the product of the other elements,
+    computed with exclusive running products so that zeros need no division."""
+
+    def forward(self, a, dim=None, keepdim=False):
+        self.shape, self.dim, self.keepdim = a.shape, dim, keepdim
+        if dim is None:
+            self.a = a.reshape(-1)
+            return np.asarray(np.prod(a))
+        self.dim = _axes(dim, a.ndim)[0] if a.ndim else None
+        self.a = a if a.ndim else a.reshape(1)
+        return np.prod(a, axis=self.dim, keepdims=keepdim) if a.ndim else np.asarray(np.prod(a))
+
+    def backward(self, g):
+        ax = 0 if self.dim is None else self.dim
+        x = np.moveaxis(self.a, ax, -1)
+        ones, n = np.ones(x.shape[:-1] + (1,), x.dtype), x.shape[-1]
+        left = np.cumprod(np.concatenate([ones, x[..., :-1]], -1), -1)[..., :n]              # prod of x[..., :i]
+        right = np.cumprod(np.concatenate([ones, x[..., :0:-1]], -1), -1)[..., ::-1][..., :n]  # of x[..., i+1:]
+        others = np.moveaxis(left * right, -1, ax)
+        if self.dim is None:
+            return (g * others).reshape(self.shape)
+        g = g if self.keepdim or not len(self.shape) else np.expand_dims(g, self.dim)
+        return (g * others).reshape(self.shape)
+
+
 class Mean(Function):
     def forward(self, a, dim=None, keepdim=False):
         self.shape, axes = a.shape, _axes(dim, a.ndim)
@@ -383,7 +476,13 @@ class MinMax(Function):
 
     def forward(self, a, reduce, dim=None, keepdim=False, indices=False):
         if a.size == 0:
-            raise RuntimeError(f"{reduce.__name__}: cannot reduce an empty tensor of shape {a.shape}")
+            name = "max" if reduce is np.max else "min"
+            if dim is None:
+                raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                                   f"Specify the reduction dim with the 'dim' argument. (shape {a.shape})")
+            for d in _axes(dim, a.ndim) or range(a.ndim):
+                if a.shape[d] == 0:
+                    raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size. (shape {a.shape})")
         self.a, self.axes, self.keepdim = a, _axes(dim, a.ndim), keepdim
         self.arg = None
         if indices and a.ndim:
@@ -454,32 +553,46 @@ def _basic_index(index):
 
 
 class Gather(Function):
-    """out[..., i, ...] = a[..., index[..., i, ...], ...] along ``dim``; the gradient scatter-adds back."""
+    """out[i][j][k] = a[i][index[i][j][k]][k] along ``dim`` (index may be smaller than ``a`` in the
+    other dims, as in PyTorch); the gradient scatter-adds back."""
 
     def forward(self, a, index, dim):
-        if index.ndim != a.ndim:
-            raise RuntimeError(f"gather: index has {index.ndim} dims but input has {a.ndim} "
+        if index.ndim != a.ndim and index.ndim + a.ndim > 1:
+            raise RuntimeError(f"gather: Index tensor must have the same number of dimensions as input tensor "
                                f"(shapes {index.shape} and {a.shape})")
-        if index.size and (index.min() < 0 or index.max() >= a.shape[dim]):
-            raise RuntimeError(f"gather: index out of range [0, {a.shape[dim]}) for dimension {dim}, got "
-                               f"values in [{index.min()}, {index.max()}]")
-        self.shape, self.dim, self.index = a.shape, dim % a.ndim, index
-        return np.take_along_axis(a, self.index, self.dim)
+        self.shape, out_shape = a.shape, index.shape
+        a, index = a.reshape(a.shape or (1,)), index.reshape(index.shape or (1,))  # 0-d works as 1-d
+        d = _axes(dim, a.ndim)[0]
+        for i in range(a.ndim):
+            if i != d and index.shape[i] > a.shape[i]:
+                raise RuntimeError(f"gather: Size does not match at dimension {i} expected index {list(index.shape)}"
+                                   f" to be no larger than self {list(a.shape)} apart from dimension {d}")
+        if index.size and (index.min() < 0 or index.max() >= a.shape[d]):
+            bad = index.max() if index.max() >= a.shape[d] else index.min()
+            raise RuntimeError(f"gather: index {bad} is out of bounds for dimension {d} with size {a.shape[d]}")
+        grid = list(np.indices(index.shape, sparse=True))
+        grid[d] = index
+        self.grid, self.index_shape, self.flat_shape = tuple(grid), index.shape, a.shape
+        return a[self.grid].reshape(out_shape)
 
     def backward(self, g):
-        grid = list(np.indices(self.index.shape, sparse=True))
-        grid[self.dim] = self.index
-        out = np.zeros(self.shape, g.dtype)
-        np.add.at(out, tuple(grid), g)  # repeated indices accumulate
-        return out, None
+        out = np.zeros(self.flat_shape, g.dtype)
+        np.add.at(out, self.grid, g.reshape(self.index_shape))  # repeated indices accumulate
+        return out.reshape(self.shape), None
 
 
 class CumSum(Function):
     def forward(self, a, dim):
-        self.dim = dim
-        return np.cumsum(a, axis=dim)
+        axes = _axes(dim, a.ndim)
+        if a.ndim == 0:
+            self.dim = None
+            return a.copy()
+        self.dim = axes[0]
+        return np.cumsum(a, axis=self.dim)
 
     def backward(self, g):
+        if self.dim is None:
+            return g
         # each input element feeds every later output: reverse cumulative sum of g
         return np.flip(np.cumsum(np.flip(g, self.dim), axis=self.dim), self.dim)
 

@@ -1,6 +1,7 @@
 """Tensor: an ``np.ndarray`` plus what autograd needs (grad, grad_fn, hooks)."""
 import collections
 import numbers
+import warnings
 import weakref
 
 import numpy as np
@@ -32,12 +33,32 @@ def _infer_array(data, dtype=None):
         return data.astype(dtype, copy=False) if dtype is not None else data
     if isinstance(data, np.generic):
         return np.asarray(data, dtype=dtype)
-    arr = np.asarray(data)
-    if arr.dtype == object:
-        arr = np.asarray([np.asarray(_infer_array(x)) for x in data])
+    try:
+        arr = np.asarray(data)
+        if data is None:
+            raise RuntimeError("tensor: Could not infer dtype of NoneType")
+        if arr.dtype == object and arr.ndim == 0:
+            raise TypeError(f"tensor: new(): invalid data type '{type(data).__name__}'")
+        if arr.dtype == object:
+            arr = np.asarray([np.asarray(_infer_array(x)) for x in data])
+    except ValueError:
+        raise ValueError(f"tensor: {_ragged(data) or 'data is not a (nested) sequence of numbers'}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"tensor: new(): invalid data type '{type(data).__name__ if arr.ndim == 0 else arr.dtype}'")
     if dtype is None and arr.dtype == np.float64 and not _holds_float64(data):
         dtype = np.float32
     return arr.astype(dtype, copy=False) if dtype is not None else arr
+
+
+def _ragged(data, dim=0):
+    """PyTorch's message for nested sequences of unequal lengths, or None."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+    lengths = [len(x) if isinstance(x, (list, tuple)) else None for x in data]
+    for n in lengths[1:]:
+        if n != lengths[0]:
+            return f"expected sequence of length {lengths[0]} at dim {dim + 1} (got {n})"
+    return next((m for m in (_ragged(x, dim + 1) for x in data) if m), None)
 
 
 def _holds_float64(data):
@@ -52,7 +73,7 @@ def _holds_float64(data):
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_out_index", "_version",
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_out_index", "_version",
                  "_hooks", "_retains_grad", "_base", "__weakref__")  # _base: set only by detach()
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
 
@@ -60,16 +81,20 @@ class Tensor:
         self._data = _infer_array(data, dtype)
         self._grad, self.grad_fn, self._out_index, self._version = None, None, 0, 0
         self._hooks, self._retains_grad = None, False  # _hooks: a list once a hook is registered
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
-            self.requires_grad_(True)
+            if self._data.dtype.kind != "f":
+                raise RuntimeError(f"requires_grad_: only floating point tensors can require gradients, got dtype "
+                                   f"{self._data.dtype} (Only Tensors of floating point and complex dtype can "
+                                   f"require gradients)")
+            self._requires_grad = True
 
     @classmethod
     def _wrap(cls, array, requires_grad=False):
         t = cls.__new__(cls)
         t._data = array if isinstance(array, np.ndarray) else np.asarray(array)
         t._grad, t.grad_fn, t._out_index, t._version = None, None, 0, 0
-        t._hooks, t._retains_grad, t.requires_grad = None, False, requires_grad
+        t._hooks, t._retains_grad, t._requires_grad = None, False, requires_grad
         return t
 
     # ------------------------------------------------------------ basic attributes
@@ -110,7 +135,12 @@ class Tensor:
 
     @property
     def grad(self):
-        """Gradient accumulated by ``backward`` (a Tensor), or None."""
+        """Gradient accumulated by ``backward`` (a Tensor), or None.
+
+        Reading it on a non-leaf tensor that does not retain its gradient warns, as PyTorch does.
+        """
+        if self._grad is None and self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(_NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -118,13 +148,29 @@ class Tensor:
         if value is not None and not isinstance(value, Tensor):
             value = Tensor(value, dtype=self.dtype)
         if value is not None and value.shape != self.shape:
-            raise RuntimeError(f"assigned grad has shape {value.shape}, tensor has shape {self.shape}")
+            raise RuntimeError(f"assigned grad has shape {value.shape}, tensor has shape {self.shape}: attempting "
+                               f"to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+                               f"'{list(self.shape)}'. Please ensure that the gradient and the tensor are the same "
+                               f"size")
+        if value is not None and value.dtype != self.dtype:
+            raise RuntimeError(f"attempting to assign a gradient with dtype '{value.dtype}' to a tensor with dtype "
+                               f"'{self.dtype}'. The gradient must match the tensor's dtype")
         self._grad = value
+
+    @property
+    def requires_grad(self):
+        """Whether operations on this tensor are recorded (set it only on leaves, as in PyTorch)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
 
     def numpy(self):
         """The underlying array (shares memory)."""
-        if self.requires_grad:
-            raise RuntimeError("numpy(): call .detach().numpy() on a tensor that requires grad")
+        if self._requires_grad:
+            raise RuntimeError("numpy(): Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -133,7 +179,8 @@ class Tensor:
     def item(self):
         """The single value of a one-element tensor as a Python number."""
         if self._data.size != 1:
-            raise RuntimeError(f"item(): a tensor with {self._data.size} elements cannot be converted to a scalar")
+            raise RuntimeError(f"item(): a tensor with {self._data.size} elements cannot be converted to a scalar "
+                               f"(a Tensor with {self._data.size} elements cannot be converted to Scalar)")
         return self._data.item()
 
     def tolist(self):
@@ -159,37 +206,50 @@ class Tensor:
 
     def __bool__(self):
         if self._data.size != 1:
-            raise RuntimeError("bool(): the truth value of a tensor with more than one element is ambiguous")
+            raise RuntimeError(f"bool(): Boolean value of Tensor with more than one value is ambiguous "
+                               f"(shape {self.shape})")
         return bool(self._data)
 
     def __hash__(self):
         return id(self)
 
+    def _scalar(self):
+        if self._data.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars, got shape {self.shape}")
+        return self._data.item()
+
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar())
 
     def __index__(self):
-        return int(self.item())
+        if self._data.size != 1 or self._data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.item())
 
     # ------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad=True):
         """Set whether gradients are recorded for this leaf (in place)."""
         if requires_grad and self._data.dtype.kind != "f":
             raise RuntimeError(f"requires_grad_: only floating point tensors can require gradients, "
-                               f"got dtype {self._data.dtype}")
+                               f"got dtype {self._data.dtype} (only Tensors of floating point dtype can require "
+                               f"gradients)")
         if not requires_grad and self.grad_fn is not None:
-            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach() instead")
-        self.requires_grad = bool(requires_grad)
+            raise RuntimeError("requires_grad_: you can only change requires_grad flags of leaf variables. If you "
+                               "want to use a computed variable in a subgraph that doesn't require differentiation "
+                               "use var_no_grad = var.detach().")
+        self._requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, gradient=None, retain_graph=False):
-        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on."""
-        if not self.requires_grad:
-            raise RuntimeError("backward: tensor does not require grad and has no grad_fn "
-                               "(no input had requires_grad=True, or it was made under no_grad)")
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on
+        (only into ``inputs``' ``.grad`` when given).  ``create_graph=True`` is not supported."""
+        if not self._requires_grad:
+            raise RuntimeError("backward: tensor does not require grad and has no grad_fn: element 0 of tensors "
+                               "does not require grad and does not have a grad_fn (no input had "
+                               "requires_grad=True, or it was made under no_grad)")
         if gradient is None:
             if self._data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
@@ -198,8 +258,11 @@ class Tensor:
         else:
             gradient = _infer_array(gradient, self.dtype)
             if gradient.shape != self.shape:
-                raise RuntimeError(f"backward: gradient has shape {gradient.shape}, tensor has shape {self.shape}")
-        autograd.backward([self], [gradient], retain_graph=retain_graph)
+                raise RuntimeError(f"backward: Mismatch in shape: gradient has shape {gradient.shape}, tensor has "
+                                   f"shape {self.shape}")
+        if create_graph or inputs is not None:
+            return autograd.backward(self, Tensor._wrap(gradient), retain_graph, create_graph, inputs)
+        autograd.run_backward([self], [gradient], retain_graph=bool(retain_graph))
 
     def detach(self):
         """A tensor sharing this one's data, cut from the graph.
@@ -213,13 +276,13 @@ class Tensor:
 
     def detach_(self):
         """Cut this tensor from the graph in place, making it a leaf."""
-        self.grad_fn, self.requires_grad = None, False
+        self.grad_fn, self._requires_grad = None, False
         return self
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
-        if not self.requires_grad:
-            raise RuntimeError("retain_grad: tensor does not require grad")
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
             self._retains_grad = self.grad_fn.watched = True
 
@@ -233,8 +296,8 @@ class Tensor:
         The hook may return a new gradient that replaces it.  Returns a handle
         with ``remove()``.
         """
-        if not self.requires_grad:
-            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
@@ -244,10 +307,17 @@ class Tensor:
         return _HookHandle(lambda: hook in hooks and hooks.remove(hook))
 
     def _run_hooks(self, g):
-        for hook in self._hooks or ():
+        for hook in list(self._hooks or ()):
             out = hook(Tensor._wrap(g))
             if out is not None:
-                g = _infer_array(out, self.dtype)
+                new = _infer_array(out)
+                name = getattr(hook, "__name__", type(hook).__name__)
+                if new.shape != g.shape:
+                    raise RuntimeError(f"hook '{name}' has changed the size of value: it returned shape "
+                                       f"{new.shape} for a gradient of shape {g.shape}")
+                if new.dtype != g.dtype:
+                    raise RuntimeError(f"hook '{name}' has changed the type of value (was {g.dtype} got {new.dtype})")
+                g = new
         return g
 
     def _accumulate(self, g):
@@ -284,9 +354,9 @@ class Tensor:
             base()._bump_version()
 
     def _check_inplace(self, name):
-        if autograd.is_grad_enabled() and self.requires_grad and self.grad_fn is None:
-            raise RuntimeError(f"{name}: a leaf tensor that requires grad is used in an in-place "
-                               f"operation; wrap it in tinybptt.no_grad()")
+        if autograd.is_grad_enabled() and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation. "
+                               f"(Change a leaf tensor that requires grad only inside tinybptt.no_grad().)")
 
     def __setitem__(self, index, value):
         self._check_inplace("__setitem__")
@@ -307,6 +377,8 @@ class Tensor:
         dtype = as_dtype(dtype)
         if dtype is None or dtype == self.dtype:
             return self
+        if dtype.kind != "f":  # an integer or bool result has no gradient (as in PyTorch)
+            return Tensor._wrap(self._data.astype(dtype))
         return ops.Cast.apply(self, dtype=dtype)
 
     type = to
@@ -380,8 +452,20 @@ class Tensor:
 
     def __add__(self, o): return ops.Add.apply(*self._pair(o))
     def __radd__(self, o): return ops.Add.apply(*self._pair(o)[::-1])
-    def __sub__(self, o): return ops.Sub.apply(*self._pair(o))
-    def __rsub__(self, o): return ops.Sub.apply(*self._pair(o)[::-1])
+    def __sub__(self, o): return ops.Sub.apply(*self._no_bool_sub(o)._pair(o))
+    def __rsub__(self, o): return ops.Sub.apply(*self._no_bool_sub(o)._pair(o)[::-1])
+
+    def _no_bool_sub(self, o):
+        """Raise as PyTorch does for ``-`` with a bool operand; else return self."""
+        bools = (self._data.dtype == np.bool_) + (isinstance(o, (bool, np.bool_)) or
+                                                   getattr(o, "dtype", None) == np.bool_)
+        if bools == 2:
+            raise RuntimeError("sub: Subtraction, the `-` operator, with two bool tensors is not supported. "
+                               "Use the `^` or `logical_xor()` operator instead.")
+        if bools:
+            raise RuntimeError("sub: Subtraction, the `-` operator, with a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+        return self
     def __mul__(self, o): return ops.Mul.apply(*self._pair(o))
     def __rmul__(self, o): return ops.Mul.apply(*self._pair(o)[::-1])
     def __truediv__(self, o): return ops.Div.apply(*self._pair(o))
@@ -394,8 +478,17 @@ class Tensor:
     def __pos__(self): return self
     def __abs__(self): return ops.Abs.apply(self)
 
-    def __floordiv__(self, o): return Tensor._wrap(self._data // np.asarray(self._other(o)))
-    def __mod__(self, o): return Tensor._wrap(self._data % np.asarray(self._other(o)))
+    def _no_grad_binary(self, o, f, reflected=False):
+        """An elementwise op without gradient (floor division, remainder), with PyTorch's dtype promotion."""
+        a, b = (np.asarray(x) for x in self._pair(o))
+        ops._broadcast_check(f.__name__, a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return Tensor._wrap(np.asarray(f(b, a) if reflected else f(a, b)))
+
+    def __floordiv__(self, o): return self._no_grad_binary(o, np.floor_divide)
+    def __rfloordiv__(self, o): return self._no_grad_binary(o, np.floor_divide, True)
+    def __mod__(self, o): return self._no_grad_binary(o, np.remainder)
+    def __rmod__(self, o): return self._no_grad_binary(o, np.remainder, True)
 
     def _inplace(self, name, result):
         self._check_inplace(name)
@@ -428,15 +521,25 @@ class Tensor:
         return self._inplace("normal_", rng().normal(mean, std, self.shape))
 
     # comparisons: boolean tensors, never recorded
-    def _cmp(self, o, f): return Tensor._wrap(f(self._data, np.asarray(self._other(o))))
-    def __eq__(self, o): return self._cmp(o, np.equal)
-    def __ne__(self, o): return self._cmp(o, np.not_equal)
+    def _cmp(self, o, f):
+        b = np.asarray(self._other(o))
+        ops._broadcast_check(f.__name__, self._data, b)
+        try:
+            return Tensor._wrap(np.asarray(f(self._data, b)))
+        except TypeError as e:
+            raise TypeError(f"{f.__name__}: {e} (dtypes {self.dtype} and {b.dtype})") from None
+
+    def __eq__(self, o): return False if o is None else self._cmp(o, np.equal)
+    def __ne__(self, o): return True if o is None else self._cmp(o, np.not_equal)
     def __lt__(self, o): return self._cmp(o, np.less)
     def __le__(self, o): return self._cmp(o, np.less_equal)
     def __gt__(self, o): return self._cmp(o, np.greater)
     def __ge__(self, o): return self._cmp(o, np.greater_equal)
-    def __and__(self, o): return self._cmp(o, np.logical_and)
-    def __or__(self, o): return self._cmp(o, np.logical_or)
+    def __and__(self, o): return self._cmp(o, np.bitwise_and)  # bool: logical; int: bitwise (as PyTorch)
+    def __or__(self, o): return self._cmp(o, np.bitwise_or)
+    def __xor__(self, o): return self._cmp(o, np.bitwise_xor)
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+    def logical_xor(self, o): return self._cmp(o, np.logical_xor)
     def __invert__(self): return Tensor._wrap(~self._data)
     def logical_not(self): return Tensor._wrap(np.logical_not(self._data))
     def logical_and(self, o): return self._cmp(o, np.logical_and)
@@ -459,8 +562,21 @@ class Tensor:
     def mul(self, o): return self * o
     def div(self, o): return self / o
     def matmul(self, o): return self @ o
-    def clamp(self, min=None, max=None): return ops.Clamp.apply(self, lo=min, hi=max)
+    def clamp(self, min=None, max=None):
+        """Elementwise min(max(self, min), max); the bounds are numbers or tensors (broadcast)."""
+        if min is None and max is None:
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        x = self
+        for bound in (min, max):  # the result's dtype is promoted as an arithmetic op with each bound would
+            if bound is not None:
+                x = x._pair(bound)[0]
+        lo = None if min is None else x._pair(min)[1]
+        hi = None if max is None else x._pair(max)[1]
+        return ops.Clamp.apply(x, lo, hi)
+
     clip = clamp
+    def clamp_min(self, min): return self.clamp(min=min)
+    def clamp_max(self, max): return self.clamp(max=max)
 
     def softmax(self, dim):
         """Softmax along ``dim`` (of a 0-d tensor: 1, as PyTorch)."""
@@ -527,38 +643,86 @@ class Tensor:
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the largest value (over the flattened tensor when dim is None)."""
-        idx = np.argmax(self._data, axis=dim)
-        return Tensor._wrap(np.expand_dims(idx, dim) if keepdim and dim is not None else np.asarray(idx))
+        return self._arg(np.argmax, dim, keepdim)
 
     def argmin(self, dim=None, keepdim=False):
         """Index of the smallest value (over the flattened tensor when dim is None)."""
-        idx = np.argmin(self._data, axis=dim)
-        return Tensor._wrap(np.expand_dims(idx, dim) if keepdim and dim is not None else np.asarray(idx))
+        return self._arg(np.argmin, dim, keepdim)
 
-    def norm(self, p=2, dim=None, keepdim=False):
-        """The p-norm of all elements, or along ``dim`` (p may be inf)."""
+    def _arg(self, f, dim, keepdim):
+        name = f.__name__
+        if self._data.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+                               if dim is None else f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+        if dim is None:
+            idx = np.asarray(f(self._data))
+            return Tensor._wrap(idx.reshape((1,) * self.ndim) if keepdim else idx)
+        try:
+            axes = ops._axes(dim, self.ndim)
+        except IndexError as e:
+            raise IndexError(f"{name}: {e}") from None
+        if axes is None:  # a 0-d tensor
+            return Tensor._wrap(np.zeros((), np.int64))
+        idx = f(self._data, axis=axes[0], keepdims=keepdim)
+        return Tensor._wrap(np.asarray(idx))
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """The p-norm of all elements, or along ``dim`` (p: 'fro' (= 2), a number > 0, inf, -inf or 0)."""
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype.kind != "f":
+            raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got {x.dtype} "
+                               f"instead.")
+        if p == "fro" or p == 2:
+            return ops.Norm2.apply(x, dim=dim, keepdim=keepdim)
+        if isinstance(p, str):
+            raise RuntimeError(f"norm: p={p!r} is not supported (use 'fro' or a number)")
         if p in (np.inf, -np.inf):
-            return self.abs().amax(dim, keepdim) if p > 0 else self.abs().amin(dim, keepdim)
-        if p == 2:
-            return ops.Norm2.apply(self, dim=dim, keepdim=keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+            return x.abs().amax(dim, keepdim) if p > 0 else x.abs().amin(dim, keepdim)
+        if p == 0:
+            return (x != 0).to(x.dtype).sum(dim, keepdim) + x.sum(dim, keepdim) * 0  # a count: zero gradient
+        if p < 0:
+            return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        return ops.NormP.apply(x, p, dim=dim, keepdim=keepdim)
 
     def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
-        """Variance over ``dim``, dividing by n - correction (default 1, Bessel, like PyTorch; unbiased=False: 0)."""
-        n = self._data.size if dim is None else np.prod([self.shape[d] for d in np.atleast_1d(dim)])
-        d = self - self.mean(dim, keepdim=True)
+        """Variance over ``dim``, dividing by n - correction (default 1, Bessel, like PyTorch; unbiased=False: 0).
+
+        As in PyTorch, ``var(False)`` means ``unbiased=False`` and ``dim=()`` means all dims.
+        """
+        if isinstance(dim, bool):  # var(unbiased) form
+            dim, unbiased = None, dim
+        try:
+            axes = ops._axes(dim, self.ndim)
+        except (IndexError, RuntimeError) as e:
+            raise type(e)(f"var: {e}") from None
+        n = self._data.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
         correction = (1 if unbiased else 0) if correction is None else correction
-        return (d * d).sum(dim, keepdim=keepdim) / (n - correction)
+        d = self - self.mean(axes, keepdim=True)
+        with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: inf/nan as PyTorch
+            return (d * d).sum(axes, keepdim=keepdim) / self.dtype.type(max(n - correction, 0))
 
     def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
-        """Standard deviation over ``dim``."""
+        """Standard deviation over ``dim`` (the square root of ``var``)."""
         return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(self))) over ``dim``, computed stably."""
+        return ops.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
+
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        """Product of all elements, or over one ``dim``."""
+        x = self if dtype is None else self.to(dtype)
+        if isinstance(dim, (tuple, list)):
+            raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
+        if x.dtype.kind in "biu" and dtype is None:
+            x = x.to(np.int64)  # as PyTorch: integer and bool products are int64
+        return ops.Prod.apply(x, dim=dim, keepdim=keepdim)
 
     def gather(self, dim, index):
         """Values picked along ``dim`` by the int64 ``index`` (same number of dims as this tensor)."""
         idx = _infer_array(index)
         if idx.dtype.kind not in "iu":
-            raise RuntimeError(f"gather: expected an int64 index, got {idx.dtype}")
+            raise RuntimeError(f"gather(): Expected dtype int32/int64 for index, got {idx.dtype}")
         return ops.Gather.apply(self, idx, dim=dim)
 
     def cumsum(self, dim):
@@ -580,10 +744,21 @@ class Tensor:
         return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
 
     def log1p(self): return (self + 1).log()
-    def sign(self): return Tensor._wrap(np.sign(self._data))
-    def floor(self): return Tensor._wrap(np.floor(self._data))
-    def ceil(self): return Tensor._wrap(np.ceil(self._data))
-    def round(self): return Tensor._wrap(np.round(self._data))  # halves to even, as PyTorch
+    def _piecewise(self, f):
+        if self._data.dtype == np.bool_:
+            return Tensor._wrap(self._data.copy())
+        if self._data.dtype.kind != "f":
+            return Tensor._wrap(np.asarray(f(self._data)).astype(self.dtype, copy=False))
+        return ops.Piecewise.apply(self, f=f)  # zero gradient, as PyTorch
+
+    def sign(self): return self._piecewise(np.sign)
+    def floor(self): return self._piecewise(np.floor)
+    def ceil(self): return self._piecewise(np.ceil)
+    def trunc(self): return self._piecewise(np.trunc)
+
+    def round(self, decimals=0):
+        """Round to ``decimals`` places, halves to even (as PyTorch)."""
+        return self._piecewise(np.round if not decimals else lambda a: np.round(a, decimals))
 
     def flip(self, *dims):
         """Reverse the order of elements along ``dims``."""
@@ -693,6 +868,82 @@ class Tensor:
         """Tuple of slices along ``dim``, with that dimension removed."""
         return tuple(self[(slice(None),) * (dim % self.ndim) + (i,)] for i in range(self.shape[dim]))
 
+    def narrow(self, dim, start, length):
+        """The slice ``start:start + length`` along ``dim`` (shares memory, stays in the graph)."""
+        d = _dim(dim, self.ndim, "narrow")
+        n = self.shape[d]
+        start = int(start)
+        if not -n <= start <= n:
+            raise IndexError(f"narrow: start out of range (expected to be in range of [{-n}, {n}], but got {start})")
+        start = start + n if start < 0 else start
+        if length < 0 or start + length > n:
+            raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}).")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def select(self, dim, index):
+        """The slice at ``index`` along ``dim``, with that dimension removed."""
+        d = _dim(dim, self.ndim, "select")
+        n = self.shape[d]
+        if not -n <= index < n:
+            raise IndexError(f"select(): index {index} out of range for tensor of size {list(self.shape)} at "
+                             f"dimension {dim}")
+        return self[(slice(None),) * d + (int(index),)]
+
+    def index_select(self, dim, index):
+        """The entries at the int ``index`` (1-D) along ``dim``; repeated indices accumulate gradient."""
+        d = _dim(dim, self.ndim, "index_select")
+        idx = _infer_array(index)
+        if idx.dtype.kind not in "iu":
+            raise RuntimeError(f"index_select(): Expected dtype int32 or int64 for index, got {idx.dtype}")
+        if idx.ndim > 1:
+            raise IndexError(f"index_select(): Index is supposed to be a vector, got shape {idx.shape}")
+        n = self.shape[d] if self.ndim else 1
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise IndexError(f"index_select(): index out of range in self: indices span [{idx.min()}, "
+                             f"{idx.max()}] for dimension {d} of size {n}")
+        if self.ndim == 0:
+            return self.reshape(1)[idx.reshape(-1)].reshape(idx.shape)
+        return self[(slice(None),) * d + (idx.reshape(-1),)]
+
+    def masked_select(self, mask):
+        """The elements where the bool ``mask`` (broadcast with this tensor) is True, as a 1-D tensor."""
+        m = _infer_array(mask)
+        if m.dtype != np.bool_:
+            raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {m.dtype}")
+        ops._broadcast_check("masked_select", m, self._data)
+        shape = np.broadcast_shapes(m.shape, self.shape)
+        x = self if self.shape == shape else self.expand(shape)
+        return x[np.broadcast_to(m, shape)]
+
+    def movedim(self, source, destination):
+        """Move dims ``source`` (int or tuple) to positions ``destination``."""
+        src = [_dim(d, self.ndim, "movedim") for d in np.atleast_1d(source)]
+        dst = [_dim(d, self.ndim, "movedim") for d in np.atleast_1d(destination)]
+        if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+            raise RuntimeError(f"movedim: Invalid source {source} or destination {destination} dims")
+        perm = [None] * self.ndim
+        for a, b in zip(src, dst):
+            perm[b] = a
+        rest = iter(i for i in range(self.ndim) if i not in src)
+        return self.permute(*[p if p is not None else next(rest) for p in perm]) if self.ndim else self
+
+    moveaxis = movedim
+
+    def swapaxes(self, dim0, dim1):
+        return self.transpose(dim0, dim1)
+
+    swapdims = swapaxes
+
+    def unflatten(self, dim, sizes):
+        """Split dimension ``dim`` into ``sizes`` (one of them may be -1)."""
+        d = _dim(dim, self.ndim, "unflatten")
+        return self.reshape(*self.shape[:d], *sizes, *self.shape[d + 1:])
+
+    def where(self, condition, other):
+        """``self`` where ``condition`` is True, else ``other``."""
+        from .functions import where
+        return where(condition, self, other)
+
     def __getitem__(self, index):
         return ops.GetItem.apply(self, index=_index_array(index))
 
@@ -724,6 +975,13 @@ def _float_formatter(a):
     return lambda x: show(x).rjust(width)
 
 
+_NONLEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be "
+    "populated during autograd.backward(). If you indeed want the .grad field to be populated for a non-leaf "
+    "Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+    "you access the leaf Tensor instead.")
+
+
 class _HookHandle:
     def __init__(self, remove):
         self.remove = remove
@@ -738,6 +996,15 @@ def _index_array(index):
     if isinstance(index, list):
         return np.asarray(index)
     return index
+
+
+def _dim(dim, ndim, name):
+    """``dim`` as a non-negative int, with PyTorch's error naming the op when it is out of range."""
+    try:
+        axes = ops._axes(int(dim), ndim)
+    except IndexError as e:
+        raise IndexError(f"{name}: {e}") from None
+    return axes[0] if axes else 0
 
 
 autograd.Tensor = Tensor
