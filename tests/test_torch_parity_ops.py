@@ -330,3 +330,26 @@ def test_bad_input_raises_the_same_exception_type_as_torch(expr):
     assert isinstance(ours, (type(theirs), RuntimeError if isinstance(theirs, NotImplementedError) else ())), \
         (expr, repr(theirs), repr(ours))
     assert "Traceback" not in str(ours) and str(ours)
+
+
+@pytest.mark.parametrize("expr", [
+    "lib.ones(2, 3).unsqueeze(3)", "lib.ones(2, 3).squeeze(2)", "lib.ones(2, 3).transpose(0, 2)",
+    "lib.ones(2, 3).flatten(3)", "lib.ones(2, 3).unbind(2)", "lib.ones(2, 3).flip(2)", "lib.ones(3).sort(1)",
+    "lib.cat([lib.ones(2), lib.ones(2)], 1)", "lib.stack([lib.ones(2), lib.ones(2)], 2)", "lib.ones(5).chunk(2, 1)",
+    "lib.ones(5).split(2, 1)", "lib.ones(2, 3).sum(2)", "lib.ones(2, 3).argmax(-3)", "lib.ones(2, 3).cumsum(5)",
+    "lib.cat([lib.tensor(1.0), lib.tensor(2.0)])", "lib.ones(5).split(0)", "lib.ones(5).chunk(0)",
+    "lib.ones(2, 3).repeat(2)", "lib.ones(2, 3).reshape(-1, -1)", "lib.ones(2, 3).view(5)",
+    "lib.ones(2, 3).expand(3, 3)", "lib.ones(2, 3).expand(3)", "lib.ones(3).topk(4)",
+    "lib.ones(5).split([2, 2])", "lib.tensor([2]) ** -1", "lib.ones(3).tril()",
+    "lib.ones(2, 3).permute(0)", "lib.ones(2, 3).sum((0, 0))",
+])
+def test_shape_errors_carry_torchs_text(expr):
+    texts, types = [], []
+    for lib in (torch, tb):
+        with pytest.raises(Exception) as info:
+            eval(expr, {"lib": lib})
+        texts.append(str(info.value).split(" (Triggered internally")[0])
+        types.append(type(info.value))
+    assert issubclass(types[1], types[0]), (expr, types)
+    want = texts[0].split("): ", 1)[-1] if "(sparse_coo)" in texts[0] or "torch." in texts[0] else texts[0]
+    assert want in texts[1], (expr, texts)

@@ -54,8 +54,8 @@ def bmm(a, b):
 def _triangle(x, diagonal, keep_lower):
     x = _t(x)
     if x.ndim < 2:
-        raise RuntimeError(f"{'tril' if keep_lower else 'triu'}: input must have at least 2 dimensions, got "
-                           f"shape {x.shape}")
+        raise RuntimeError(f"{'tril' if keep_lower else 'triu'}: input tensor must have at least 2 dimensions, "
+                           f"got shape {x.shape}")
     n, m = x.shape[-2:]
     keep = np.tri(n, m, diagonal, dtype=bool) if keep_lower else ~np.tri(n, m, diagonal - 1, dtype=bool)
     return x.masked_fill(~keep, 0)  # masked_fill, not a product: -inf * 0 would be nan

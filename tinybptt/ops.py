@@ -94,6 +94,8 @@ class Neg(Function):
 
 class Pow(Function):
     def forward(self, a, b):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu" and (np.asarray(b) < 0).any():
+            raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
         self.a, self.b = a, b
         self.y = np.power(a, b)
         return self.y
@@ -353,6 +355,15 @@ def _axes(dim, ndim):
     return tuple(d % max(ndim, 1) for d in dims) if ndim else None
 
 
+def _dim(name, dim, ndim):
+    """One dim as a non-negative int (0 for a 0-d tensor), out-of-range errors naming the op."""
+    try:
+        axes = _axes(int(dim), ndim)
+    except IndexError as e:
+        raise IndexError(f"{name}: {e}") from None
+    return axes[0] if axes else 0
+
+
 def _expand_back(g, shape, kept_shape):
     """The gradient of a reduction: ``g`` with the reduced axes put back (``kept_shape``), repeated to ``shape``."""
     out = np.empty(shape, g.dtype)
@@ -509,7 +520,8 @@ class Reshape(Function):
             return a.reshape(shape)
         except ValueError:
             raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for input of shape {a.shape} "
-                               f"({a.size} elements)") from None
+                               f"({a.size} elements): shape '{list(shape)}' is invalid for input of size "
+                               f"{a.size}") from None
 
     def backward(self, g):
         return g.reshape(self.shape)
@@ -517,8 +529,16 @@ class Reshape(Function):
 
 class Permute(Function):
     def forward(self, a, dims):
+        if len(dims) != a.ndim:
+            raise RuntimeError(f"permute: dims {dims} are not a permutation of the {a.ndim} dims of shape {a.shape}: "
+                               f"number of dimensions in the tensor input does not match the length of the desired "
+                               f"ordering of dimensions i.e. input.dim() = {a.ndim} is not equal to len(dims) = "
+                               f"{len(dims)}")
+        for d in dims:
+            _axes(d, a.ndim)  # each in range
         if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
-            raise RuntimeError(f"permute: dims {dims} are not a permutation of the {a.ndim} dims of shape {a.shape}")
+            raise RuntimeError(f"permute: dims {dims} are not a permutation of the {a.ndim} dims of shape {a.shape}: "
+                               f"permute(): duplicate dims are not allowed.")
         self.dims = dims
         return np.transpose(a, dims)
 
@@ -528,6 +548,17 @@ class Permute(Function):
 
 class Expand(Function):
     def forward(self, a, shape):
+        if len(shape) < a.ndim:
+            raise RuntimeError(f"expand: cannot expand shape {a.shape} to {shape}: the number of sizes provided "
+                               f"({len(shape)}) must be greater or equal to the number of dimensions in the tensor "
+                               f"({a.ndim})")
+        lead = len(shape) - a.ndim
+        for i, n in enumerate(a.shape):
+            if n != 1 and n != shape[lead + i]:
+                raise RuntimeError(f"expand: cannot expand shape {a.shape} to {shape}: The expanded size of the tensor"
+                                   f" ({shape[lead + i]}) must match the existing size ({n}) at non-singleton "
+                                   f"dimension {lead + i}.  Target sizes: {list(shape)}.  Tensor sizes: "
+                                   f"{list(a.shape)}")
         try:
             return np.broadcast_to(a, shape)
         except ValueError:
@@ -614,7 +645,10 @@ class GetItem(Function):
 class Cat(Function):
     def forward(self, *arrays, dim=0):
         first = arrays[0]
-        d = dim % max(first.ndim, 1)
+        for i, a in enumerate(arrays):
+            if a.ndim == 0:
+                raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
+        d = _axes(dim, first.ndim)[0]
         for i, a in enumerate(arrays):
             if a.ndim != first.ndim or a.shape[:d] + a.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
                 raise RuntimeError(f"cat: sizes of tensors must match except in dimension {dim}: "
@@ -632,7 +666,7 @@ class Stack(Function):
             if a.shape != arrays[0].shape:
                 raise RuntimeError(f"stack: expects each tensor to be equal size, but got {arrays[0].shape} "
                                    f"at entry 0 and {a.shape} at entry {i}")
-        self.dim = dim % (arrays[0].ndim + 1)
+        self.dim = _axes(dim, arrays[0].ndim + 1)[0]
         return np.stack(arrays, axis=self.dim)
 
     def backward(self, g):
@@ -665,21 +699,30 @@ def _same_dtype(tensors):
 
 def split(t, split_size, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
-    n = t.shape[dim]
-    if isinstance(split_size, int):
-        sizes = [min(split_size, n - i) for i in range(0, n, split_size)]
+    d = _dim("split", dim, t.ndim)
+    n = t.shape[d]
+    if isinstance(split_size, (int, np.integer)):
+        if split_size < 0 or (split_size == 0 and n):
+            raise RuntimeError(f"split: split_size can only be 0 if dimension size is 0, but got dimension size of "
+                               f"{n}" if split_size == 0 else f"split: split expects split_size be non-negative, "
+                               f"but got split_size={split_size}")
+        sizes = [min(split_size, n - i) for i in range(0, n, split_size)] if split_size else [0]
     else:
         sizes = list(split_size)
-        if sum(sizes) != n:
-            raise RuntimeError(f"split: sizes {sizes} do not add up to {n}, the size of dimension {dim}")
-    lead = (slice(None),) * (dim % t.ndim)
+        if sum(sizes) != n or min(sizes, default=0) < 0:
+            raise RuntimeError(f"split: sizes {sizes} do not add up to {n}, the size of dimension {dim}: "
+                               f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                               f"dimension {d}), but got split_sizes={sizes}")
+    lead = (slice(None),) * d
     starts = np.cumsum([0] + sizes[:-1])
     return tuple(t[lead + (slice(s, s + k),)] for s, k in zip(starts, sizes))
 
 
 def chunk(t, chunks, dim=0):
     """Split into ``chunks`` pieces; all but the last have ceil(n / chunks) elements."""
-    n = t.shape[dim]
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: chunk expects `chunks` to be greater than 0, got: {chunks}")
+    n = t.shape[_dim("chunk", dim, t.ndim)]
     return split(t, max(1, -(-n // chunks)), dim)
 
 

@@ -731,14 +731,23 @@ class Tensor:
 
     def sort(self, dim=-1, descending=False, stable=False):
         """(values, indices) sorted along ``dim`` (ties keep their order)."""
+        if self.ndim == 0:
+            _dim(dim, 0, "sort")
+            return ReturnMinMax(self.clone(), Tensor._wrap(np.zeros((), np.int64)))
+        dim = _dim(dim, self.ndim, "sort")
         key = -self._data if descending else self._data
         idx = np.argsort(key, axis=dim, kind="stable")
         return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``."""
-        if not 0 <= k <= self.shape[dim]:
-            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {self.shape[dim]}")
+        dim = _dim(dim, self.ndim, "topk")
+        if not 0 <= k <= (self.shape[dim] if self.ndim else 1):
+            raise RuntimeError(f"topk: selected index k out of range: k ({k}) is out of range for dimension {dim} "
+                               f"of size {self.shape[dim] if self.ndim else 1}")
+        if self.ndim == 0:
+            return ReturnMinMax(self.clone() if k else self.reshape(1)[:0].reshape(()),
+                                Tensor._wrap(np.zeros((), np.int64)))
         key = -self._data if largest else self._data
         idx = np.take(np.argsort(key, axis=dim, kind="stable"), np.arange(k), axis=dim)
         return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
@@ -765,7 +774,7 @@ class Tensor:
         dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
         index = [slice(None)] * self.ndim
         for d in dims:
-            index[d] = slice(None, None, -1)
+            index[_dim(d, self.ndim, "flip")] = slice(None, None, -1)
         return self[tuple(index)]
 
     def all(self, dim=None, keepdim=False):
@@ -798,7 +807,10 @@ class Tensor:
     def reshape(self, *shape):
         """Same data, new shape (one dimension may be -1)."""
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return ops.Reshape.apply(self, shape=tuple(int(s) for s in shape))
+        shape = tuple(int(s) for s in shape)
+        if shape.count(-1) > 1:
+            raise RuntimeError(f"reshape: only one dimension can be inferred (shape {shape})")
+        return ops.Reshape.apply(self, shape=shape)
 
     view = reshape
 
@@ -808,8 +820,9 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         """Merge dims ``start_dim..end_dim`` into one."""
         s = list(self.shape)
-        end = end_dim % max(self.ndim, 1)
-        start = start_dim % max(self.ndim, 1)
+        start, end = _dim(start_dim, self.ndim, "flatten"), _dim(end_dim, self.ndim, "flatten")
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         return self.reshape(*s[:start], -1, *s[end + 1:]) if self.ndim else self.reshape(1)
 
     def permute(self, *dims):
@@ -819,6 +832,10 @@ class Tensor:
 
     def transpose(self, dim0, dim1):
         """Swap two dimensions."""
+        if self.ndim == 0:
+            _dim(dim0, 0, "transpose"), _dim(dim1, 0, "transpose")
+            return self
+        dim0, dim1 = _dim(dim0, self.ndim, "transpose"), _dim(dim1, self.ndim, "transpose")
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(*dims)
@@ -828,13 +845,14 @@ class Tensor:
 
     def unsqueeze(self, dim):
         """Insert a size-1 dimension at ``dim``."""
-        return self.reshape(np.expand_dims(self._data, dim).shape)
+        d = _dim(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
     def squeeze(self, dim=None):
         """Remove size-1 dimensions (only those in ``dim``, an int or tuple, if given)."""
         if dim is not None:
-            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-            dim = tuple(d % max(self.ndim, 1) for d in dims if self.ndim and self.shape[d] == 1)
+            dims = [_dim(d, self.ndim, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))]
+            dim = tuple(d for d in dims if self.ndim and self.shape[d] == 1)
             if not dim:
                 return self
         return self.reshape(np.squeeze(self._data, axis=dim).shape)
@@ -852,6 +870,9 @@ class Tensor:
     def repeat(self, *reps):
         """Tile the tensor ``reps`` times along each dim."""
         reps = reps[0] if len(reps) == 1 and isinstance(reps[0], (tuple, list)) else reps
+        if len(reps) < self.ndim:
+            raise RuntimeError(f"repeat: Number of dimensions of repeat dims can not be smaller than number of "
+                               f"dimensions of tensor (repeats {tuple(reps)}, shape {self.shape})")
         lead = len(reps) - self.ndim
         x = self.reshape((1,) * lead + self.shape)
         return ops.cat([x] * reps[0], 0) if len(reps) == 1 else ops.Tile.apply(x, reps=tuple(reps))
@@ -866,7 +887,10 @@ class Tensor:
 
     def unbind(self, dim=0):
         """Tuple of slices along ``dim``, with that dimension removed."""
-        return tuple(self[(slice(None),) * (dim % self.ndim) + (i,)] for i in range(self.shape[dim]))
+        d = _dim(dim, self.ndim, "unbind")
+        if self.ndim == 0:
+            raise IndexError("unbind: Dimension specified as 0 but tensor has no dimensions")
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
 
     def narrow(self, dim, start, length):
         """The slice ``start:start + length`` along ``dim`` (shares memory, stays in the graph)."""
@@ -1000,11 +1024,7 @@ def _index_array(index):
 
 def _dim(dim, ndim, name):
     """``dim`` as a non-negative int, with PyTorch's error naming the op when it is out of range."""
-    try:
-        axes = ops._axes(int(dim), ndim)
-    except IndexError as e:
-        raise IndexError(f"{name}: {e}") from None
-    return axes[0] if axes else 0
+    return ops._dim(name, dim, ndim)
 
 
 autograd.Tensor = Tensor
