@@ -27,16 +27,16 @@ def test_matmul_shape_mismatch():
                                      (lambda a, b: a ** b, "pow")])
 def test_broadcast_mismatch(op, name):
     with pytest.raises(RuntimeError, match=re.escape(
-            f"{name}: the size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1 "
+            f"{name}: The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1 "
             f"(shapes (2, 3) and (2, 4))")):
         op(tb.randn(2, 3), tb.randn(2, 4))
 
 
 def test_where_and_mse_broadcast_mismatch():
-    with pytest.raises(RuntimeError, match=re.escape("where: the size of tensor a (2) must match the size of "
+    with pytest.raises(RuntimeError, match=re.escape("where: The size of tensor a (2) must match the size of "
                                                      "tensor b (3) at non-singleton dimension 1")):
         tb.where(tb.tensor([True, False]), tb.randn(2, 3), tb.randn(2, 3))
-    with pytest.raises(RuntimeError, match=re.escape("mse_loss: the size of tensor a (2) must match")):
+    with pytest.raises(RuntimeError, match=re.escape("mse_loss: The size of tensor a (2) must match")):
         F.mse_loss(tb.randn(2, 3), tb.randn(3, 3))
 
 
@@ -85,7 +85,7 @@ def test_shape_op_errors():
     with pytest.raises(RuntimeError, match=re.escape("split: sizes [1, 1] do not add up to 3")):
         a.split([1, 1], 1)
     with pytest.raises(IndexError, match=re.escape(
-            "getitem: index 5 is out of bounds for axis 0 with size 2 (input shapes (2, 3))")):
+            "getitem: index 5 is out of bounds for dimension 0 with size 2 (input shapes (2, 3))")):
         a[5]
     with pytest.raises(IndexError, match=re.escape("sum: dimension 3 is out of range for a tensor with 2 dimensions")):
         a.sum(3)

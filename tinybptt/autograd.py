@@ -14,6 +14,7 @@ import heapq
 import inspect
 import itertools
 import operator
+import re
 import weakref
 
 import numpy as np
@@ -263,12 +264,13 @@ def _input_error(name, e, arrays):
         a, b = shapes[-2], shapes[-1]
         for i in range(1, min(len(a), len(b)) + 1):
             if a[-i] != b[-i] and 1 not in (a[-i], b[-i]):
-                return RuntimeError(f"{name.lower()}: the size of tensor a ({a[-i]}) must match the size of "
+                return RuntimeError(f"{name.lower()}: The size of tensor a ({a[-i]}) must match the size of "
                                     f"tensor b ({b[-i]}) at non-singleton dimension {max(len(a), len(b)) - i} "
                                     f"(shapes {a} and {b})")
     if msg.startswith(name.lower() + ":"):  # already our own clear message
         return e
     base = next(t for t in (IndexError, TypeError, ValueError) if isinstance(e, t))
+    msg = re.sub(r"out of bounds for axis (\d+)", r"out of bounds for dimension \1", msg)  # PyTorch's words
     return base(f"{name.lower()}: {msg} (input shapes {', '.join(map(str, shapes))})")
 
 

@@ -30,7 +30,7 @@ def _broadcast_check(name, a, b):
         return
     for i in range(1, min(len(sa), len(sb)) + 1):
         if sa[-i] != sb[-i] and sa[-i] != 1 and sb[-i] != 1:
-            raise RuntimeError(f"{name}: the size of tensor a ({sa[-i]}) must match the size of tensor b "
+            raise RuntimeError(f"{name}: The size of tensor a ({sa[-i]}) must match the size of tensor b "
                                f"({sb[-i]}) at non-singleton dimension {max(len(sa), len(sb)) - i} "
                                f"(shapes {sa} and {sb})")
 
