@@ -1,5 +1,6 @@
 """nn.Module, Parameter, Linear/Embedding/Dropout and nn.init, against numpy references and PyTorch."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -319,3 +320,246 @@ def test_container_indexing_like_torch():
     assert len(lst) == 2 and [n for n, _ in lst[1:].named_parameters()] == ["0.weight", "0.bias"]
     shared = nn.Sequential(lst[0], lst[0])
     assert len(list(shared.named_parameters(remove_duplicate=False))) == 4
+
+
+# ---------------------------------------------------------------- audit: Module API against torch
+def _err(fn):
+    """(exception type name, message) of ``fn()``, or ('ok', None)."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001
+        return type(e).__name__, str(e)
+    return "ok", None
+
+
+def _net(lib, backend):
+    """Nested containers, a shared child, a persistent and a non-persistent buffer."""
+    m = lib.Module()
+    m.emb = lib.Embedding(10, 3, padding_idx=-1)
+    m.blocks = lib.ModuleList([lib.Linear(3, 4), lib.Linear(3, 4), lib.Tanh(), lib.Linear(3, 4)])
+    m.head = lib.Sequential(lib.Linear(4, 4, bias=False), lib.ReLU(), lib.Dropout(0.1), lib.LayerNorm(4))
+    m.d = lib.ModuleDict({"a": lib.Linear(4, 2), "b": lib.Identity()})
+    m.shared = m.head
+    m.register_buffer("running", backend.zeros(4))
+    m.register_buffer("scratch", backend.ones(2), persistent=False)
+    return m
+
+
+def test_shared_child_once_in_children_and_apply_and_repr_like_torch():
+    ours, theirs = _net(nn, tb), _net(torch.nn, torch)
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    seen, seen_t = [], []
+    ours.apply(lambda m: seen.append(type(m).__name__))
+    theirs.apply(lambda m: seen_t.append(type(m).__name__))
+    assert seen == seen_t
+    assert repr(ours) == repr(theirs)  # incl. ModuleList's '(0-1): 2 x Linear(...)'
+    for kw in [{}, dict(remove_duplicate=False), dict(prefix="p"), dict(recurse=False)]:
+        assert [n for n, _ in ours.named_buffers(**kw)] == [n for n, _ in theirs.named_buffers(**kw)]
+    assert list(ours.state_dict(prefix="x.")) == list(theirs.state_dict(prefix="x."))
+    ours.eval(), theirs.eval()
+    ours.head.train(), theirs.head.train()
+    assert [m.training for m in ours.modules()] == [m.training for m in theirs.modules()]
+
+
+def test_repr_with_multiline_extra_repr_and_children():
+    def make(lib):
+        class M(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = lib.Linear(1, 1)
+
+            def extra_repr(self):
+                return "k=1\nj=2"
+
+        class E(lib.Module):
+            def extra_repr(self):
+                return "k=1\nj=2"
+        return M(), E()
+    assert [repr(m) for m in make(nn)] == [repr(m) for m in make(torch.nn)]
+
+
+def test_load_state_dict_messages_and_result_like_torch():
+    ours, theirs = _net(nn, tb), _net(torch.nn, torch)
+    sd = dict(theirs.state_dict())
+    assert repr(ours.load_state_dict(sd)) == repr(theirs.load_state_dict(sd)) == "<All keys matched successfully>"
+    bad = dict(sd)
+    del bad["d.a.bias"]
+    bad["extra"], bad["d.zz.weight"], bad["scratch"] = torch.zeros(1), torch.zeros(2), torch.zeros(2)
+    assert _err(lambda: ours.load_state_dict(bad)) == _err(lambda: theirs.load_state_dict(bad))
+    r, rt = ours.load_state_dict(bad, strict=False), theirs.load_state_dict(bad, strict=False)
+    assert (r.missing_keys, r.unexpected_keys) == (rt.missing_keys, rt.unexpected_keys)
+    assert repr(r) == repr(rt) and r._fields == rt._fields
+    with pytest.raises(TypeError, match=re.escape("Expected state_dict to be dict-like, got <class 'list'>.")):
+        ours.load_state_dict([1, 2])
+    shape = dict(sd, **{"head.0.weight": torch.zeros(4, 5)})
+    with pytest.raises(RuntimeError, match=re.escape(
+            "size mismatch for head.0.weight: copying a param with shape (4, 5) from checkpoint, "
+            "the shape in current model is (4, 4).")):
+        ours.load_state_dict(shape, strict=False)
+
+
+@pytest.mark.parametrize("case", [
+    "register_buffer('x.y', T.zeros(1))", "register_buffer('training', T.zeros(1))", "register_buffer('', None)",
+    "register_buffer('z', 3)", "register_parameter('q', T.zeros(1))", "register_parameter('q.q', None)",
+    "register_parameter('', None)", "add_module('m', 3)", "add_module('m.x', L.Tanh())",
+    "add_module('training', L.Tanh())", "add_module(1, L.Tanh())", "__setattr__('lin', 3)",
+    "__setattr__('w', 3)", "__setattr__('buf', 3)"])
+def test_registration_errors_like_torch(case):
+    def run(lib, backend):
+        m = lib.Module()
+        m.lin = lib.Linear(1, 1)
+        m.w = lib.Parameter(backend.zeros(1))
+        m.register_buffer("buf", backend.zeros(1))
+        return _err(lambda: eval("m." + case, {"m": m, "T": backend, "L": lib}))
+    ours, theirs = run(nn, tb), run(torch.nn, torch)
+    assert ours[0] == theirs[0]
+    def strip(s):
+        return s and (s.replace("torch.nn.Buffer, torch.Tensor", "Tensor").replace("torch.nn.", "nn.")
+                      .replace("torch Tensor", "Tensor"))
+    if "parameter('q'" not in case:  # torch names the tensor type 'torch.FloatTensor'
+        assert strip(ours[1]) == strip(theirs[1])
+
+
+def test_none_assignment_keeps_the_registration_like_torch():
+    def run(lib, backend):
+        m = lib.Module()
+        m.lin = lib.Linear(1, 1)
+        m.register_buffer("buf", backend.zeros(1))
+        m.lin, m.buf = None, None
+        out = [[n for n, _ in m.named_modules()], list(m.state_dict()), repr(m)]
+        m.lin, m.buf = lib.Tanh(), backend.ones(1)
+        return out + [[n for n, _ in m.named_modules()], [n for n, _ in m.named_buffers()]]
+    assert run(nn, tb) == run(torch.nn, torch)
+
+
+def test_get_submodule_parameter_buffer():
+    m = _net(nn, tb)
+    assert m.get_submodule("head.0") is m.head[0] and m.get_submodule("") is m
+    assert m.get_parameter("d.a.weight") is m.d["a"].weight and m.get_buffer("running") is m.running
+    with pytest.raises(AttributeError, match="Sequential has no attribute `9`"):
+        m.get_submodule("head.9")
+    with pytest.raises(AttributeError, match="`running` is not an nn.Module"):
+        m.get_submodule("running.x")
+    assert "emb" in dir(m) and "running" in dir(m) and "0" not in dir(m.head)
+
+
+CONTAINER_CASES = [
+    "L.Sequential(L.Tanh(), L.ReLU()).insert(1, L.Identity())",
+    "L.Sequential(L.Tanh(), L.ReLU()).insert(-1, L.Identity())",
+    "L.Sequential(L.Tanh()) + L.Sequential(L.ReLU())",
+    "L.Sequential(L.Tanh(), L.ReLU()) * 2",
+    "2 * L.Sequential(L.Tanh())",
+    "L.ModuleList([L.Tanh()]) + L.ModuleList([L.ReLU()])",
+    "L.ModuleList([L.Linear(2, 2), L.Linear(2, 2), L.ReLU(), L.Linear(2, 2)])",
+    "L.ModuleList()",
+    "L.Sequential(L.Tanh())[3]", "L.Sequential(L.Tanh())[-3]", "L.ModuleList([L.Tanh()])[5]",
+    "L.Sequential({'a': L.Tanh()})", "L.Sequential(3)", "L.ModuleList().extend(L.Tanh())",
+    "L.ModuleDict().update(3)", "L.ModuleDict({1: L.Tanh()})", "L.Sequential(L.Tanh()) + L.ModuleList()",
+]
+
+
+@pytest.mark.parametrize("case", CONTAINER_CASES)
+def test_container_operations_like_torch(case):
+    def run(lib):
+        try:
+            return repr(eval(case, {"L": lib}))
+        except Exception as e:  # noqa: BLE001
+            return type(e).__name__, str(e).replace("torch.nn.modules.container", "tinybptt.nn.layers")
+    assert run(nn) == run(torch.nn)
+
+
+def test_container_mutation_like_torch():
+    def run(lib):
+        s = lib.Sequential(lib.Tanh(), lib.ReLU(), lib.Identity(), lib.Sigmoid())
+        out = [repr(s.pop(0))]
+        del s[1]
+        out += [repr(s), [n for n, _ in s.named_modules()]]
+        del s[0:1]
+        out.append(repr(s))
+        s += lib.Sequential(lib.Tanh())
+        s *= 2
+        out.append(repr(s))
+        ml = lib.ModuleList([lib.Tanh(), lib.ReLU(), lib.ReLU()])
+        out.append(ml.insert(0, lib.Identity()))
+        out += [repr(ml.pop(1)), repr(ml)]
+        del ml[-1]
+        ml += [lib.Sigmoid()]
+        ml[-1] = lib.Tanh()
+        out += [repr(ml), repr(ml[1:])]
+        d = lib.ModuleDict([("b", lib.Tanh()), ("a", lib.ReLU())])
+        out += [repr(d.pop("b")), list(d.keys())]
+        d.clear()
+        out.append(len(d))
+        return out
+    assert run(nn) == run(torch.nn)
+
+
+def test_softmax_modules_repr_and_default_dim():
+    assert repr(nn.Softmax(dim=1)) == repr(torch.nn.Softmax(dim=1)) == "Softmax(dim=1)"
+    assert repr(nn.LogSoftmax(0)) == repr(torch.nn.LogSoftmax(0))
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        ours = nn.Softmax()(tb.tensor(x))
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        theirs = torch.nn.Softmax()(torch.tensor(x))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_loss_modules_take_array_weights_as_tensor_buffers():
+    m = nn.CrossEntropyLoss(weight=np.ones(3, np.float32))
+    assert isinstance(m.weight, tb.Tensor) and list(m.state_dict()) == ["weight"]
+
+
+def test_embedding_errors_like_torch():
+    for pad in (4, -5):
+        with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+            nn.Embedding(4, 2, padding_idx=pad)
+    with pytest.raises(AssertionError, match="Embeddings parameter is expected to be 2-dimensional"):
+        nn.Embedding.from_pretrained(tb.ones(3))
+    with pytest.raises(RuntimeError, match="'weight' must be 2-D"):
+        tb.nn.functional.embedding(tb.tensor([0, 1]), tb.ones(4))
+
+
+# ---------------------------------------------------------------- audit: nn.init against torch
+INIT_FNS = ["uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+            "kaiming_normal_", "orthogonal_", "zeros_", "ones_", "constant_", "eye_"]
+
+
+@pytest.mark.parametrize("name", INIT_FNS)
+def test_init_signatures_match_torch(name):
+    import inspect
+    ours = [(p.name, p.default) for p in inspect.signature(getattr(nn.init, name)).parameters.values()]
+    theirs = [(p.name, p.default) for p in inspect.signature(getattr(torch.nn.init, name)).parameters.values()]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("args", [("conv4d",), ("leaky_relu", True), ("leaky_relu", "x"), ("gelu",),
+                                  ("conv_transpose3d",), ("leaky_relu", 0), ("leaky_relu", 3)])
+def test_calculate_gain_edge_cases_like_torch(args):
+    assert _err(lambda: nn.init.calculate_gain(*args)) == _err(lambda: torch.nn.init.calculate_gain(*args))
+    if _err(lambda: torch.nn.init.calculate_gain(*args))[0] == "ok":
+        assert nn.init.calculate_gain(*args) == torch.nn.init.calculate_gain(*args)
+
+
+def test_init_errors_like_torch():
+    cases = [("uniform_", (2, 1)), ("normal_", (0, -1))]
+    for name, args in cases:
+        assert _err(lambda: getattr(nn.init, name)(tb.zeros(3), *args)) == \
+            _err(lambda: getattr(torch.nn.init, name)(torch.zeros(3), *args))
+    assert _err(lambda: nn.init.eye_(tb.zeros(2, 2, 2))) == _err(lambda: torch.nn.init.eye_(torch.zeros(2, 2, 2)))
+    for name in ("kaiming_uniform_", "kaiming_normal_"):
+        with pytest.warns(UserWarning, match="zero-element"):
+            getattr(nn.init, name)(tb.zeros(0, 3))
+    assert nn.init.orthogonal_(tb.zeros(0, 3)).shape == (0, 3)
+
+
+@pytest.mark.parametrize("args", [(0.0, 1.0, -2.0, 2.0), (0.5, 0.2, -0.1, 0.3), (0.0, 1.0, 1.5, 3.0),
+                                  (0.0, 0.02, -0.04, 0.04)])
+def test_trunc_normal_matches_torch_statistics(args):
+    p = nn.Parameter(tb.zeros(100000))
+    with tb.no_grad():
+        assert nn.init.trunc_normal_(p, *args) is p
+    x = p.detach().numpy()
+    t = torch.nn.init.trunc_normal_(torch.zeros(400000, dtype=torch.float64), *args).numpy()
+    assert x.min() >= args[2] and x.max() <= args[3] and p.requires_grad
+    assert abs(x.mean() - t.mean()) < 0.02 * t.std() + 1e-6 and abs(x.std() - t.std()) < 0.02 * t.std()

@@ -481,3 +481,195 @@ def test_linear_input_keyword():
     tm, m = torch.nn.Linear(3, 2), tb.nn.Linear(3, 2)
     m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
     close(m(input=tb.tensor(X[0, :, :3])), tm(input=torch.tensor(X[0, :, :3])))
+
+
+# ---------------------------------------------------------------- audit: losses and activations (float64, 1e-10)
+def _f64_pair(fb, ft, arrays, grads):
+    """Run fb / ft on tinybptt / torch tensors of ``arrays``; compare the value and the gradients of the
+    arrays flagged in ``grads`` (float64, tight tolerance)."""
+    ours = [tb.tensor(a, requires_grad=g) for a, g in zip(arrays, grads)]
+    theirs = [torch.tensor(a, requires_grad=g) for a, g in zip(arrays, grads)]
+    la, lt = fb(*ours), ft(*theirs)
+    close(la, lt, tol=1e-10)
+    g = np.random.default_rng(1).standard_normal(tuple(lt.shape))
+    la.backward(tb.tensor(g)), lt.backward(torch.tensor(g))
+    for a, t, flag in zip(ours, theirs, grads):
+        if flag:
+            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("fn,kw", [("leaky_relu", dict(negative_slope=0.2)), ("elu", dict(alpha=0.7)),
+                                   ("leaky_relu", {}), ("elu", {})])
+def test_leaky_relu_and_elu_gradient_at_zero(fn, kw):
+    x = np.array([-800.0, -1.0, -1e-300, 0.0, 1e-300, 2.0, 800.0])
+    _f64_pair(lambda a: getattr(F, fn)(a, **kw), lambda t: getattr(TF, fn)(t, **kw), [x], [True])
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_gradient_wrt_target(reduction, log_target):
+    rng = np.random.default_rng(2)
+    logp = np.log(rng.dirichlet(np.ones(4), 3))
+    q = rng.dirichlet(np.ones(4), 3)
+    target = np.log(q) if log_target else q
+    with pytest.warns(UserWarning, match="batchmean") if reduction == "mean" else _no_warning():
+        _f64_pair(lambda a, t: F.kl_div(a, t, reduction=reduction, log_target=log_target),
+                  lambda a, t: TF.kl_div(a, t, reduction=reduction, log_target=log_target), [logp, target],
+                  [True, True])
+
+
+def _no_warning():
+    import contextlib
+    return contextlib.nullcontext()
+
+
+def test_kl_div_zero_target_gives_zero_loss_and_torch_nan_target_grad():
+    a, t = tb.tensor([-1.0, -2.0], requires_grad=True), tb.tensor([0.0, 0.5], requires_grad=True)
+    at, tt = torch.tensor([-1.0, -2.0], requires_grad=True), torch.tensor([0.0, 0.5], requires_grad=True)
+    la, lt = F.kl_div(a, t, reduction="sum"), TF.kl_div(at, tt, reduction="sum")
+    close(la, lt)
+    la.backward(), lt.backward()
+    np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=1e-6)  # nan where the target is 0
+    close(a.grad, at.grad)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_class_losses_randomized_float64(seed):
+    """cross_entropy / nll_loss with random shapes (incl. (C,) and (N, C, d1, d2)), weights, ignore_index,
+    label smoothing and reductions, as functions and modules; values and input gradients."""
+    rng = np.random.default_rng(100 + seed)
+    c, n = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    shape = (c,) if seed % 5 == 0 else (n, c) + tuple(int(d) for d in rng.integers(1, 3, seed % 3))
+    x = rng.standard_normal(shape) * 3
+    target = rng.integers(0, c, shape[:1] + shape[2:] if len(shape) > 1 else ())
+    ignore = int(rng.choice([-100, 0, c - 1]))
+    weight = rng.random(c) + 0.1 if seed % 2 else None
+    red, ls = ["none", "mean", "sum"][seed % 3], [0.0, 0.1, 0.7][seed % 3]
+    wa, wt = (None, None) if weight is None else (tb.tensor(weight), torch.tensor(weight))
+    _f64_pair(lambda a: F.cross_entropy(a, tb.tensor(target), wa, ignore_index=ignore, reduction=red,
+                                        label_smoothing=ls),
+              lambda t: TF.cross_entropy(t, torch.tensor(target), wt, ignore_index=ignore, reduction=red,
+                                         label_smoothing=ls), [x], [True])
+    _f64_pair(lambda a: tb.nn.NLLLoss(wa, ignore_index=ignore, reduction=red)(a.log_softmax(0 if len(shape) == 1
+                                                                                              else 1),
+                                                                               tb.tensor(target)),
+              lambda t: torch.nn.NLLLoss(wt, ignore_index=ignore, reduction=red)(t.log_softmax(0 if len(shape) == 1
+                                                                                                else 1),
+                                                                                  torch.tensor(target)),
+              [x], [True])
+    probs = rng.dirichlet(np.ones(c), shape[:1] + shape[2:]) if len(shape) > 1 else rng.dirichlet(np.ones(c))
+    probs = np.moveaxis(probs, -1, 1) if len(shape) > 1 else probs
+    _f64_pair(lambda a, p: tb.nn.CrossEntropyLoss(wa, reduction=red, label_smoothing=ls)(a, p),
+              lambda t, p: torch.nn.CrossEntropyLoss(wt, reduction=red, label_smoothing=ls)(t, p),
+              [x, probs], [True, True])
+
+
+@pytest.mark.parametrize("case", [
+    # (input shape, target, kwargs, exception, text as torch's)
+    ((3, 4), np.array([0, 1]), {}, ValueError, "Expected input batch_size (3) to match target batch_size (2)."),
+    ((3, 4), np.zeros((3, 2), np.int64), {}, RuntimeError,
+     "0D or 1D target tensor expected, multi-target not supported"),
+    ((3, 4), np.zeros((3, 4), np.int64), {}, RuntimeError,
+     "Expected floating point type for target with class probabilities"),
+    ((3, 4, 5), np.zeros((3, 4), np.int64), {}, RuntimeError, "Expected target size [3, 5], got [3, 4]"),
+    ((3, 4), np.array([0, 1, 4]), {}, IndexError, "Target 4 is out of bounds."),
+    ((3, 4), np.array([0, 1, 2]), dict(weight=np.ones(3)), RuntimeError,
+     "weight tensor should be defined either for all 4 classes or no classes but got weight tensor of shape: [3]"),
+    ((3, 4), np.array([0, 1, 2]), dict(label_smoothing=1.5), RuntimeError,
+     "label_smoothing must be between 0.0 and 1.0. Got: 1.5"),
+    ((3, 4), np.full((3, 4), 0.25), dict(ignore_index=1), RuntimeError,
+     "ignore_index is not supported for floating point target"),
+    ((3, 4), np.array([0, 1, 2]), dict(reduction="avg"), ValueError, "avg is not a valid value for reduction"),
+], ids=["batch", "multi-target", "int-probabilities", "k-dim", "out-of-bounds", "weight-size", "smoothing",
+        "prob-ignore", "reduction"])
+def test_cross_entropy_bad_input_raises_like_torch(case):
+    import re
+    shape, target, kw, exc, text = case
+    x = np.random.default_rng(0).standard_normal(shape)
+
+    def call(lib, f):
+        kw2 = {k: lib.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        return f.cross_entropy(lib.tensor(x), lib.tensor(target), **kw2)
+    with pytest.raises(exc, match=re.escape(text)):
+        call(torch, TF)
+    with pytest.raises(exc, match=re.escape(text)) as e:
+        call(tb, F)
+    assert str(e.value).startswith("cross_entropy")
+
+
+def test_loss_argument_errors_like_torch():
+    import re
+    x, y = tb.randn(3, 4), tb.randn(3, 4)
+    for fn, kw, text in [("smooth_l1_loss", dict(beta=-1.0),
+                          "smooth_l1_loss does not support negative values for beta."),
+                         ("huber_loss", dict(delta=0.0), "huber_loss does not support non-positive values for delta.")]:
+        with pytest.raises(RuntimeError, match=re.escape(text)):
+            getattr(TF, fn)(torch.randn(3, 4), torch.randn(3, 4), **kw)
+        with pytest.raises(RuntimeError, match=re.escape(text)):
+            getattr(F, fn)(x, y, **kw)
+    for bad_input, what in ((np.array([1.5, 0.2]), "input"), (np.array([0.5, 0.2]), "target")):
+        tgt = np.array([1.0, 0.0]) if what == "input" else np.array([1.5, 0.0])
+        with pytest.raises(RuntimeError, match=f"all elements of {what} should be between 0 and 1"):
+            TF.binary_cross_entropy(torch.tensor(bad_input), torch.tensor(tgt))
+        with pytest.raises(RuntimeError, match=f"all elements of {what} should be between 0 and 1"):
+            F.binary_cross_entropy(tb.tensor(bad_input), tb.tensor(tgt))
+
+
+@pytest.mark.parametrize("fn,arg", [("binary_cross_entropy", "weight"), ("binary_cross_entropy_with_logits", "weight"),
+                                    ("binary_cross_entropy_with_logits", "pos_weight"), ("cross_entropy", "weight"),
+                                    ("nll_loss", "weight")])
+def test_loss_weights_requiring_grad_raise_like_torch(fn, arg):
+    def call(lib, f):
+        binary = fn.startswith("binary")
+        x = lib.tensor([0.2, 0.7, 0.4] if binary else [[0.1, 0.5, -1.0]], requires_grad=True)
+        t = lib.tensor([1.0, 0.0, 1.0] if binary else [2])
+        return getattr(f, fn)(x, t, **{arg: lib.ones(3, requires_grad=True)})
+    with pytest.raises(RuntimeError, match=f"not differentiable with respect to argument '{arg}'"):
+        call(torch, TF)
+    with pytest.raises(RuntimeError, match=f"not differentiable with respect to argument '{arg}'"):
+        call(tb, F)
+    with tb.no_grad():
+        call(tb, F)  # fine when nothing is recorded
+
+
+def test_linear_and_layer_norm_shape_errors_like_torch():
+    import re
+    with pytest.raises(RuntimeError, match=re.escape(
+            "both arguments to linear need to be at least 1D, but they are 0D and 2D")):
+        F.linear(tb.tensor(1.0), tb.ones(4, 1))
+    with pytest.raises(RuntimeError, match="Expected weight to be of same shape as normalized_shape"):
+        F.layer_norm(tb.ones(2, 4), (4,), tb.ones(3))
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "silu", "dropout", "embedding",
+                                  "layer_norm", "normalize"])
+def test_functional_signatures_match_torch(name):
+    import inspect
+    ours = [(p.name, p.default) for p in inspect.signature(getattr(F, name)).parameters.values()]
+    theirs = [(p.name, p.default) for p in inspect.signature(getattr(TF, name)).parameters.values()]
+    assert ours == [t for t in theirs if t[0] != "out"]
+
+
+def test_keyword_input_and_module_constructor_arguments_like_torch():
+    x = np.random.default_rng(3).standard_normal((2, 3)).astype(np.float32)
+    for name in ("relu", "tanh", "sigmoid", "silu", "gelu", "softplus", "elu", "leaky_relu"):
+        close(getattr(F, name)(input=tb.tensor(x)), getattr(TF, name)(input=torch.tensor(x)))
+    w = np.random.default_rng(4).standard_normal((4, 3)).astype(np.float32)
+    close(F.linear(input=tb.tensor(x), weight=tb.tensor(w)), TF.linear(input=torch.tensor(x), weight=torch.tensor(w)))
+    for make in (lambda L: L.ReLU(inplace=True), lambda L: L.SiLU(True), lambda L: L.ReLU(), lambda L: L.Tanh(),
+                 lambda L: L.Identity(3, unused=1), lambda L: L.LayerNorm(3, device="cpu"), lambda L: L.Softmax(-1)):
+        ours, theirs = make(tb.nn), make(torch.nn)
+        assert repr(ours) == repr(theirs)
+        close(ours(input=tb.tensor(x)), theirs(input=torch.tensor(x)))
+
+
+def test_functional_embedding_max_norm_like_torch():
+    w = np.random.default_rng(5).standard_normal((6, 4)) * 3
+    idx = np.array([[0, 1, 1], [2, 5, 0]])
+    a, t = tb.tensor(w.copy(), requires_grad=True), torch.tensor(w.copy(), requires_grad=True)
+    ya = F.embedding(tb.tensor(idx), a, max_norm=1.0, norm_type=1.0)
+    yt = TF.embedding(torch.tensor(idx), t, max_norm=1.0, norm_type=1.0)
+    close(ya, yt, tol=1e-10)
+    close(a.detach(), t.detach(), tol=1e-10)  # rows renormalised in place
+    ya.sum().backward(), yt.sum().backward()
+    close(a.grad, t.grad, tol=1e-10)

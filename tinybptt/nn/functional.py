@@ -4,15 +4,16 @@ import warnings
 import numpy as np
 
 from .. import ops
+from ..autograd import Function, is_grad_enabled
 from ..random import rng
 from ..tensor import Tensor, _infer_array
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def relu(x): return x.relu()
-def tanh(x): return x.tanh()
-def sigmoid(x): return x.sigmoid()
+def relu(input, inplace=False): return input.relu()  # noqa: E704  (inplace accepted; the result is new)
+def tanh(input): return input.tanh()  # noqa: E704
+def sigmoid(input): return input.sigmoid()  # noqa: E704
 
 
 def _softmax_along(name, x, dim, dtype):
@@ -35,29 +36,34 @@ def log_softmax(x, dim=None, dtype=None):
     return _softmax_along("log_softmax", x, dim, dtype)
 
 
-def leaky_relu(x, negative_slope=0.01, inplace=False):
-    """x where x > 0, else negative_slope * x."""
-    return x.relu() - (-x).relu() * negative_slope
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x where x > 0, else negative_slope * x (slope negative_slope at 0, as PyTorch)."""
+    x = input
+    return ops.Where.apply(x._data > 0, x, x * negative_slope)
 
 
-def elu(x, alpha=1.0, inplace=False):
-    """x where x > 0, else alpha * (exp(x) - 1)."""
-    return x.relu() + ((-(-x).relu()).exp() - 1) * alpha
+def elu(input, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha * (exp(x) - 1) (slope alpha at 0, as PyTorch)."""
+    x = input
+    return ops.Where.apply(x._data > 0, x, (x.clamp(max=0).exp() - 1) * alpha)
 
 
-def softplus(x, beta=1.0, threshold=20.0):
+def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta * x > threshold (as PyTorch)."""
+    x = input
     bx = x * beta
     return ops.Where.apply(bx._data > threshold, x, ops.Softplus.apply(bx) / beta)
 
 
-def silu(x, inplace=False):
+def silu(input, inplace=False):
     """x * sigmoid(x)."""
+    x = input
     return x * x.sigmoid()
 
 
-def gelu(x, approximate="none"):
+def gelu(input, approximate="none"):
     """x * Phi(x) with Phi the standard normal CDF; approximate='tanh' uses PyTorch's tanh formula."""
+    x = input
     if approximate == "tanh":
         return x * 0.5 * ((x + x * x * x * 0.044715) * float(np.sqrt(2 / np.pi))).tanh() + x * 0.5
     if approximate != "none":
@@ -71,6 +77,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if input.shape[input.ndim - len(shape):] != shape:
         raise RuntimeError(f"layer_norm: expected input with shape (*, {', '.join(map(str, shape))}), "
                            f"got {input.shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != shape:
+            raise RuntimeError(f"layer_norm: Expected {name} to be of same shape as normalized_shape, but got "
+                               f"{name} of shape {tuple(p.shape)} and normalized_shape = {shape}")
     dims = tuple(range(input.ndim - len(shape), input.ndim))
     centred = input - input.mean(dims, keepdim=True)
     y = centred / ((centred * centred).mean(dims, keepdim=True) + eps).sqrt()
@@ -94,8 +104,12 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
 
-def linear(x, weight, bias=None):
+def linear(input, weight, bias=None):
     """y = x W^T + b."""
+    x = input
+    if x.ndim == 0 or weight.ndim == 0:
+        raise RuntimeError(f"linear: both arguments to linear need to be at least 1D, but they are {x.ndim}D "
+                           f"and {weight.ndim}D")
     if x.shape[-1] != weight.shape[-1]:
         raise RuntimeError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
                            f"expects {weight.shape[-1]} (weight shape {weight.shape})")
@@ -106,11 +120,12 @@ def linear(x, weight, bias=None):
     return y if bias is None else y + bias
 
 
-def dropout(x, p=0.5, training=True, inplace=False):
+def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training).
 
     ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
     """
+    x = input
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -121,19 +136,70 @@ def dropout(x, p=0.5, training=True, inplace=False):
     return ops.Dropout.apply(x, mask)
 
 
-def embedding(input, weight, padding_idx=None):
-    """Rows of ``weight`` picked by the integer tensor ``input``."""
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of ``weight`` picked by the integer tensor ``input``.
+
+    ``padding_idx``'s row gets no gradient; with ``max_norm`` the looked-up rows whose
+    ``norm_type``-norm exceeds it are first rescaled in place to that norm (as PyTorch).
+    Gradients are dense (``sparse`` is ignored).
+    """
+    if scale_grad_by_freq:
+        raise NotImplementedError("embedding: scale_grad_by_freq=True is not supported by tinybptt")
     idx = _infer_array(input)
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding: 'weight' must be 2-D, got shape {weight.shape}")
+    if padding_idx is not None:
+        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
+            raise AssertionError(f"Padding_idx must be within num_embeddings (embedding: padding_idx {padding_idx}, "
+                                 f"{weight.shape[0]} rows)")
+        padding_idx %= weight.shape[0]
+    if max_norm is not None and idx.dtype.kind in "iu" and idx.size and 0 <= idx.min() and idx.max() < len(weight):
+        _renorm_rows(weight, np.unique(idx), max_norm, norm_type)
     return ops.Embedding.apply(weight, idx, padding_idx=padding_idx)
+
+
+def _renorm_rows(weight, rows, max_norm, norm_type):
+    """Scale the given rows whose norm exceeds max_norm down to it, in place (not recorded)."""
+    w = weight._data
+    norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
+    big = norms > max_norm
+    if big.any():
+        w[rows[big]] *= (max_norm / (norms[big] + 1e-7)).astype(w.dtype)[:, None]
+        weight._version += 1
 
 
 def _check_reduction(name, reduction):
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r} "
+                         f"({reduction} is not a valid value for reduction)")
 
 
 class BatchSizeError(ValueError, RuntimeError):
     """Input and target batch sizes differ (PyTorch raises ValueError here; RuntimeError kept for older code)."""
+
+
+class LossArgumentError(ValueError, RuntimeError):
+    """A loss argument out of its range (PyTorch raises RuntimeError; ValueError kept for older code)."""
+
+
+def _constant_arg(fn, arg, x):
+    """PyTorch's error when a loss argument that gets no gradient (weights) requires grad."""
+    if isinstance(x, Tensor) and x.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"The function '{fn}' is not differentiable with respect to argument '{arg}'. "
+                           "This input cannot have requires_grad True.")
+
+
+def _class_weight(name, weight, c, dtype):
+    """The per-class weight as a (C,) array of ``dtype`` (ones when None)."""
+    if weight is None:
+        return np.ones(c, dtype)
+    _constant_arg("nll_loss_forward", "weight", weight)
+    w = _infer_array(weight)
+    if w.size != c:
+        raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} classes or no classes "
+                           f"but got weight tensor of shape: {list(w.shape)}")
+    return np.ascontiguousarray(w.reshape(c), dtype)
 
 
 def _targets(name, input, target):
@@ -144,22 +210,43 @@ def _targets(name, input, target):
                                                if name == "cross_entropy" else ""))
     if input.ndim != 2 or t.shape != input.shape[:1]:
         raise BatchSizeError(f"{name}: expected input of shape (N, C) and target of shape (N,), "
-                           f"got input {input.shape} and target {t.shape}")
+                             f"got input {input.shape} and target {t.shape}")
     return t
 
 
 def _class_rows(name, input, target):
-    """View (C,) / (N, C, d1, ...) inputs as (rows, C) with one target per row; also the loss shape."""
+    """View (C,) / (N, C, d1, ...) inputs as (rows, C) with one target per row; also the loss shape.
+
+    Shape errors carry PyTorch's texts (batch size, multi-target, target size).
+    """
     t = _infer_array(target)
+    if input.ndim == 0:
+        raise RuntimeError(f"{name}: input must be (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
     if input.ndim == 1:
         return input.unsqueeze(0), t.reshape(-1), ()
+    n = input.shape[0]
+    if input.ndim == 2 and t.ndim > 1:
+        raise RuntimeError(f"{name}: 0D or 1D target tensor expected, multi-target not supported "
+                           f"(input {input.shape}, target {t.shape})")
+    if t.ndim == 0 or t.shape[0] != n:
+        raise BatchSizeError(f"{name}: expected input of shape (N, C) and target of shape (N,), got input "
+                             f"{input.shape} and target {t.shape} (Expected input batch_size ({n}) to match "
+                             f"target batch_size ({t.shape[0] if t.ndim else 0}).)")
     if input.ndim > 2:
         c = input.shape[1]
-        if t.shape != input.shape[:1] + input.shape[2:]:
-            raise RuntimeError(f"{name}: expected target of shape {input.shape[:1] + input.shape[2:]} for input "
-                               f"of shape {input.shape}, got {t.shape}")
+        want = input.shape[:1] + input.shape[2:]
+        if t.shape != want:
+            raise RuntimeError(f"{name}: expected target of shape {want} for input of shape {input.shape}, got "
+                               f"{t.shape} (Expected target size {list(want)}, got {list(t.shape)})")
         return input.permute(0, *range(2, input.ndim), 1).reshape(-1, c), t.reshape(-1), t.shape
     return input, t, t.shape
+
+
+def _out_of_bounds(name, t, c, ignore_index):
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if bad.any():
+        raise IndexError(f"{name}: target {t[bad][0]} is out of bounds for {c} classes "
+                         f"(Target {t[bad][0]} is out of bounds.)")
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -171,17 +258,22 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+        raise LossArgumentError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. "
+                                f"Got: {label_smoothing}")
     t = _infer_array(target)
-    if t.dtype.kind == "f" and t.shape == input.shape:
+    if input.ndim and t.shape == input.shape:  # class probabilities
+        if t.dtype.kind != "f":
+            raise RuntimeError(f"cross_entropy: Expected floating point type for target with class "
+                               f"probabilities, got {t.dtype} (a target of the input's shape {input.shape} holds "
+                               f"class probabilities; class indices have shape {input.shape[:1] + input.shape[2:]})")
+        if ignore_index != -100:
+            raise RuntimeError("cross_entropy: ignore_index is not supported for floating point target")
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     rows, t, shape = _class_rows("cross_entropy", input, t)
     t = _targets("cross_entropy", rows, t)
     c = rows.shape[1]
-    bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    if bad.any():
-        raise IndexError(f"cross_entropy: target {t[bad][0]} is out of bounds for {c} classes")
-    w = np.ones(c, rows.dtype) if weight is None else np.ascontiguousarray(_infer_array(weight), rows.dtype)
+    _out_of_bounds("cross_entropy", t, c, ignore_index)
+    w = _class_weight("cross_entropy", weight, c, rows.dtype)
     out = ops.CrossEntropy.apply(rows, t, weight=w, ignore_index=int(ignore_index),
                                  smoothing=float(label_smoothing), reduction=reduction)
     return out.reshape(shape) if reduction == "none" else out
@@ -196,7 +288,7 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing):
     logp = input.log_softmax(cdim)
     if weight is not None:
         shape = (c,) + (1,) * (input.ndim - cdim - 1)
-        logp = logp * Tensor(_infer_array(weight, input.dtype).reshape(shape))
+        logp = logp * Tensor(_class_weight("cross_entropy", weight, c, input.dtype).reshape(shape))
     losses = -(logp * y).sum(cdim)
     return losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.mean()
 
@@ -211,9 +303,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     t = _targets("nll_loss", input, t)
     c = input.shape[1]
     valid = t != ignore_index
-    if ((t[valid] < 0) | (t[valid] >= c)).any():
-        raise IndexError(f"nll_loss: a target is out of bounds for {c} classes")
-    w = np.ones(c, input.dtype) if weight is None else _infer_array(weight).astype(input.dtype)
+    _out_of_bounds("nll_loss", t, c, ignore_index)
+    w = _class_weight("nll_loss", weight, c, input.dtype)
     safe = np.where(valid, t, 0)
     wt = np.where(valid, w[safe], 0).astype(input.dtype)
     picked = input[np.arange(len(t)), safe]
@@ -259,6 +350,8 @@ def _piecewise_quadratic(name, input, target, reduction, width, quad_scale, lin_
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (plain L1 when beta = 0)."""
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
         return l1_loss(input, target, reduction)
     return _piecewise_quadratic("smooth_l1_loss", input, target, reduction, beta, 1.0 / beta, 1.0)
@@ -266,6 +359,8 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
     """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2)."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
     return _piecewise_quadratic("huber_loss", input, target, reduction, delta, 1.0, delta)
 
 
@@ -275,14 +370,18 @@ def kl_div(input, target, reduction="mean", log_target=False):
     reduction='batchmean' divides the sum by the batch size (the true KL); 'mean' by the element count.
     """
     if reduction not in _REDUCTIONS + ("batchmean",):
-        raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
+        raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r} "
+                         f"({reduction} is not a valid value for reduction)")
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
     target = _as_input_dtype(target, input)
     if log_target:
         loss = target.exp() * (target - input)
-    else:  # 0 * log 0 is taken as 0
-        t = target._data
-        log_t = np.log(np.where(t > 0, t, 1)).astype(t.dtype)
-        loss = target * (Tensor(log_t) - input)
+    else:  # t log t - t x, with 0 log 0 = 0
+        loss = _XLogX.apply(target) - target * input
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction)
@@ -314,6 +413,19 @@ def pad(input, pad, mode="constant", value=0.0):
     return out
 
 
+class _XLogX(Function):
+    """t * log(t), 0 at t = 0 (PyTorch's xlogy(t, t)); its gradient log(t) + 1 is nan at t = 0 as PyTorch's."""
+
+    def forward(self, t):
+        self.t = t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(t == 0, 0, t * np.log(t)).astype(t.dtype)
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * np.where(self.t == 0, np.nan, np.log(self.t) + 1).astype(self.t.dtype)
+
+
 def _as_input_dtype(x, input):
     return x if x is None or isinstance(x, Tensor) else Tensor(_infer_array(x, input.dtype))
 
@@ -325,6 +437,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     weight * (pos_weight * y * softplus(-x) + (1 - y) * softplus(x)); softplus(-x) = softplus(x) - x.
     """
     _check_reduction("binary_cross_entropy_with_logits", reduction)
+    _constant_arg("binary_cross_entropy_with_logits", "weight", weight)
+    _constant_arg("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     target, weight, pos_weight = (_as_input_dtype(a, input) for a in (target, weight, pos_weight))
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: Target size ({target.shape}) must be the same as "
@@ -340,10 +454,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-weight * (y log p + (1 - y) log(1 - p)) on probabilities p, each log clamped at -100 as PyTorch."""
     _check_reduction("binary_cross_entropy", reduction)
+    _constant_arg("binary_cross_entropy", "weight", weight)
     target, weight = _as_input_dtype(target, input), _as_input_dtype(weight, input)
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy: Using a target size ({target.shape}) that is different to the "
                          f"input size ({input.shape}) is deprecated. Please ensure they have the same size.")
+    for what, a in (("input", input._data), ("target", target._data)):
+        if ((a < 0) | (a > 1)).any():
+            raise RuntimeError(f"binary_cross_entropy: all elements of {what} should be between 0 and 1")
     loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
     return _reduce(loss if weight is None else loss * weight, reduction)
 

@@ -1,13 +1,15 @@
 """Basic layers: Linear, Embedding, Dropout, activations and containers."""
 import math
+import operator
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from . import functional as F
 from . import init
 from .module import Module, Parameter
-from ..tensor import as_dtype
+from ..tensor import Tensor, _infer_array, as_dtype
 
 
 def _empty(*shape, dtype=None):
@@ -21,8 +23,9 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = _empty(out_features, in_features, dtype=dtype)
-        self.bias = _empty(out_features, dtype=dtype) if bias else None
-        if not bias:
+        if bias:
+            self.bias = _empty(out_features, dtype=dtype)
+        else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 
@@ -57,8 +60,8 @@ class Embedding(Module):
         self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, False, sparse
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise AssertionError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), "
-                                     f"got {padding_idx}")
+                raise AssertionError(f"Padding_idx must be within num_embeddings (Embedding: padding_idx "
+                                     f"{padding_idx}, num_embeddings {num_embeddings})")
             padding_idx %= num_embeddings
         self.padding_idx = padding_idx
         if _weight is None:
@@ -79,23 +82,13 @@ class Embedding(Module):
         """An Embedding holding (a copy of) the 2-D ``embeddings``; frozen (no grad) by default."""
         w = np.asarray(embeddings.detach() if hasattr(embeddings, "detach") else embeddings)
         if w.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-dimensional, got shape {w.shape}")
+            raise AssertionError(f"Embeddings parameter is expected to be 2-dimensional "
+                                 f"(Embedding.from_pretrained got shape {w.shape})")
         return cls(w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
                    _weight=w, _freeze=freeze)
 
-    def forward(self, idx):
-        if self.max_norm is not None:
-            self._renorm(np.unique(np.asarray(idx)))
-        return F.embedding(idx, self.weight, self.padding_idx)
-
-    def _renorm(self, rows):
-        """Scale rows whose norm exceeds max_norm down to it, in place (not recorded)."""
-        w = self.weight._data
-        norms = np.linalg.norm(w[rows], ord=self.norm_type, axis=1)
-        big = norms > self.max_norm
-        if big.any():
-            w[rows[big]] *= (self.max_norm / (norms[big] + 1e-7)).astype(w.dtype)[:, None]
-            self.weight._version += 1
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -119,8 +112,8 @@ class Dropout(Module):
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace
 
-    def forward(self, x):
-        return F.dropout(x, self.p, self.training)
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
@@ -129,8 +122,20 @@ class Dropout(Module):
 class _Activation(Module):
     fn = None
 
-    def forward(self, x):
-        return type(self).fn(x)
+    def __init__(self, *args, **kwargs):  # PyTorch's Tanh/Sigmoid/Identity take and ignore any arguments
+        super().__init__()
+
+    def forward(self, input):
+        return type(self).fn(input)
+
+
+class _InplaceActivation(_Activation):
+    def __init__(self, inplace=False):  # accepted for PyTorch compatibility; the result is always new
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Tanh(_Activation):
@@ -138,7 +143,7 @@ class Tanh(_Activation):
     fn = staticmethod(F.tanh)
 
 
-class ReLU(_Activation):
+class ReLU(_InplaceActivation):
     """Elementwise max(x, 0)."""
     fn = staticmethod(F.relu)
 
@@ -148,7 +153,7 @@ class Sigmoid(_Activation):
     fn = staticmethod(F.sigmoid)
 
 
-class SiLU(_Activation):
+class SiLU(_InplaceActivation):
     """Elementwise x * sigmoid(x)."""
     fn = staticmethod(F.silu)
 
@@ -160,8 +165,8 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+    def forward(self, input):
+        return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -174,8 +179,8 @@ class ELU(Module):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x):
-        return F.elu(x, self.alpha)
+    def forward(self, input):
+        return F.elu(input, self.alpha)
 
     def extra_repr(self):
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -188,8 +193,8 @@ class Softplus(Module):
         super().__init__()
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x):
-        return F.softplus(x, self.beta, self.threshold)
+    def forward(self, input):
+        return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -202,8 +207,8 @@ class GELU(Module):
         super().__init__()
         self.approximate = approximate
 
-    def forward(self, x):
-        return F.gelu(x, self.approximate)
+    def forward(self, input):
+        return F.gelu(input, self.approximate)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
@@ -216,8 +221,8 @@ class Flatten(Module):
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, x):
-        return x.flatten(self.start_dim, self.end_dim)
+    def forward(self, input):
+        return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -226,49 +231,62 @@ class Flatten(Module):
 class LayerNorm(Module):
     """Layer normalisation over the trailing ``normalized_shape`` dims, with a learned scale and shift."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         dtype = as_dtype(dtype) or np.dtype(np.float32)
-        self.weight = Parameter(np.ones(shape, dtype)) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(shape, dtype)) if elementwise_affine and bias else None
-        if not elementwise_affine:
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(shape, dtype))
+        else:
             self.register_parameter("weight", None)
-        if not (elementwise_affine and bias):
+        if elementwise_affine and bias:
+            self.bias = Parameter(np.zeros(shape, dtype))
+        else:
             self.register_parameter("bias", None)
 
-    def forward(self, x):
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
 
 
-class Identity(Module):
+class Identity(_Activation):
     """Returns its input."""
 
-    def forward(self, x):
-        return x
+    def forward(self, input):
+        return input
 
 
 class Softmax(Module):
-    """Softmax along ``dim``."""
+    """Softmax along ``dim`` (None: PyTorch's implicit choice, with its warning)."""
 
-    def __init__(self, dim):
+    def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
-        return x.softmax(self.dim)
+    def forward(self, input):
+        return F.softmax(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
 
 
 class LogSoftmax(Softmax):
     """Log-softmax along ``dim``."""
 
-    def forward(self, x):
-        return x.log_softmax(self.dim)
+    def forward(self, input):
+        return F.log_softmax(input, self.dim)
+
+
+def _index(n, i):
+    """``i`` as a position in 0..n-1, with PyTorch's IndexError text."""
+    i = operator.index(i)
+    if not -n <= i < n:
+        raise IndexError(f"index {i} is out of range")
+    return i % n
 
 
 class _ModuleSequence(Module):
@@ -281,23 +299,56 @@ class _ModuleSequence(Module):
 
     def extend(self, modules):
         """Append each of ``modules``."""
-        for m in modules:
+        if not isinstance(modules, Iterable):
+            raise TypeError(f"{type(self).__name__}.extend should be called with an iterable, "
+                            f"but got {type(modules).__name__}")
+        for m in list(modules):
             self.append(m)
         return self
 
+    def insert(self, index, module):
+        """Put ``module`` at position ``index``, shifting the later ones (children are renumbered)."""
+        n = len(self._modules)
+        if not -n <= index <= n:
+            raise IndexError(f"Index out of range: {index}")
+        mods = list(self._modules.values())
+        mods.insert(index + n if index < 0 else index, module)
+        self._renumber(mods)
+
+    def pop(self, key):
+        """Remove and return the module(s) at ``key``."""
+        v = self[key]
+        del self[key]
+        return v
+
+    def _renumber(self, mods):
+        self._modules.clear()
+        for i, m in enumerate(mods):
+            self.add_module(str(i), m)
+
     def __getitem__(self, i):
-        if isinstance(i, slice):  # the same container type over the slice
+        if isinstance(i, slice):
             return self._from_items(list(self._modules.items())[i])
-        return list(self._modules.values())[i]
+        return list(self._modules.values())[_index(len(self), i)]
 
     def __setitem__(self, i, m):
-        self.add_module(list(self._modules)[i], m)
+        setattr(self, list(self._modules)[_index(len(self), i)], m)
+
+    def __delitem__(self, i):
+        """Delete by index or slice; the rest are renumbered 0, 1, ..."""
+        keys = list(self._modules)
+        for k in (keys[i] if isinstance(i, slice) else [keys[_index(len(keys), i)]]):
+            del self._modules[k]
+        self._renumber(list(self._modules.values()))
 
     def __len__(self):
         return len(self._modules)
 
     def __iter__(self):
-        return iter(self._modules.values())
+        return iter(list(self._modules.values()))
+
+    def __dir__(self):
+        return [k for k in super().__dir__() if not k.isdigit()]
 
 
 class Sequential(_ModuleSequence):
@@ -314,22 +365,74 @@ class Sequential(_ModuleSequence):
     def _from_items(cls, items):
         return cls(OrderedDict(items))  # keeps the names
 
-    def forward(self, x):
+    def insert(self, index, module):
+        """Put ``module`` at position ``index``; returns self."""
+        if not isinstance(module, Module):
+            raise AssertionError(f"module should be of type: {Module}")
+        super().insert(index, module)
+        return self
+
+    def __add__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return self.extend(other)
+
+    def __mul__(self, other):
+        if not isinstance(other, int):
+            raise TypeError(f"unsupported operand type(s) for *: {type(self)} and {type(other)}")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for {type(self)}")
+        return Sequential(*(list(self) * other))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, other):
+        repeated = self * other
+        return self.extend(list(repeated)[len(self):])
+
+    def forward(self, input):
         for m in self._modules.values():
-            x = m(x)
-        return x
+            input = m(input)
+        return input
 
 
 class ModuleList(_ModuleSequence):
     """A list of modules, registered as '0', '1', ..."""
 
-    def __init__(self, modules=()):
+    def __init__(self, modules=None):
         super().__init__()
-        self.extend(modules)
+        if modules is not None:
+            self.extend(modules)
 
     @classmethod
     def _from_items(cls, items):
         return cls(m for _, m in items)  # renumbered from 0
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def __add__(self, other):
+        return ModuleList(list(self) + list(other))
+
+    def __repr__(self):
+        """As PyTorch: runs of equal consecutive reprs collapse to '(i-j): n x repr'."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return "ModuleList()"
+        runs = []  # [first, last, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [(f"({a}): " if a == b else f"({a}-{b}): {b - a + 1} x ") + r.replace("\n", "\n  ")
+                 for a, b, r in runs]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(Module):
@@ -337,12 +440,37 @@ class ModuleDict(Module):
 
     def __init__(self, modules=None):
         super().__init__()
-        self.update(modules or {})
+        if modules is not None:
+            self.update(modules)
 
     def update(self, modules):
         """Add the (name, module) pairs of a dict or iterable."""
-        for name, m in (modules.items() if hasattr(modules, "items") else modules):
+        if not isinstance(modules, Iterable):
+            raise TypeError(f"ModuleDict.update should be called with an iterable of key/value pairs, "
+                            f"but got {type(modules).__name__}")
+        if isinstance(modules, (Mapping, ModuleDict)):
+            pairs = list(modules.items())
+        else:
+            pairs = []
+            for j, m in enumerate(modules):
+                if not isinstance(m, Iterable):
+                    raise TypeError(f"ModuleDict update sequence element #{j} should be Iterable; "
+                                    f"is{type(m).__name__}")
+                if len(m) != 2:
+                    raise ValueError(f"ModuleDict update sequence element #{j} has length {len(m)}; 2 is required")
+                pairs.append((m[0], m[1]))
+        for name, m in pairs:
             self.add_module(name, m)
+
+    def pop(self, key):
+        """Remove and return the module under ``key``."""
+        v = self[key]
+        del self[key]
+        return v
+
+    def clear(self):
+        """Remove every module."""
+        self._modules.clear()
 
     def __getitem__(self, name): return self._modules[name]
     def __setitem__(self, name, m): self.add_module(name, m)
@@ -360,13 +488,17 @@ class _Loss(Module):
         super().__init__()
         self.reduction = reduction
 
+    def _weight_buffer(self, name, value):
+        """Register ``value`` (None, a Tensor, or array-like, made a Tensor) as a buffer."""
+        self.register_buffer(name, value if value is None or isinstance(value, Tensor) else Tensor(_infer_array(value)))
+
 
 class CrossEntropyLoss(_Loss):
     """Module form of ``F.cross_entropy``."""
 
     def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__(reduction)
-        self.register_buffer("weight", weight)
+        self._weight_buffer("weight", weight)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
@@ -378,7 +510,7 @@ class NLLLoss(_Loss):
 
     def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
         super().__init__(reduction)
-        self.register_buffer("weight", weight)
+        self._weight_buffer("weight", weight)
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
@@ -437,7 +569,7 @@ class BCELoss(_Loss):
 
     def __init__(self, weight=None, reduction="mean"):
         super().__init__(reduction)
-        self.register_buffer("weight", weight)
+        self._weight_buffer("weight", weight)
 
     def forward(self, input, target):
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)
@@ -448,8 +580,8 @@ class BCEWithLogitsLoss(_Loss):
 
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
         super().__init__(reduction)
-        self.register_buffer("weight", weight)
-        self.register_buffer("pos_weight", pos_weight)
+        self._weight_buffer("weight", weight)
+        self._weight_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)

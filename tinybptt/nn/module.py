@@ -1,12 +1,40 @@
 """nn.Module and Parameter: named parameters, train/eval, state_dict."""
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
 from ..tensor import Tensor, _infer_array, as_dtype
 
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns; prints as PyTorch's when every key matched."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+IncompatibleKeys = _IncompatibleKeys
+
+
+def _typename(obj):
+    return type(obj).__name__
+
+
+def _check_name(kind, name):
+    """PyTorch's checks on a parameter/buffer/module name."""
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string. Got {_typename(name)}")
+    if "." in name:
+        raise KeyError(f'{kind} name can\'t contain "."' + (f", got: {name}" if kind == "module" else ""))
+    if name == "":
+        raise KeyError(f'{kind} name can\'t be empty string ""')
 
 
 class Parameter(Tensor):
@@ -36,29 +64,45 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "training", True)
 
-    def __setattr__(self, name, value):
-        if "_parameters" not in self.__dict__:
-            raise AttributeError("call super().__init__() before assigning attributes of a Module")
-        if value is None and name in self._parameters:  # e.g. bias=False keeps the name, as None
-            self._parameters[name] = None
-            return
-        if name in self._parameters and not isinstance(value, Parameter):
-            raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                            "(nn.Parameter or None expected)")
-        for d in (self._parameters, self._modules, self._buffers):
+    def _forget(self, name, *dicts):
+        """Drop ``name`` from the instance dict and the given registries."""
+        for d in (self.__dict__, *dicts):
             d.pop(name, None)
+        self.__dict__.get("_non_persistent_buffers", set()).discard(name)
+
+    def __setattr__(self, name, value):
+        """As PyTorch: Parameters and Modules register themselves; a registered name keeps its kind
+        (None allowed), and Tensors assigned to a buffer name replace the buffer."""
+        params, modules, buffers = (self.__dict__.get(k) for k in ("_parameters", "_modules", "_buffers"))
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self._forget(name, buffers, modules)
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{_typename(value)}' as parameter '{name}' "
+                                "(nn.Parameter or None expected)")
+            params[name] = None
         elif isinstance(value, Module):
-            self._modules[name] = value
-        elif isinstance(value, Tensor) and name in self._buffers:
-            self._buffers[name] = value
+            if modules is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self._forget(name, params, buffers)
+            modules[name] = value
+        elif modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
+                                "(nn.Module or None expected)")
+            modules[name] = None
+        elif buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' (Tensor or None expected)")
+            buffers[name] = value
         else:
             object.__setattr__(self, name, value)
-            return
-        self.__dict__.pop(name, None)
 
     def __getattr__(self, name):
         for d in ("_parameters", "_modules", "_buffers"):
@@ -70,24 +114,83 @@ class Module:
         for d in (self._parameters, self._modules, self._buffers):
             if name in d:
                 del d[name]
+                self.__dict__.get("_non_persistent_buffers", set()).discard(name)
                 return
         object.__delattr__(self, name)
 
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules) | set(self._buffers))
+
     def register_parameter(self, name, param):
         """Register ``param`` (a Parameter or None) under ``name``."""
-        self.__dict__.pop(name, None)
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        _check_name("parameter", name)
+        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError(f"attribute '{name}' already exists")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{_typename(param)}' object to parameter '{name}' "
+                            "(nn.Parameter or None required)")
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
-        """Register a non-trainable tensor; it is in the state_dict unless ``persistent=False``."""
-        self.__dict__.pop(name, None)
+        """Register a non-trainable tensor (or None); it is in the state_dict unless ``persistent=False``."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        _check_name("buffer", name)
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
+                            "(Tensor or None required)")
         self._buffers[name] = tensor
         skip = self.__dict__.setdefault("_non_persistent_buffers", set())
         (skip.discard if persistent else skip.add)(name)
 
     def add_module(self, name, module):
-        """Register a child module under ``name``."""
+        """Register a child module (or None) under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {_typename(name)}")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        _check_name("module", name)
         self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target):
+        """The module at dotted path ``target`` ('' is this module)."""
+        mod = self
+        for item in target.split(".") if target else ():
+            if not hasattr(mod, item):
+                raise AttributeError(f"{type(mod).__name__} has no attribute `{item}`")
+            mod = getattr(mod, item)
+            if not isinstance(mod, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return mod
+
+    def get_parameter(self, target):
+        """The parameter at dotted path ``target``."""
+        path, _, name = target.rpartition(".")
+        mod = self.get_submodule(path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
+        p = getattr(mod, name)
+        if not isinstance(p, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return p
+
+    def get_buffer(self, target):
+        """The buffer at dotted path ``target``."""
+        path, _, name = target.rpartition(".")
+        mod = self.get_submodule(path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
+        if name not in mod._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return mod._buffers[name]
 
     # ------------------------------------------------------------ traversal
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
@@ -108,8 +211,12 @@ class Module:
         return (m for _, m in self.named_modules())
 
     def named_children(self):
-        """Yield (name, module) for the direct children."""
-        return ((n, m) for n, m in self._modules.items() if m is not None)
+        """Yield (name, module) for the direct children (a child held under two names once)."""
+        seen = set()
+        for n, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield n, m
 
     def children(self):
         """The direct child modules."""
@@ -129,11 +236,14 @@ class Module:
         """Every parameter, each once."""
         return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self, prefix="", recurse=True):
-        """Yield (dotted name, buffer)."""
-        for mname, m in (self.named_modules(prefix=prefix) if recurse else [(prefix, self)]):
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """Yield (dotted name, buffer), each buffer once (unless ``remove_duplicate=False``)."""
+        seen = set()
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mname, m in mods:
             for bname, b in m._buffers.items():
-                if b is not None:
+                if b is not None and (id(b) not in seen or not remove_duplicate):
+                    seen.add(id(b))
                     yield (f"{mname}.{bname}" if mname else bname), b
 
     def buffers(self, recurse=True):
@@ -216,6 +326,19 @@ class Module:
             if m is not None:
                 yield from m._state_tensors(f"{prefix}{name}.")
 
+    def _unexpected_keys(self, keys, prefix=""):
+        """Keys naming nothing here, found module by module in PyTorch's order (a key whose first
+        part after ``prefix`` is neither a child nor a local tensor of that module)."""
+        skip = self.__dict__.get("_non_persistent_buffers", ())
+        local = {n for n, t in list(self._parameters.items()) + list(self._buffers.items())
+                 if t is not None and n not in skip}
+        mine = [k for k in keys if k.startswith(prefix)]
+        out = [k for k in mine if k[len(prefix):].split(".", 1)[0] not in local | set(self._modules)]
+        for name, m in self._modules.items():
+            if m is not None:
+                out += m._unexpected_keys(mine, f"{prefix}{name}.")
+        return out
+
     def state_dict(self, destination=None, prefix="", keep_vars=False):
         """An ordered dict of dotted names to numpy arrays (copies) of parameters and buffers.
 
@@ -235,14 +358,16 @@ class Module:
         problems listed in one RuntimeError.  Returns a named tuple
         ``(missing_keys, unexpected_keys)``.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         own = OrderedDict(self._state_tensors())
         missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
+        unexpected = self._unexpected_keys(list(state_dict))
         errors, values = [], {}
         if strict and missing:
-            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
         if strict and unexpected:
-            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
         for k, t in own.items():
             if k in state_dict:
                 v = state_dict[k]
@@ -260,7 +385,7 @@ class Module:
             else:
                 own[k]._data[...] = v
             own[k]._version += 1
-        return IncompatibleKeys(missing, unexpected)
+        return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ calling and printing
     def __call__(self, *args, **kwargs):
@@ -296,8 +421,11 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = [f"({n}): " + repr(m).replace("\n", "\n  ") for n, m in self._modules.items()]
-        body = self.extra_repr()
-        if not lines:
-            return f"{type(self).__name__}({body})"
-        return f"{type(self).__name__}({body}\n  " + "\n  ".join(lines) + "\n)"
+        """As PyTorch: a one-line extra_repr inline, otherwise one indented line per extra line and child."""
+        extra = self.extra_repr().split("\n") if self.extra_repr() else []
+        children = [f"({n}): " + repr(m).replace("\n", "\n  ") for n, m in self._modules.items()]
+        if len(extra) == 1 and not children:
+            return f"{type(self).__name__}({extra[0]})"
+        if not extra and not children:
+            return f"{type(self).__name__}()"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(extra + children) + "\n)"
