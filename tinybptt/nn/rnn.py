@@ -30,6 +30,7 @@ from ..tensor import Tensor, _infer_array, as_dtype
 from . import functional as F
 from . import init
 from .module import Module, Parameter
+from .utils.rnn import PackedSequence, _pack_like, pad_packed_sequence
 
 _kernels = None
 
@@ -521,7 +522,13 @@ class _RNNBase(Module):
         array or int tensor, any order): the result equals PyTorch's
         ``pad_packed_sequence(rnn(pack_padded_sequence(x, lengths, enforce_sorted=False)),
         total_length=T)``: outputs past each end are zero, h_n is taken at each last step.
+        input may be a PackedSequence instead (batch_first does not apply to it): the output
+        is then packed the same way; hx and h_n are in the original batch order.
         """
+        if isinstance(input, PackedSequence):  # run the lengths= path on the padded batch
+            padded, lengths = pad_packed_sequence(input, self.batch_first)
+            output, h_n = self.forward(padded, hx, lengths)
+            return _pack_like(output, input, self.batch_first), h_n
         lstm, name = self.mode == "LSTM", type(self).__name__
         x = _tensor(input)
         if x.ndim not in (2, 3):

@@ -1,11 +1,12 @@
-"""nn.utils: gradient clipping and state detaching for BPTT (PyTorch's semantics)."""
+"""nn.utils: gradient clipping and state detaching for BPTT, and `rnn` (packing), with PyTorch's semantics."""
 import math
 import types
 import warnings
 
 import numpy as np
 
-from ..tensor import Tensor
+from ...tensor import Tensor
+from . import rnn  # noqa: F401  (nn.utils.rnn, as torch.nn.utils.rnn)
 
 
 def _as_list(tensors):
@@ -150,7 +151,7 @@ def detach_state(state):
 
 def parameters_to_vector(parameters):
     """Concatenate the parameters into one flat tensor."""
-    from ..ops import cat
+    from ...ops import cat
     return cat([p.reshape(-1) for p in parameters])
 
 
