@@ -216,6 +216,9 @@ def cold_start():
     print("\ncold start (fresh processes, LSTM config)")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        # Python's bytecode cache as an installed package has it (pip writes it): allowed, and written once
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        subprocess.run([sys.executable, "-c", "import tinybptt"], env=env, cwd=ROOT, check=True)
         code = COLD.format(tools=os.path.dirname(os.path.abspath(__file__)))
         for label in ("empty numba cache", "warm numba cache"):
             out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
