@@ -173,24 +173,20 @@ class Module:
 
     def get_parameter(self, target):
         """The parameter at dotted path ``target``."""
-        path, _, name = target.rpartition(".")
-        mod = self.get_submodule(path)
-        if not hasattr(mod, name):
-            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
-        p = getattr(mod, name)
-        if not isinstance(p, Parameter):
-            raise AttributeError(f"`{name}` is not an nn.Parameter")
-        return p
+        return self._get_at(target, "an nn.Parameter", lambda mod, name: isinstance(getattr(mod, name), Parameter))
 
     def get_buffer(self, target):
         """The buffer at dotted path ``target``."""
+        return self._get_at(target, "a buffer", lambda mod, name: name in mod._buffers)
+
+    def _get_at(self, target, kind, is_kind):
         path, _, name = target.rpartition(".")
         mod = self.get_submodule(path)
         if not hasattr(mod, name):
             raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
-        if name not in mod._buffers:
-            raise AttributeError(f"`{name}` is not a buffer")
-        return mod._buffers[name]
+        if not is_kind(mod, name):
+            raise AttributeError(f"`{name}` is not {kind}")
+        return getattr(mod, name)
 
     # ------------------------------------------------------------ traversal
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
