@@ -71,47 +71,171 @@ def triu(x, diagonal=0):
     return _triangle(x, diagonal, False)
 
 
-def isnan(x): return _t(x).isnan()
-def isinf(x): return _t(x).isinf()
-def isfinite(x): return _t(x).isfinite()
-def equal(a, b): return _t(a).equal(_t(b))
-def neg(x): return -_t(x)
+def isnan(x):
+    """Bool tensor: True where an element is NaN."""
+    return _t(x).isnan()
 
 
-def exp(x): return _t(x).exp()
-def log(x): return _t(x).log()
-def sqrt(x): return _t(x).sqrt()
-def abs(x): return _t(x).abs()  # noqa: A001
-def tanh(x): return _t(x).tanh()
-def sigmoid(x): return _t(x).sigmoid()
-def relu(x): return _t(x).relu()
-def softmax(x, dim): return _t(x).softmax(dim)
-def log_softmax(x, dim): return _t(x).log_softmax(dim)
-def sum(x, dim=None, keepdim=False, dtype=None): return _t(x).sum(dim, keepdim, dtype)  # noqa: A001
-def flip(x, dims): return _t(x).flip(dims)
-def mean(x, dim=None, keepdim=False, dtype=None): return _t(x).mean(dim, keepdim, dtype)
-def max(x, dim=None, keepdim=False): return _t(x).max(dim, keepdim)  # noqa: A001
-def min(x, dim=None, keepdim=False): return _t(x).min(dim, keepdim)  # noqa: A001
-def argmax(x, dim=None, keepdim=False): return _t(x).argmax(dim, keepdim)
-def maximum(x, other): return _t(x).maximum(other)
-def minimum(x, other): return _t(x).minimum(other)
-def clamp(x, min=None, max=None): return _t(x).clamp(min, max)  # noqa: A002
+def isinf(x):
+    """Bool tensor: True where an element is +inf or -inf."""
+    return _t(x).isinf()
+
+
+def isfinite(x):
+    """Bool tensor: True where an element is neither inf nor NaN."""
+    return _t(x).isfinite()
+
+
+def equal(a, b):
+    """True when both tensors have the same shape and the same elements (a Python bool)."""
+    return _t(a).equal(_t(b))
+
+
+def neg(x):
+    """Elementwise negation, -x."""
+    return -_t(x)
+
+
+def exp(x):
+    """Elementwise e**x."""
+    return _t(x).exp()
+
+
+def log(x):
+    """Elementwise natural logarithm."""
+    return _t(x).log()
+
+
+def sqrt(x):
+    """Elementwise square root."""
+    return _t(x).sqrt()
+
+
+def abs(x):  # noqa: A001
+    """Elementwise absolute value."""
+    return _t(x).abs()
+
+
+def tanh(x):
+    """Elementwise hyperbolic tangent."""
+    return _t(x).tanh()
+
+
+def sigmoid(x):
+    """Elementwise logistic sigmoid, 1 / (1 + exp(-x))."""
+    return _t(x).sigmoid()
+
+
+def relu(x):
+    """Elementwise max(x, 0)."""
+    return _t(x).relu()
+
+
+def softmax(x, dim):
+    """Softmax along ``dim``: exponentials normalised to sum to 1."""
+    return _t(x).softmax(dim)
+
+
+def log_softmax(x, dim):
+    """Log of the softmax along ``dim``, computed stably."""
+    return _t(x).log_softmax(dim)
+
+
+def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
+    """Sum over ``dim`` (an int, a tuple, or None for all elements); ``dtype`` casts before summing."""
+    return _t(x).sum(dim, keepdim, dtype)
+
+
+def flip(x, dims):
+    """Reverse the order of elements along each dim in ``dims``."""
+    return _t(x).flip(dims)
+
+
+def mean(x, dim=None, keepdim=False, dtype=None):
+    """Mean over ``dim`` (an int, a tuple, or None for all elements)."""
+    return _t(x).mean(dim, keepdim, dtype)
+
+
+def max(x, dim=None, keepdim=False):  # noqa: A001
+    """Largest element; with ``dim``, a (values, indices) pair along that dim."""
+    return _t(x).max(dim, keepdim)
+
+
+def min(x, dim=None, keepdim=False):  # noqa: A001
+    """Smallest element; with ``dim``, a (values, indices) pair along that dim."""
+    return _t(x).min(dim, keepdim)
+
+
+def argmax(x, dim=None, keepdim=False):
+    """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
+    return _t(x).argmax(dim, keepdim)
+
+
+def maximum(x, other):
+    """Elementwise larger of ``x`` and ``other`` (broadcast)."""
+    return _t(x).maximum(other)
+
+
+def minimum(x, other):
+    """Elementwise smaller of ``x`` and ``other`` (broadcast)."""
+    return _t(x).minimum(other)
+
+
+def clamp(x, min=None, max=None):  # noqa: A002
+    """Elementwise min(max(x, min), max); either bound may be None, a number or a tensor."""
+    return _t(x).clamp(min, max)
+
+
 clip = clamp
-def reshape(x, shape): return _t(x).reshape(shape)
-def transpose(x, dim0, dim1): return _t(x).transpose(dim0, dim1)
-def permute(x, dims): return _t(x).permute(dims)
-def flatten(x, start_dim=0, end_dim=-1): return _t(x).flatten(start_dim, end_dim)
-def unsqueeze(x, dim): return _t(x).unsqueeze(dim)
-def squeeze(x, dim=None): return _t(x).squeeze(dim)
-def masked_fill(x, mask, value): return _t(x).masked_fill(mask, value)
-def pow(x, p): return _t(x) ** p  # noqa: A001
+
+
+def reshape(x, shape):
+    """The same elements in a new shape (one entry may be -1)."""
+    return _t(x).reshape(shape)
+
+
+def transpose(x, dim0, dim1):
+    """Swap dimensions ``dim0`` and ``dim1``."""
+    return _t(x).transpose(dim0, dim1)
+
+
+def permute(x, dims):
+    """Reorder the dimensions as ``dims``."""
+    return _t(x).permute(dims)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dimensions ``start_dim`` .. ``end_dim`` into one."""
+    return _t(x).flatten(start_dim, end_dim)
+
+
+def unsqueeze(x, dim):
+    """Insert a dimension of size 1 at ``dim``."""
+    return _t(x).unsqueeze(dim)
+
+
+def squeeze(x, dim=None):
+    """Remove dimensions of size 1 (only ``dim`` when it is given)."""
+    return _t(x).squeeze(dim)
+
+
+def masked_fill(x, mask, value):
+    """Take ``value`` where the bool ``mask`` is True, ``x`` elsewhere."""
+    return _t(x).masked_fill(mask, value)
+
+
+def pow(x, p):  # noqa: A001
+    """Elementwise x ** p (``p`` a number or a tensor)."""
+    return _t(x) ** p
 
 
 def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """Variance over ``dim``; ``unbiased`` (or ``correction``) sets the divisor N - 1 or N."""
     return _t(x).var(dim, unbiased, keepdim, correction=correction)
 
 
 def std(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """Standard deviation over ``dim``; ``unbiased`` (or ``correction``) as in :func:`var`."""
     return _t(x).std(dim, unbiased, keepdim, correction=correction)
 
 
@@ -129,27 +253,109 @@ def _mean_dim(x, dim):
     return None if isinstance(dim, bool) else dim
 
 
-def norm(x, p="fro", dim=None, keepdim=False, dtype=None): return _t(x).norm(p, dim, keepdim, dtype)
-def logsumexp(x, dim, keepdim=False): return _t(x).logsumexp(dim, keepdim)
-def prod(x, dim=None, keepdim=False, dtype=None): return _t(x).prod(dim, keepdim, dtype)
-def cumsum(x, dim): return _t(x).cumsum(dim)
-def argmin(x, dim=None, keepdim=False): return _t(x).argmin(dim, keepdim)
-def amax(x, dim=(), keepdim=False): return _t(x).amax(dim, keepdim)
-def amin(x, dim=(), keepdim=False): return _t(x).amin(dim, keepdim)
-def gather(x, dim, index): return _t(x).gather(dim, index)
-def narrow(x, dim, start, length): return _t(x).narrow(dim, start, length)
-def select(x, dim, index): return _t(x).select(dim, index)
-def index_select(x, dim, index): return _t(x).index_select(dim, index)
-def masked_select(x, mask): return _t(x).masked_select(mask)
-def movedim(x, source, destination): return _t(x).movedim(source, destination)
-def swapaxes(x, dim0, dim1): return _t(x).transpose(dim0, dim1)
-def unflatten(x, dim, sizes): return _t(x).unflatten(dim, sizes)
-def clamp_min(x, min): return _t(x).clamp(min=min)  # noqa: A002
-def clamp_max(x, max): return _t(x).clamp(max=max)  # noqa: A002
-def sign(x): return _t(x).sign()
-def floor(x): return _t(x).floor()
-def ceil(x): return _t(x).ceil()
-def round(x, decimals=0): return _t(x).round(decimals)  # noqa: A001
+def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm over ``dim`` (all elements when None); ``p='fro'`` is the 2-norm."""
+    return _t(x).norm(p, dim, keepdim, dtype)
+
+
+def logsumexp(x, dim, keepdim=False):
+    """log(sum(exp(x))) along ``dim``, computed without overflow."""
+    return _t(x).logsumexp(dim, keepdim)
+
+
+def prod(x, dim=None, keepdim=False, dtype=None):
+    """Product of the elements over ``dim`` (all elements when None)."""
+    return _t(x).prod(dim, keepdim, dtype)
+
+
+def cumsum(x, dim):
+    """Running sum along ``dim``."""
+    return _t(x).cumsum(dim)
+
+
+def argmin(x, dim=None, keepdim=False):
+    """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
+    return _t(x).argmin(dim, keepdim)
+
+
+def amax(x, dim=(), keepdim=False):
+    """Largest values over ``dim`` (an int or tuple; () means all), without indices."""
+    return _t(x).amax(dim, keepdim)
+
+
+def amin(x, dim=(), keepdim=False):
+    """Smallest values over ``dim`` (an int or tuple; () means all), without indices."""
+    return _t(x).amin(dim, keepdim)
+
+
+def gather(x, dim, index):
+    """Pick elements along ``dim`` at the positions in the integer tensor ``index``."""
+    return _t(x).gather(dim, index)
+
+
+def narrow(x, dim, start, length):
+    """The slice ``start:start + length`` along ``dim``."""
+    return _t(x).narrow(dim, start, length)
+
+
+def select(x, dim, index):
+    """The slice at position ``index`` along ``dim``, with that dim removed."""
+    return _t(x).select(dim, index)
+
+
+def index_select(x, dim, index):
+    """The entries along ``dim`` at the positions in the 1-D integer tensor ``index``."""
+    return _t(x).index_select(dim, index)
+
+
+def masked_select(x, mask):
+    """A 1-D tensor of the elements where the bool ``mask`` is True."""
+    return _t(x).masked_select(mask)
+
+
+def movedim(x, source, destination):
+    """Move dimension(s) ``source`` to position(s) ``destination``."""
+    return _t(x).movedim(source, destination)
+
+
+def swapaxes(x, dim0, dim1):
+    """Same as :func:`transpose`: swap ``dim0`` and ``dim1``."""
+    return _t(x).transpose(dim0, dim1)
+
+
+def unflatten(x, dim, sizes):
+    """Split dimension ``dim`` into the shape ``sizes``."""
+    return _t(x).unflatten(dim, sizes)
+
+
+def clamp_min(x, min):  # noqa: A002
+    """Elementwise max(x, min)."""
+    return _t(x).clamp(min=min)
+
+
+def clamp_max(x, max):  # noqa: A002
+    """Elementwise min(x, max)."""
+    return _t(x).clamp(max=max)
+
+
+def sign(x):
+    """Elementwise -1, 0 or 1 by the sign of each element (zero gradient)."""
+    return _t(x).sign()
+
+
+def floor(x):
+    """Elementwise round down (zero gradient)."""
+    return _t(x).floor()
+
+
+def ceil(x):
+    """Elementwise round up (zero gradient)."""
+    return _t(x).ceil()
+
+
+def round(x, decimals=0):  # noqa: A001
+    """Elementwise round half to even, to ``decimals`` places (zero gradient)."""
+    return _t(x).round(decimals)
 
 
 def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
@@ -168,4 +374,5 @@ def is_tensor(x):
 
 
 def numel(x):
+    """Number of elements."""
     return _t(x).numel()
