@@ -105,7 +105,10 @@ class Tensor:
     T = property(lambda self: self.permute(*reversed(range(self.ndim))), doc="Reversed dimensions.")
     mT = property(lambda self: self.transpose(-2, -1), doc="Last two dimensions swapped.")
     device = property(lambda self: "cpu", doc="Always 'cpu'.")
-    is_floating_point = lambda self: self._data.dtype.kind == "f"  # noqa: E731
+
+    def is_floating_point(self):
+        """True when the dtype is a floating-point one."""
+        return self._data.dtype.kind == "f"
 
     def size(self, dim=None):
         """Shape, or the size of one dimension."""
@@ -288,6 +291,7 @@ class Tensor:
 
     @property
     def retains_grad(self):
+        """True when ``retain_grad()`` was called on this non-leaf tensor."""
         return self._retains_grad
 
     def register_hook(self, hook):
@@ -415,6 +419,7 @@ class Tensor:
         return ops.Clone.apply(self)
 
     def contiguous(self):
+        """This tensor itself (numpy-backed tensors need no copy to be contiguous)."""
         return self
 
     # ------------------------------------------------------------ arithmetic
@@ -504,11 +509,25 @@ class Tensor:
     def __imul__(self, o): return self._inplace("mul_", self._data * np.asarray(self._other(o)))
     def __itruediv__(self, o): return self._inplace("div_", self._data / np.asarray(self._other(o)))
 
-    def add_(self, o, alpha=1): return self._inplace("add_", self._data + alpha * np.asarray(self._other(o)))
-    def sub_(self, o, alpha=1): return self._inplace("sub_", self._data - alpha * np.asarray(self._other(o)))
-    def mul_(self, o): return self._inplace("mul_", self._data * np.asarray(self._other(o)))
-    def div_(self, o): return self._inplace("div_", self._data / np.asarray(self._other(o)))
-    def clamp_(self, min=None, max=None): return self._inplace("clamp_", np.clip(self._data, min, max))
+    def add_(self, o, alpha=1):
+        """In place: self += alpha * o (raises on a tensor that requires grad while recording)."""
+        return self._inplace("add_", self._data + alpha * np.asarray(self._other(o)))
+
+    def sub_(self, o, alpha=1):
+        """In place: self -= alpha * o."""
+        return self._inplace("sub_", self._data - alpha * np.asarray(self._other(o)))
+
+    def mul_(self, o):
+        """In place: self *= o."""
+        return self._inplace("mul_", self._data * np.asarray(self._other(o)))
+
+    def div_(self, o):
+        """In place: self /= o."""
+        return self._inplace("div_", self._data / np.asarray(self._other(o)))
+
+    def clamp_(self, min=None, max=None):
+        """In place: clip every element to [min, max] (either bound may be None)."""
+        return self._inplace("clamp_", np.clip(self._data, min, max))
 
     def uniform_(self, a=0.0, b=1.0):
         """Fill in place with samples from U(a, b)."""
@@ -529,39 +548,115 @@ class Tensor:
         except TypeError as e:
             raise TypeError(f"{f.__name__}: {e} (dtypes {self.dtype} and {b.dtype})") from None
 
-    def __eq__(self, o): return False if o is None else self._cmp(o, np.equal)
-    def __ne__(self, o): return True if o is None else self._cmp(o, np.not_equal)
-    def __lt__(self, o): return self._cmp(o, np.less)
-    def __le__(self, o): return self._cmp(o, np.less_equal)
-    def __gt__(self, o): return self._cmp(o, np.greater)
-    def __ge__(self, o): return self._cmp(o, np.greater_equal)
+    def __eq__(self, o):
+        """Elementwise ==, a bool tensor (also ``eq``); comparing with None gives False."""
+        return False if o is None else self._cmp(o, np.equal)
+
+    def __ne__(self, o):
+        """Elementwise !=, a bool tensor (also ``ne``); comparing with None gives True."""
+        return True if o is None else self._cmp(o, np.not_equal)
+
+    def __lt__(self, o):
+        """Elementwise <, a bool tensor (also ``lt``)."""
+        return self._cmp(o, np.less)
+
+    def __le__(self, o):
+        """Elementwise <=, a bool tensor (also ``le``)."""
+        return self._cmp(o, np.less_equal)
+
+    def __gt__(self, o):
+        """Elementwise >, a bool tensor (also ``gt``)."""
+        return self._cmp(o, np.greater)
+
+    def __ge__(self, o):
+        """Elementwise >=, a bool tensor (also ``ge``)."""
+        return self._cmp(o, np.greater_equal)
+
     def __and__(self, o): return self._cmp(o, np.bitwise_and)  # bool: logical; int: bitwise (as PyTorch)
     def __or__(self, o): return self._cmp(o, np.bitwise_or)
     def __xor__(self, o): return self._cmp(o, np.bitwise_xor)
-    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-    def logical_xor(self, o): return self._cmp(o, np.logical_xor)
     def __invert__(self): return Tensor._wrap(~self._data)
-    def logical_not(self): return Tensor._wrap(np.logical_not(self._data))
-    def logical_and(self, o): return self._cmp(o, np.logical_and)
-    def logical_or(self, o): return self._cmp(o, np.logical_or)
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def logical_xor(self, o):
+        """Elementwise exclusive or of the truth values, a bool tensor."""
+        return self._cmp(o, np.logical_xor)
+
+    def logical_not(self):
+        """Elementwise not of the truth values, a bool tensor."""
+        return Tensor._wrap(np.logical_not(self._data))
+
+    def logical_and(self, o):
+        """Elementwise and of the truth values, a bool tensor."""
+        return self._cmp(o, np.logical_and)
+
+    def logical_or(self, o):
+        """Elementwise or of the truth values, a bool tensor."""
+        return self._cmp(o, np.logical_or)
+
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     # ------------------------------------------------------------ elementwise functions
-    def exp(self): return ops.Exp.apply(self)
-    def log(self): return ops.Log.apply(self)
-    def sqrt(self): return ops.Sqrt.apply(self)
-    def abs(self): return ops.Abs.apply(self)
-    def tanh(self): return ops.Tanh.apply(self)
-    def sigmoid(self): return ops.Sigmoid.apply(self)
-    def relu(self): return ops.Relu.apply(self)
-    def pow(self, p): return self ** p
-    def add(self, o, alpha=1): return self + o if alpha == 1 else self + o * alpha
-    def neg(self): return -self
-    def square(self): return self * self
-    def sub(self, o): return self - o
-    def mul(self, o): return self * o
-    def div(self, o): return self / o
-    def matmul(self, o): return self @ o
+    def exp(self):
+        """Elementwise e**x."""
+        return ops.Exp.apply(self)
+
+    def log(self):
+        """Elementwise natural logarithm."""
+        return ops.Log.apply(self)
+
+    def sqrt(self):
+        """Elementwise square root."""
+        return ops.Sqrt.apply(self)
+
+    def abs(self):
+        """Elementwise absolute value."""
+        return ops.Abs.apply(self)
+
+    def tanh(self):
+        """Elementwise hyperbolic tangent."""
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self):
+        """Elementwise logistic sigmoid, 1 / (1 + exp(-x))."""
+        return ops.Sigmoid.apply(self)
+
+    def relu(self):
+        """Elementwise max(x, 0)."""
+        return ops.Relu.apply(self)
+
+    def pow(self, p):
+        """Elementwise self ** p (``p`` a number or a tensor)."""
+        return self ** p
+
+    def add(self, o, alpha=1):
+        """self + alpha * o."""
+        return self + o if alpha == 1 else self + o * alpha
+
+    def neg(self):
+        """Elementwise negation, -self."""
+        return -self
+
+    def square(self):
+        """Elementwise self * self."""
+        return self * self
+
+    def sub(self, o):
+        """self - o."""
+        return self - o
+
+    def mul(self, o):
+        """Elementwise self * o."""
+        return self * o
+
+    def div(self, o):
+        """Elementwise true division self / o."""
+        return self / o
+
+    def matmul(self, o):
+        """Matrix product self @ o (batched, broadcasting leading dims)."""
+        return self @ o
+
     def clamp(self, min=None, max=None):
         """Elementwise min(max(self, min), max); the bounds are numbers or tensors (broadcast)."""
         if min is None and max is None:
@@ -575,8 +670,14 @@ class Tensor:
         return ops.Clamp.apply(x, lo, hi)
 
     clip = clamp
-    def clamp_min(self, min): return self.clamp(min=min)
-    def clamp_max(self, max): return self.clamp(max=max)
+
+    def clamp_min(self, min):
+        """Elementwise max(self, min)."""
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):
+        """Elementwise min(self, max)."""
+        return self.clamp(max=max)
 
     def softmax(self, dim):
         """Softmax along ``dim`` (of a 0-d tensor: 1, as PyTorch)."""
@@ -638,8 +739,13 @@ class Tensor:
         """Elementwise smaller of two tensors."""
         return ops.Extremum.apply(*self._pair(other), largest=False)
 
-    def amax(self, dim=None, keepdim=False): return ops.MinMax.apply(self, reduce=np.max, dim=dim, keepdim=keepdim)
-    def amin(self, dim=None, keepdim=False): return ops.MinMax.apply(self, reduce=np.min, dim=dim, keepdim=keepdim)
+    def amax(self, dim=None, keepdim=False):
+        """Largest values over ``dim`` (all elements when None), without indices."""
+        return ops.MinMax.apply(self, reduce=np.max, dim=dim, keepdim=keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        """Smallest values over ``dim`` (all elements when None), without indices."""
+        return ops.MinMax.apply(self, reduce=np.min, dim=dim, keepdim=keepdim)
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the largest value (over the flattened tensor when dim is None)."""
@@ -752,7 +858,10 @@ class Tensor:
         idx = np.take(np.argsort(key, axis=dim, kind="stable"), np.arange(k), axis=dim)
         return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
 
-    def log1p(self): return (self + 1).log()
+    def log1p(self):
+        """Elementwise log(1 + x) (computed as log(x + 1), so no extra precision for tiny x)."""
+        return (self + 1).log()
+
     def _piecewise(self, f):
         if self._data.dtype == np.bool_:
             return Tensor._wrap(self._data.copy())
@@ -760,10 +869,21 @@ class Tensor:
             return Tensor._wrap(np.asarray(f(self._data)).astype(self.dtype, copy=False))
         return ops.Piecewise.apply(self, f=f)  # zero gradient, as PyTorch
 
-    def sign(self): return self._piecewise(np.sign)
-    def floor(self): return self._piecewise(np.floor)
-    def ceil(self): return self._piecewise(np.ceil)
-    def trunc(self): return self._piecewise(np.trunc)
+    def sign(self):
+        """Elementwise -1, 0 or 1 by sign (zero gradient)."""
+        return self._piecewise(np.sign)
+
+    def floor(self):
+        """Elementwise round down (zero gradient)."""
+        return self._piecewise(np.floor)
+
+    def ceil(self):
+        """Elementwise round up (zero gradient)."""
+        return self._piecewise(np.ceil)
+
+    def trunc(self):
+        """Elementwise round toward zero (zero gradient)."""
+        return self._piecewise(np.trunc)
 
     def round(self, decimals=0):
         """Round to ``decimals`` places, halves to even (as PyTorch)."""
@@ -795,9 +915,17 @@ class Tensor:
         from .functions import triu
         return triu(self, diagonal)
 
-    def isnan(self): return Tensor._wrap(np.isnan(self._data))
-    def isinf(self): return Tensor._wrap(np.isinf(self._data))
-    def isfinite(self): return Tensor._wrap(np.isfinite(self._data))
+    def isnan(self):
+        """Bool tensor: True where an element is NaN."""
+        return Tensor._wrap(np.isnan(self._data))
+
+    def isinf(self):
+        """Bool tensor: True where an element is +inf or -inf."""
+        return Tensor._wrap(np.isinf(self._data))
+
+    def isfinite(self):
+        """Bool tensor: True where an element is neither inf nor NaN."""
+        return Tensor._wrap(np.isfinite(self._data))
 
     def equal(self, other):
         """True when both tensors have the same shape and elements."""
@@ -815,6 +943,7 @@ class Tensor:
     view = reshape
 
     def view_as(self, other):
+        """Reshape to ``other``'s shape."""
         return self.reshape(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
@@ -841,6 +970,7 @@ class Tensor:
         return self.permute(*dims)
 
     def t(self):
+        """Transpose of a 2-D tensor; a 0-D or 1-D tensor is returned as it is."""
         return self.transpose(0, 1) if self.ndim == 2 else self
 
     def unsqueeze(self, dim):
@@ -865,6 +995,7 @@ class Tensor:
         return ops.Expand.apply(self, shape=shape)
 
     def expand_as(self, other):
+        """Broadcast to ``other``'s shape."""
         return self.expand(other.shape)
 
     def repeat(self, *reps):
@@ -954,6 +1085,7 @@ class Tensor:
     moveaxis = movedim
 
     def swapaxes(self, dim0, dim1):
+        """Swap dimensions ``dim0`` and ``dim1`` (as ``transpose``; also ``swapdims``)."""
         return self.transpose(dim0, dim1)
 
     swapdims = swapaxes
