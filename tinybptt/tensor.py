@@ -386,12 +386,30 @@ class Tensor:
         return ops.Cast.apply(self, dtype=dtype)
 
     type = to
-    float = lambda self: self.to(np.float32)  # noqa: E731
-    double = lambda self: self.to(np.float64)  # noqa: E731
-    long = lambda self: self.to(np.int64)  # noqa: E731
-    int = lambda self: self.to(np.int32)  # noqa: E731
-    bool = lambda self: self.to(np.bool_)  # noqa: E731
-    cpu = lambda self: self  # noqa: E731
+
+    def float(self):
+        """A float32 copy (self when already float32)."""
+        return self.to(np.float32)
+
+    def double(self):
+        """A float64 copy (self when already float64)."""
+        return self.to(np.float64)
+
+    def long(self):
+        """An int64 copy, without gradient (self when already int64)."""
+        return self.to(np.int64)
+
+    def int(self):
+        """An int32 copy, without gradient (self when already int32)."""
+        return self.to(np.int32)
+
+    def bool(self):
+        """A bool copy (self when already bool)."""
+        return self.to(np.bool_)
+
+    def cpu(self):
+        """Returns self: tensors always live on the CPU."""
+        return self
 
     def type_as(self, other):
         """This tensor converted to ``other``'s dtype."""
