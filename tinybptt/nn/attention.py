@@ -539,6 +539,7 @@ class AdditiveAttention(Module):
         self.v = Linear(hidden_dim, 1, bias=False, dtype=dtype)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"query_dim={self.query_dim}, key_dim={self.key_dim}, hidden_dim={self.hidden_dim}"
 
     def project_keys(self, keys):
@@ -596,6 +597,7 @@ class DotAttention(Module):
             init.uniform_(self.weight, -bound, bound)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"query_dim={self.query_dim}, key_dim={self.key_dim}, method={self.method!r}, scale={self.scale}"
 
     def forward(self, query, keys, mask=None):

@@ -11,9 +11,19 @@ from ..tensor import Tensor, _infer_array
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def relu(input, inplace=False): return input.relu()  # noqa: E704  (inplace accepted; the result is new)
-def tanh(input): return input.tanh()  # noqa: E704
-def sigmoid(input): return input.sigmoid()  # noqa: E704
+def relu(input, inplace=False):
+    """Elementwise max(x, 0); ``inplace`` is accepted for PyTorch compatibility, the result is always new."""
+    return input.relu()
+
+
+def tanh(input):
+    """Elementwise hyperbolic tangent."""
+    return input.tanh()
+
+
+def sigmoid(input):
+    """Elementwise logistic sigmoid, 1 / (1 + exp(-x))."""
+    return input.sigmoid()
 
 
 def _softmax_along(name, x, dim, dtype):

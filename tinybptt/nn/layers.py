@@ -30,15 +30,18 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Redraw weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
         bound = 1 / math.sqrt(self.in_features) if self.in_features else 0
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
+        """input W^T + b over the last dim of ``input`` (..., in_features)."""
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
@@ -88,9 +91,11 @@ class Embedding(Module):
                    _weight=w, _freeze=freeze)
 
     def forward(self, input):
+        """The rows of the table at the integer indices ``input``; shape input.shape + (embedding_dim,)."""
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
@@ -113,9 +118,11 @@ class Dropout(Module):
         self.p, self.inplace = p, inplace
 
     def forward(self, input):
+        """Drop and rescale by 1/(1-p) in training mode; return ``input`` unchanged in eval mode."""
         return F.dropout(input, self.p, self.training)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"p={self.p}, inplace={self.inplace}"
 
 
@@ -126,6 +133,7 @@ class _Activation(Module):
         super().__init__()
 
     def forward(self, input):
+        """Apply the activation elementwise."""
         return type(self).fn(input)
 
 
@@ -135,6 +143,7 @@ class _InplaceActivation(_Activation):
         self.inplace = inplace
 
     def extra_repr(self):
+        """'inplace=True' when it was asked for (the result is a new tensor either way)."""
         return "inplace=True" if self.inplace else ""
 
 
@@ -166,9 +175,11 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
+        """Apply leaky ReLU elementwise."""
         return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
@@ -180,9 +191,11 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
+        """Apply ELU elementwise."""
         return F.elu(input, self.alpha)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
@@ -194,9 +207,11 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, input):
+        """Apply softplus elementwise."""
         return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
@@ -208,9 +223,11 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input):
+        """Apply GELU elementwise."""
         return F.gelu(input, self.approximate)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"approximate={self.approximate!r}"
 
 
@@ -222,9 +239,11 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
+        """``input.flatten(start_dim, end_dim)``."""
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
@@ -246,9 +265,11 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, input):
+        """Normalise over the trailing dims to zero mean and unit variance, then scale and shift."""
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
 
@@ -257,6 +278,7 @@ class Identity(_Activation):
     """Returns its input."""
 
     def forward(self, input):
+        """Return ``input`` itself."""
         return input
 
 
@@ -268,9 +290,11 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
+        """Softmax of ``input`` along ``dim``."""
         return F.softmax(input, self.dim)
 
     def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
         return f"dim={self.dim}"
 
 
@@ -278,6 +302,7 @@ class LogSoftmax(Softmax):
     """Log-softmax along ``dim``."""
 
     def forward(self, input):
+        """Log-softmax of ``input`` along ``dim``."""
         return F.log_softmax(input, self.dim)
 
 
@@ -396,6 +421,7 @@ class Sequential(_ModuleSequence):
         return self.extend(list(repeated)[len(self):])
 
     def forward(self, input):
+        """Run the modules in order, each on the previous one's output."""
         for m in self._modules.values():
             input = m(input)
         return input
@@ -478,9 +504,17 @@ class ModuleDict(Module):
     def __len__(self): return len(self._modules)
     def __iter__(self): return iter(self._modules)
     def __contains__(self, name): return name in self._modules
-    def keys(self): return self._modules.keys()
-    def values(self): return self._modules.values()
-    def items(self): return self._modules.items()
+    def keys(self):
+        """The module names."""
+        return self._modules.keys()
+
+    def values(self):
+        """The modules."""
+        return self._modules.values()
+
+    def items(self):
+        """(name, module) pairs."""
+        return self._modules.items()
 
 
 class _Loss(Module):
@@ -502,6 +536,7 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
+        """Cross-entropy of logits ``input`` against class indices or probabilities ``target``."""
         return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
 
 
@@ -514,6 +549,7 @@ class NLLLoss(_Loss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
+        """Negative log-likelihood of log-probabilities ``input`` at class indices ``target``."""
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
 
@@ -521,6 +557,7 @@ class MSELoss(_Loss):
     """Module form of ``F.mse_loss``."""
 
     def forward(self, input, target):
+        """Squared error between ``input`` and ``target``, reduced by ``reduction``."""
         return F.mse_loss(input, target, self.reduction)
 
 
@@ -528,6 +565,7 @@ class L1Loss(_Loss):
     """Module form of ``F.l1_loss``."""
 
     def forward(self, input, target):
+        """Absolute error between ``input`` and ``target``, reduced by ``reduction``."""
         return F.l1_loss(input, target, self.reduction)
 
 
@@ -539,6 +577,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, input, target):
+        """Smooth L1 error (quadratic below ``beta``), reduced by ``reduction``."""
         return F.smooth_l1_loss(input, target, self.reduction, self.beta)
 
 
@@ -550,6 +589,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, input, target):
+        """Huber error (quadratic below ``delta``), reduced by ``reduction``."""
         return F.huber_loss(input, target, self.reduction, self.delta)
 
 
@@ -561,6 +601,7 @@ class KLDivLoss(_Loss):
         self.log_target = log_target
 
     def forward(self, input, target):
+        """KL(target || input) with ``input`` as log-probabilities (``target`` too when ``log_target``)."""
         return F.kl_div(input, target, self.reduction, self.log_target)
 
 
@@ -572,6 +613,7 @@ class BCELoss(_Loss):
         self._weight_buffer("weight", weight)
 
     def forward(self, input, target):
+        """Binary cross-entropy of probabilities ``input`` against ``target`` in [0, 1]."""
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
@@ -584,4 +626,5 @@ class BCEWithLogitsLoss(_Loss):
         self._weight_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
+        """Binary cross-entropy of logits ``input`` against ``target``, computed stably."""
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)

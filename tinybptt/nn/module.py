@@ -261,6 +261,7 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on every parameter (e.g. False to freeze the module); returns self."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -302,6 +303,7 @@ class Module:
         return self.to(np.float32)
 
     def cpu(self):
+        """Returns self: everything already lives on the CPU."""
         return self
 
     def apply(self, fn):
@@ -411,9 +413,11 @@ class Module:
         return self._add_hook("_forward_pre_hooks", hook)
 
     def forward(self, *args, **kwargs):
+        """The computation of the module; subclasses define it and are called as ``module(*args)``."""
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def extra_repr(self):
+        """Text shown inside this module's repr(); subclasses override it to show their settings."""
         return ""
 
     def __repr__(self):

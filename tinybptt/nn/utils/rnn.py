@@ -65,12 +65,15 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
         return self if data is self.data else self._replace(data=data)
 
     def float(self):
+        """The same packing with float32 data."""
         return self.to(np.float32)
 
     def double(self):
+        """The same packing with float64 data."""
         return self.to(np.float64)
 
     def cpu(self):
+        """Returns self (there is only the CPU)."""
         return self
 
     is_cuda = False
@@ -81,10 +84,12 @@ class PackRows(Function):
     """padded[index]: the packed rows, one gather; backward scatters them into zeros."""
 
     def forward(self, padded, index):
+        """Gather the rows of ``padded`` at ``index``."""
         self.shape, self.index = padded.shape, index
         return padded[index]
 
     def backward(self, g):
+        """Scatter the gradient rows back to their padded positions (zeros elsewhere)."""
         out = np.zeros(self.shape, g.dtype)
         out[self.index] = g  # every (t, b) appears once: no accumulation needed
         return out
@@ -94,12 +99,14 @@ class PadRows(Function):
     """The packed rows written at ``index`` of a ``shape`` array of padding; backward gathers."""
 
     def forward(self, data, index, shape, padding_value):
+        """Write ``data``'s rows at ``index`` of a new ``shape`` array filled with ``padding_value``."""
         self.index = index
         out = np.full(shape, padding_value, data.dtype)
         out[index] = data
         return out
 
     def backward(self, g):
+        """Gather the gradient at the rows that came from ``data``."""
         return g[self.index]
 
 
@@ -268,6 +275,7 @@ class PadSequences(Function):
     """Sequences (L_i, *) written into one padded array; backward hands each its slice back."""
 
     def forward(self, *seqs, steps, batch_first, padding_value, left):
+        """Write each sequence into its row of a padded array (at the end when ``left``)."""
         shape = (len(seqs), steps) if batch_first else (steps, len(seqs))
         out = np.full(shape + seqs[0].shape[1:], padding_value, seqs[0].dtype)
         self.at = []
@@ -278,6 +286,7 @@ class PadSequences(Function):
         return out
 
     def backward(self, g):
+        """Each sequence's slice of the gradient."""
         return tuple(g[at] for at in self.at)
 
 
