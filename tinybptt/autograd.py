@@ -250,6 +250,7 @@ class Function:
         return outs if multi else outs[0]
 
     def backward(self, *grads):
+        """Gradients of the inputs from the gradients of the outputs; every subclass defines it."""
         raise NotImplementedError
 
 

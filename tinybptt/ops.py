@@ -299,13 +299,17 @@ class Piecewise(Function):
 
 
 class Where(Function):
+    """Elementwise choice between two arrays by a bool condition (``tinybptt.where``, ``masked_fill``)."""
+
     def forward(self, cond, a, b):
+        """Elements of ``a`` where ``cond`` is True, else of ``b`` (all three broadcast)."""
         _broadcast_check("where", cond, a)
         _broadcast_check("where", a, b)
         self.cond = np.asarray(cond, bool)
         return np.where(self.cond, a, b)
 
     def backward(self, g):
+        """The gradient goes to ``a`` where ``cond`` holds and to ``b`` elsewhere; none to ``cond``."""
         zero = np.zeros((), g.dtype)
         return None, np.where(self.cond, g, zero), np.where(self.cond, zero, g)
 
