@@ -337,3 +337,89 @@ def test_optimizer_with_scheduler_copies_and_pickles():
     np.testing.assert_allclose(q.detach().numpy(), 0.9)
     np.testing.assert_allclose(p.detach().numpy(), 1.0)
     assert pickle.loads(pickle.dumps(opt)).param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("kw", [
+    dict(),
+    dict(mode="max", factor=0.5, patience=1, threshold=0.05),
+    dict(factor=0.3, patience=0, threshold_mode="abs", threshold=0.1, cooldown=2, min_lr=[0.01, 0.05]),
+    dict(factor=0.5, patience=2, min_lr=0.02, eps=0.05),
+], ids=["defaults", "max-rel", "abs-cooldown-min_lrs", "min_lr-eps"])
+def test_reduce_lr_on_plateau_matches_torch(kw):
+    """A metric that improves, stalls and wobbles: the same reductions, counters and state as torch."""
+    theirs, ours, _ = pair(np.float64)
+    topt, oopt = torch.optim.SGD(groups(theirs, {"lr": 0.3}), lr=0.1), optim.SGD(groups(ours, {"lr": 0.3}), lr=0.1)
+    tsched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    osched = lr_scheduler.ReduceLROnPlateau(oopt, **kw)
+    metrics = [1.0, 0.9, 0.95, 0.9, 0.91, 0.5, 0.5, 0.52, 0.6, 0.49, 0.7] * 3
+    for i, m in enumerate(metrics):
+        topt.step(), oopt.step()
+        tsched.step(torch.tensor(m) if i % 2 else m)
+        osched.step(tb.tensor(m) if i % 2 else m)
+        assert osched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-15)
+        assert (osched.best, osched.num_bad_epochs, osched.cooldown_counter, osched.last_epoch) == \
+            (tsched.best, tsched.num_bad_epochs, tsched.cooldown_counter, tsched.last_epoch)
+    tsd, osd = tsched.state_dict(), osched.state_dict()
+    assert osd.keys() == tsd.keys()
+    fresh = lr_scheduler.ReduceLROnPlateau(optim.SGD(ours, lr=0.1))
+    fresh.load_state_dict(osd)
+    assert (fresh.best, fresh.mode, fresh.min_lrs) == (tsched.best, tsched.mode, tsched.min_lrs)
+
+
+def test_reduce_lr_on_plateau_errors_match_torch():
+    opt = optim.SGD([nn.Parameter(np.ones(2))], lr=0.1)
+    for kw, text in [(dict(factor=1.0), "Factor should be < 1.0."), (dict(mode="low"), "mode low is unknown!"),
+                     (dict(threshold_mode="x"), "threshold mode x is unknown!"),
+                     (dict(min_lr=[0.1, 0.2]), "expected 1 min_lrs, got 2")]:
+        with pytest.raises(ValueError, match=text):
+            torch.optim.lr_scheduler.ReduceLROnPlateau(torch.optim.SGD([torch.ones(2, requires_grad=True)]), **kw)
+        with pytest.raises(ValueError, match=text):
+            lr_scheduler.ReduceLROnPlateau(opt, **kw)
+
+
+@pytest.mark.parametrize("opt_name, kw", [
+    ("SGD", dict(max_lr=0.5, total_steps=20)),
+    ("SGD", dict(max_lr=[0.5, 1.0], epochs=4, steps_per_epoch=5, pct_start=0.25, anneal_strategy="linear",
+                 base_momentum=[0.8, 0.7], max_momentum=0.9, div_factor=10.0, final_div_factor=100.0)),
+    ("SGD", dict(max_lr=0.5, total_steps=20, three_phase=True, cycle_momentum=False)),
+    ("Adam", dict(max_lr=0.01, total_steps=20)),
+    ("AdamW", dict(max_lr=0.01, total_steps=20, three_phase=True, pct_start=0.4)),
+], ids=["SGD", "SGD-linear-per-group", "SGD-three-phase", "Adam", "AdamW-three-phase"])
+def test_one_cycle_lr_matches_torch(opt_name, kw):
+    """lr and momentum/beta1 over every step of the cycle, and the parameters they produce."""
+    theirs, ours, grads = pair(np.float64)
+    extra = dict(momentum=0.9) if opt_name == "SGD" else {}
+    topt = getattr(torch.optim, opt_name)(groups(theirs, {"lr": 0.3}), lr=0.1, **extra)
+    oopt = getattr(optim, opt_name)(groups(ours, {"lr": 0.3}), lr=0.1, **extra)
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, **kw)
+    osched = lr_scheduler.OneCycleLR(oopt, **kw)
+    momentum = (lambda g: g["momentum"]) if opt_name == "SGD" else (lambda g: g["betas"][0])  # noqa: E731
+    for gs in grads[:20]:
+        assert osched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-13)
+        assert [momentum(g) for g in oopt.param_groups] == pytest.approx([momentum(g) for g in topt.param_groups],
+                                                                          rel=1e-13)
+        for t, o, g in zip(theirs, ours, gs):
+            t.grad, o.grad = torch.tensor(g), g.copy()
+        topt.step(), oopt.step(), tsched.step(), osched.step()
+    for t, o in zip(theirs, ours):
+        np.testing.assert_allclose(o.detach().numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert osched.state_dict().keys() == tsched.state_dict().keys()
+    with pytest.raises(ValueError, match="Tried to step 21 times. The specified number of total steps is 20"):
+        osched.step()
+
+
+def test_one_cycle_lr_errors_match_torch():
+    def texts(make_opt, mod, **kw):
+        with pytest.raises(ValueError) as e:
+            mod.OneCycleLR(make_opt(), **kw)
+        return str(e.value)
+    topt = lambda: torch.optim.SGD([torch.ones(2, requires_grad=True)], lr=0.1)  # noqa: E731
+    oopt = lambda: optim.SGD([nn.Parameter(np.ones(2))], lr=0.1)  # noqa: E731
+    for kw in [dict(max_lr=1.0), dict(max_lr=1.0, total_steps=0), dict(max_lr=1.0, epochs=2, steps_per_epoch=0),
+               dict(max_lr=1.0, total_steps=5, pct_start=1), dict(max_lr=1.0, total_steps=5, anneal_strategy="x"),
+               dict(max_lr=[1.0, 2.0], total_steps=5)]:
+        assert texts(oopt, lr_scheduler, **kw) == texts(topt, torch.optim.lr_scheduler, **kw)
+    adagrad_t = lambda: torch.optim.Adagrad([torch.ones(2, requires_grad=True)])  # noqa: E731
+    adagrad_o = lambda: optim.Adagrad([nn.Parameter(np.ones(2))])  # noqa: E731
+    assert texts(adagrad_o, lr_scheduler, max_lr=1.0, total_steps=5) == \
+        texts(adagrad_t, torch.optim.lr_scheduler, max_lr=1.0, total_steps=5)
