@@ -259,6 +259,11 @@ MORE_CASES = {
                       + a.where(a < 0.5, 0.25)),
     "argmax_keepdim": ([(_ties, (3, 4))], lambda lib, a: a * a.argmax(keepdim=True).to(a.dtype)
                        + a.argmin(1, keepdim=True).to(a.dtype) + a.max(1).values.unsqueeze(1)),
+    "free_sort_topk_unbind": ([(_normal, (3, 4))],
+                              lambda lib, a: lib.sort(a, 1).values + lib.sort(a, 0, descending=True)[0]
+                              + a.gather(1, lib.argsort(a, dim=1, descending=True)) * a.argsort(0).to(a.dtype)
+                              + lib.topk(a, 2).values.sum(1, keepdim=True) + lib.unbind(a, 1)[2].unsqueeze(1)
+                              + lib.square(a) + lib.log1p(a * a)),
 }
 
 
@@ -295,6 +300,10 @@ def test_more_parity(name, dtype):
     "lib.rand_like(lib.ones(2, 3))", "lib.empty_like(lib.arange(3))", "lib.randint_like(lib.ones(2, 3), 5)",
     "lib.tensor(3.0).argmax(keepdim=True)", "lib.ones(2, 3).argmax(keepdim=True)",
     "lib.isclose(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 2.1]))", "lib.ones(4, 5).norm(dim=1)",
+    "lib.sort(lib.tensor([3, 1, 2]), descending=True)[1]", "lib.argsort(lib.tensor([[3, 1, 2], [0, 5, 4]]), dim=0)",
+    "lib.any(lib.tensor([[0, 1], [0, 0]]), dim=1)", "lib.all(lib.tensor([True, False]))",
+    "lib.logical_not(lib.tensor([0, 2]))", "lib.logical_and(lib.tensor([1, 0]), lib.tensor([True, True]))",
+    "lib.logical_or(lib.tensor([0, 0]), lib.tensor([0.0, 1.5]))", "lib.topk(lib.tensor([4, 9, 1]), 2, largest=False)[1]",
 ])
 def test_result_dtype_and_shape_match_torch(expr):
     got, want = eval(expr, {"lib": tb}), eval(expr, {"lib": torch})

@@ -19,7 +19,8 @@ from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, e
                         where, mm, tril, triu, isnan, isinf, isfinite, equal, neg, flip, var, std, var_mean,
                         std_mean, norm, logsumexp, prod, cumsum, argmin, amax, amin, gather, narrow, select,
                         index_select, masked_select, movedim, swapaxes, unflatten, clamp_min, clamp_max, clip, sign,
-                        floor, ceil, round, isclose)
+                        floor, ceil, round, isclose, sort, argsort, topk, unbind, any, all, logical_not,
+                        logical_and, logical_or, square, log1p)
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor

@@ -358,6 +358,61 @@ def round(x, decimals=0):  # noqa: A001
     return _t(x).round(decimals)
 
 
+def sort(x, dim=-1, descending=False, stable=False):
+    """(values, indices) sorted along ``dim``; ties keep their order."""
+    return _t(x).sort(dim, descending, stable)
+
+
+def argsort(x, dim=-1, descending=False, stable=False):
+    """Indices that sort ``x`` along ``dim``."""
+    return _t(x).argsort(dim, descending, stable)
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+    """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``."""
+    return _t(x).topk(k, dim, largest, sorted)
+
+
+def unbind(x, dim=0):
+    """The slices along ``dim``, as a tuple of tensors with that dim removed."""
+    return _t(x).unbind(dim)
+
+
+def any(x, dim=None, keepdim=False):  # noqa: A001
+    """True where any element (over ``dim``, or all of them) is nonzero."""
+    return _t(x).any(dim, keepdim)
+
+
+def all(x, dim=None, keepdim=False):  # noqa: A001
+    """True where every element (over ``dim``, or all of them) is nonzero."""
+    return _t(x).all(dim, keepdim)
+
+
+def logical_not(x):
+    """Elementwise not, as a bool tensor."""
+    return _t(x).logical_not()
+
+
+def logical_and(a, b):
+    """Elementwise and, as a bool tensor."""
+    return _t(a).logical_and(b)
+
+
+def logical_or(a, b):
+    """Elementwise or, as a bool tensor."""
+    return _t(a).logical_or(b)
+
+
+def square(x):
+    """Elementwise x * x."""
+    return _t(x).square()
+
+
+def log1p(x):
+    """Elementwise log(1 + x)."""
+    return _t(x).log1p()
+
+
 def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
     """Elementwise |a - b| <= atol + rtol * |b|, as a bool tensor."""
     return Tensor._wrap(np.isclose(np.asarray(_t(a)), np.asarray(_t(b)), rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -863,6 +863,10 @@ class Tensor:
         idx = np.argsort(key, axis=dim, kind="stable")
         return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
 
+    def argsort(self, dim=-1, descending=False, stable=False):
+        """Indices that sort the tensor along ``dim`` (the indices of ``sort``)."""
+        return self.sort(dim, descending, stable)[1]
+
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``."""
         dim = _dim(dim, self.ndim, "topk")
