@@ -16,6 +16,9 @@ PARTS = ["ops", "rnn", "attention", "viz"]
 
 def main(argv=None):
     parts = (argv if argv is not None else sys.argv[1:]) or PARTS
+    if any(p in ("-h", "--help") for p in parts):
+        print(f"usage: bench.py [part ...]   (parts: {' '.join(PARTS)}; default: all)\n\n{__doc__.strip()}")
+        return
     here = os.path.dirname(os.path.abspath(__file__))
     for part in parts:
         if part not in PARTS:
