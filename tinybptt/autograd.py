@@ -140,6 +140,7 @@ class detect_anomaly:
 class scope:
     """Label every record made inside with ``name``; scopes nest with ``/``.
 
+    >>> from tinybptt import scope, current_scope
     >>> with scope("lstm.l0.fwd"), scope("t=3"):
     ...     current_scope()  # every record made here gets this label
     'lstm.l0.fwd/t=3'

@@ -58,6 +58,7 @@ TBPTTResult.__doc__ = "What :func:`tbptt` returns: the loss of every update (flo
 def stagger_offsets(batch_size, k):
     """Window offsets spread evenly over 0..k-1: sequence b gets ``(b * k) // batch_size``.
 
+    >>> from tinybptt.bptt import stagger_offsets
     >>> stagger_offsets(4, 8)
     [0, 2, 4, 6]
     """
@@ -67,6 +68,7 @@ def stagger_offsets(batch_size, k):
 def window_bounds(seq_len, k, offset=0):
     """The (start, stop) windows of one sequence whose boundaries are 0 and ``offset + m k``.
 
+    >>> from tinybptt.bptt import window_bounds
     >>> window_bounds(10, 4, offset=1)
     [(0, 1), (1, 5), (5, 9), (9, 10)]
     """
@@ -113,6 +115,7 @@ def tbptt(model_step, sequence, targets, k, loss_fn, optimizer=None, state=None,
     the optional clipping and ``step``; the graph is dropped before the next update.
 
     >>> import tinybptt as tb
+    >>> from tinybptt.bptt import tbptt
     >>> tb.manual_seed(0)
     >>> rnn = tb.nn.RNN(1, 8)
     >>> head = tb.nn.Linear(8, 1)

@@ -266,6 +266,8 @@ class MultiheadAttention(Module):
     Inputs are (L, N, E) (or (N, L, E) with ``batch_first``, or unbatched (L, E)).
     Boolean masks are True where attention is NOT allowed (the opposite of SDPA's).
 
+    >>> import numpy as np, tinybptt
+    >>> from tinybptt.nn import MultiheadAttention
     >>> mha = MultiheadAttention(16, 4, batch_first=True)
     >>> x = tinybptt.randn(2, 5, 16)
     >>> causal = np.triu(np.ones((5, 5), bool), 1)          # True: may not look ahead

@@ -10,6 +10,7 @@ back, each a single tape record, so gradients flow both ways.  ``nn.RNN``,
 ``nn.LSTM`` and ``nn.GRU`` take a ``PackedSequence`` as input.
 
 >>> import tinybptt as tb
+>>> from tinybptt.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 >>> x = tb.tensor([[1.0, 4.0], [2.0, 0.0], [3.0, 0.0]])      # (T=3, B=2), lengths 3 and 1
 >>> p = pack_padded_sequence(x, [3, 1])
 >>> p.data, p.batch_sizes
