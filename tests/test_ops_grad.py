@@ -52,6 +52,7 @@ UNARY = {
     "abs": (lambda x: x.abs(), None),
     "tanh": (lambda x: x.tanh(), None),
     "sigmoid": (lambda x: x.sigmoid(), None),
+    "sin_cos": (lambda x: x.sin() + (x * 2).cos(), None),
     "relu": (lambda x: x.relu(), None),
     "pow_scalar": (lambda x: x ** 3, None),
     "pow_frac": (lambda x: x ** 0.5, (0.5, 2.0)),

@@ -29,6 +29,7 @@ CASES = {
     "neg_abs": ([(_normal, (5,))], lambda lib, F, a: (-a).abs()),
     "exp_log_sqrt": ([(_pos, (3, 4))], lambda lib, F, a: a.exp() + a.log() * a.sqrt()),
     "tanh_sigmoid_relu": ([(_normal, (4, 5))], lambda lib, F, a: a.tanh() * a.sigmoid() + a.relu()),
+    "sin_cos": ([(_normal, (4, 5))], lambda lib, F, a: a.sin() * lib.cos(a) + lib.sin(a * 2) - a.cos()),
     "clamp": ([(_normal, (4, 5))], lambda lib, F, a: a.clamp(-0.5, 0.7) + a.clamp(min=0.2) + a.clamp(max=-0.1)),
     "matmul_2d": ([(_normal, (3, 4)), (_normal, (4, 5))], lambda lib, F, a, b: a @ b),
     "matmul_3d_2d": ([(_normal, (2, 3, 4)), (_normal, (4, 5))], lambda lib, F, a, b: a @ b),
@@ -312,6 +313,17 @@ def test_result_dtype_and_shape_match_torch(expr):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
+@pytest.mark.parametrize("expr", [
+    "lib.arange(3).exp()", "lib.arange(3).log()", "lib.arange(4).sqrt()", "lib.tensor([True, False]).tanh()",
+    "lib.arange(-1, 2).sigmoid()", "lib.arange(3).log1p()", "lib.sin(lib.arange(3))", "lib.arange(3).cos()",
+    "lib.exp(lib.arange(0, 8, 2) * (-9.2 / 8))", "lib.nn.functional.softmax(lib.arange(3), 0, dtype=lib.float64)",
+])
+def test_float_functions_of_integers_give_float32_like_torch(expr):
+    got, want = eval(expr, {"lib": tb}), eval(expr, {"lib": torch})
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "") and tuple(got.shape) == tuple(want.shape), expr
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
 def test_get_default_dtype_and_none_comparisons():
     assert tb.get_default_dtype() == tb.float32 and str(torch.get_default_dtype()) == "torch.float32"
     x, tx = tb.ones(2), torch.ones(2)
@@ -328,6 +340,7 @@ def test_get_default_dtype_and_none_comparisons():
     "lib.ones(2, 3).cumsum(2)", "lib.ones(0, 3).max()", "lib.ones(0).argmax()", "lib.arange(0, 5, -1)",
     "lib.tensor('abc')", "lib.tensor(None)", "lib.tensor([True]) - True", "lib.ones(3).prod((0,))",
     "lib.randint(5, 3, (2,))", "float(lib.ones(2))", "[1, 2][lib.tensor(1.0)]", "lib.tensor([1, 2]).norm()",
+    "lib.arange(3).softmax(0)", "lib.nn.functional.log_softmax(lib.ones(2, 2, dtype=lib.int64), 1)",
 ])
 def test_bad_input_raises_the_same_exception_type_as_torch(expr):
     errors = []

@@ -403,6 +403,16 @@ def logical_or(a, b):
     return _t(a).logical_or(b)
 
 
+def sin(x):
+    """Elementwise sine."""
+    return _t(x).sin()
+
+
+def cos(x):
+    """Elementwise cosine."""
+    return _t(x).cos()
+
+
 def square(x):
     """Elementwise x * x."""
     return _t(x).square()

@@ -200,6 +200,24 @@ class Sqrt(Function):
         return g / (2 * self.y)
 
 
+class Sin(Function):
+    def forward(self, a):
+        self.a = a
+        return np.sin(a)
+
+    def backward(self, g):
+        return g * np.cos(self.a)
+
+
+class Cos(Function):
+    def forward(self, a):
+        self.a = a
+        return np.cos(a)
+
+    def backward(self, g):
+        return -g * np.sin(self.a)
+
+
 class Abs(Function):
     def forward(self, a):
         self.a = a

@@ -616,28 +616,45 @@ class Tensor:
 
     # ------------------------------------------------------------ elementwise functions
     def exp(self):
-        """Elementwise e**x."""
-        return ops.Exp.apply(self)
+        """Elementwise e**x (integer input gives float32, as PyTorch)."""
+        return ops.Exp.apply(self._floating())
 
     def log(self):
-        """Elementwise natural logarithm."""
-        return ops.Log.apply(self)
+        """Elementwise natural logarithm (integer input gives float32)."""
+        return ops.Log.apply(self._floating())
 
     def sqrt(self):
-        """Elementwise square root."""
-        return ops.Sqrt.apply(self)
+        """Elementwise square root (integer input gives float32)."""
+        return ops.Sqrt.apply(self._floating())
 
     def abs(self):
         """Elementwise absolute value."""
         return ops.Abs.apply(self)
 
     def tanh(self):
-        """Elementwise hyperbolic tangent."""
-        return ops.Tanh.apply(self)
+        """Elementwise hyperbolic tangent (integer input gives float32)."""
+        return ops.Tanh.apply(self._floating())
 
     def sigmoid(self):
-        """Elementwise logistic sigmoid, 1 / (1 + exp(-x))."""
-        return ops.Sigmoid.apply(self)
+        """Elementwise logistic sigmoid, 1 / (1 + exp(-x)) (integer input gives float32)."""
+        return ops.Sigmoid.apply(self._floating())
+
+    def sin(self):
+        """Elementwise sine (integer input gives float32)."""
+        return ops.Sin.apply(self._floating())
+
+    def cos(self):
+        """Elementwise cosine (integer input gives float32)."""
+        return ops.Cos.apply(self._floating())
+
+    def _floating(self):
+        """This tensor, or for integer and bool dtypes a float32 copy (what PyTorch's float functions compute in)."""
+        return self if self.dtype.kind == "f" else self.to(np.float32)
+
+    def _no_integer_softmax(self, name):
+        if self.dtype.kind != "f":
+            raise NotImplementedError(f"{name}: not implemented for dtype {self.dtype}; convert first with "
+                                      f".float() or pass dtype= to F.{name}")
 
     def relu(self):
         """Elementwise max(x, 0)."""
@@ -699,6 +716,7 @@ class Tensor:
 
     def softmax(self, dim):
         """Softmax along ``dim`` (of a 0-d tensor: 1, as PyTorch)."""
+        self._no_integer_softmax("softmax")
         if self.ndim == 0:
             ops._axes(dim, 0)
             return ops.Softmax.apply(self.reshape(1), dim=0).reshape(())
@@ -706,6 +724,7 @@ class Tensor:
 
     def log_softmax(self, dim):
         """Log of softmax along ``dim``, computed stably (of a 0-d tensor: 0)."""
+        self._no_integer_softmax("log_softmax")
         if self.ndim == 0:
             ops._axes(dim, 0)
             return ops.LogSoftmax.apply(self.reshape(1), dim=0).reshape(())
