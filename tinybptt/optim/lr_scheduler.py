@@ -136,6 +136,7 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """initial_lr * lr_lambda(last_epoch) for each group."""
         self._warn_outside_step()
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
@@ -147,6 +148,7 @@ class LambdaLR(LRScheduler):
         return out
 
     def load_state_dict(self, state_dict):
+        """Restore a state from ``state_dict()``; saved attributes of callable objects are put back on them."""
         state_dict = dict(state_dict)
         lambdas = state_dict.pop("lr_lambdas")
         self.__dict__.update(state_dict)
@@ -163,6 +165,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The current lr, times ``gamma`` when ``last_epoch`` is a multiple of ``step_size``."""
         self._warn_outside_step()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return [group["lr"] for group in self.optimizer.param_groups]
@@ -180,6 +183,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The current lr times ``gamma`` (left as it is when the scheduler is constructed)."""
         self._warn_outside_step()
         if self._is_initial:  # constructing (also when resuming) leaves the current lr as it is
             return [group["lr"] for group in self.optimizer.param_groups]
@@ -197,6 +201,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The current lr, times ``gamma`` once per listing of ``last_epoch`` in ``milestones``."""
         self._warn_outside_step()
         if self.last_epoch not in self.milestones:
             return [group["lr"] for group in self.optimizer.param_groups]
@@ -217,6 +222,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The current lr rescaled to the next point of the cosine curve."""
         self._warn_outside_step()
         e, T, lrs = self.last_epoch, self.T_max, [group["lr"] for group in self.optimizer.param_groups]
         if self._is_initial:  # constructing (also when resuming) leaves the current lr as it is
@@ -266,6 +272,7 @@ class ChainedScheduler(LRScheduler):
         return out
 
     def load_state_dict(self, state_dict):
+        """Restore a state from ``state_dict()``, each inner scheduler from its own part."""
         state_dict = dict(state_dict)
         saved = state_dict.pop("_schedulers")
         self.__dict__.update(state_dict)
@@ -447,6 +454,7 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self):
+        """The lr of step ``last_epoch`` on the warm-up or annealing phase it falls in."""
         self._warn_outside_step()
         step = self.last_epoch
         if step > self.total_steps:
