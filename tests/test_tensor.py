@@ -119,3 +119,10 @@ def test_in_place_helpers_bump_version():
     assert t._version > v
     t.add_(1)
     assert t.tolist() == [1, 1, 1]
+
+
+def test_randperm_takes_dtype_as_pytorch():
+    p = tb.randperm(6)
+    assert p.dtype == np.int64 and sorted(p.tolist()) == list(range(6))
+    q = tb.randperm(4, dtype=tb.float64, requires_grad=True)
+    assert q.dtype == np.float64 and q.requires_grad and sorted(q.tolist()) == [0.0, 1.0, 2.0, 3.0]

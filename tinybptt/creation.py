@@ -121,9 +121,9 @@ def randint_like(t, low=0, high=None, dtype=None):
     return randint(low, high, t.shape, dtype=dtype or t.dtype)
 
 
-def randperm(n):
-    """A random permutation of 0..n-1 (int64)."""
-    return Tensor(rng().permutation(n).astype(np.int64))
+def randperm(n, dtype=None, requires_grad=False):
+    """A random permutation of 0..n-1 (int64 unless ``dtype``)."""
+    return Tensor(rng().permutation(n).astype(as_dtype(dtype) or np.int64), requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):
