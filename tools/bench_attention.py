@@ -33,12 +33,12 @@ def make_step(lib, batch, seq, embed, heads, need_weights):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=20, help="timed steps per process (its median is reported)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating tinybptt/torch process rounds")
+    ap.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads for both libraries")
     ap.add_argument("--need-weights", action="store_true", help="also return the averaged attention weights")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=32, help="batch size")
+    ap.add_argument("--seq", type=int, default=128, help="sequence length")
     ap.add_argument("--worker", metavar="LIB", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     bench_common.set_threads(args.threads)

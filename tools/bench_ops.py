@@ -84,7 +84,7 @@ def autograd_cases(a, b, w):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--reps", type=int, default=2000)
+    p.add_argument("--reps", type=int, default=2000, help="timed calls per op (the median is reported)")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (numpy: set OMP_NUM_THREADS)")
     args = p.parse_args(argv)
 

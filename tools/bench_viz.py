@@ -43,7 +43,7 @@ def run(layers, bidirectional, steps, fused, detail, max_steps, out):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=1, help="runs per case; the fastest is reported")
     a = p.parse_args(argv)
     print(f"{'case':40} {'draw s':>8} {'dot svg s':>10} {'DOT lines':>10}")
     with tempfile.TemporaryDirectory() as d:

@@ -75,19 +75,21 @@ def _seq2seq(x, hidden, fused, out_steps=4):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Render the unrolled graph of an example model.")
-    p.add_argument("model", choices=MODELS)
+    p.add_argument("model", choices=MODELS, help="the example model to build and draw")
     p.add_argument("-o", "--out", required=True, help="output file: .svg, .png or .pdf")
-    p.add_argument("--steps", type=int, default=6)
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=8)
-    p.add_argument("--detail", choices=("cell", "op"), default="cell")
-    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--steps", type=int, default=6, help="time steps to unroll (default 6)")
+    p.add_argument("--batch", type=int, default=2, help="batch size (default 2)")
+    p.add_argument("--hidden", type=int, default=8, help="hidden size (default 8)")
+    p.add_argument("--detail", choices=("cell", "op"), default="cell",
+                   help="one node per cell step, or one per primitive op (use with --unfused)")
+    p.add_argument("--max-steps", type=int, default=None, help="draw only the first and last steps, eliding the middle")
     p.add_argument("--unfused", action="store_true", help="build cells from primitives (fused=False)")
-    p.add_argument("--loss", choices=("auto", "last", "all"), default="auto")
+    p.add_argument("--loss", choices=("auto", "last", "all"), default="auto",
+                   help="loss on the last step's output or on every step (auto: all for bilstm, else last)")
     p.add_argument("--no-grad", action="store_true", help="skip backward: draw the forward graph only")
-    p.add_argument("--rankdir", default="LR")
-    p.add_argument("--title", default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rankdir", default="LR", help="Graphviz layout direction (default LR: time left to right)")
+    p.add_argument("--title", default=None, help="caption (default: model, steps and detail)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for weights and data")
     a = p.parse_args(argv)
     loss, params = build(a.model, a.steps, a.batch, hidden=a.hidden, fused=not a.unfused, loss=a.loss,
                          seed=a.seed)
