@@ -673,3 +673,24 @@ def test_functional_embedding_max_norm_like_torch():
     close(a.detach(), t.detach(), tol=1e-10)  # rows renormalised in place
     ya.sum().backward(), yt.sum().backward()
     close(a.grad, t.grad, tol=1e-10)
+
+
+@pytest.mark.parametrize("fn, kw", [("mse_loss", {}), ("l1_loss", {}), ("smooth_l1_loss", {}),
+                                    ("smooth_l1_loss", dict(beta=0.0)), ("huber_loss", {})])
+def test_regression_losses_warn_when_the_target_broadcasts_like_torch(fn, kw):
+    """A (N, 1) head against a (N,) target broadcasts to (N, N): torch warns, and so must we (once)."""
+    import warnings
+
+    def caught(lib, *shapes):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            out = getattr(lib.nn.functional, fn)(*(lib.ones(*s) for s in shapes), **kw)
+        texts = [str(m.message) for m in w]
+        if lib is torch:  # torch.Size([3]) -> [3]
+            texts = [t.replace("torch.Size(", "").replace("])", "]") for t in texts]
+        return texts, tuple(out.shape)
+    for shapes in [((3, 1), (3,)), ((3,), (3,)), ((2, 3), (3,))]:
+        assert caught(tb, *shapes) == caught(torch, *shapes)
+    assert caught(tb, (3, 1), (3,))[0] == ["Using a target size ([3]) that is different to the input size ([3, 1]). "
+                                           "This will likely lead to incorrect results due to broadcasting. Please "
+                                           "ensure they have the same size."]

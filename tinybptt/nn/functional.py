@@ -328,10 +328,20 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return losses.sum() / wt.sum()
 
 
+def _warn_target_size(input, target):
+    """PyTorch's warning for regression losses whose target broadcasts against the input (say (N,) vs (N, 1))."""
+    shape = getattr(target, "shape", None)
+    if shape is not None and tuple(shape) != tuple(input.shape):
+        warnings.warn(f"Using a target size ({list(shape)}) that is different to the input size "
+                      f"({list(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", UserWarning, stacklevel=3)
+
+
 def mse_loss(input, target, reduction="mean"):
-    """Mean squared error (or summed / elementwise)."""
+    """Mean squared error (or summed / elementwise); warns, as PyTorch, when the shapes differ."""
     _check_reduction("mse_loss", reduction)
     target = target if isinstance(target, Tensor) else Tensor(_infer_array(target, input.dtype))
+    _warn_target_size(input, target)
     if input.shape != target.shape:
         ops._broadcast_check("mse_loss", input._data, target._data)
     return ops.MSELoss.apply(input, target, reduction=reduction)
@@ -342,8 +352,9 @@ def _reduce(loss, reduction):
 
 
 def l1_loss(input, target, reduction="mean"):
-    """Mean absolute error (or summed / elementwise)."""
+    """Mean absolute error (or summed / elementwise); warns, as PyTorch, when the shapes differ."""
     _check_reduction("l1_loss", reduction)
+    _warn_target_size(input, target)
     return _reduce((input - target).abs(), reduction)
 
 
@@ -362,8 +373,10 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (plain L1 when beta = 0)."""
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _warn_target_size(input, target)
     if beta == 0:
-        return l1_loss(input, target, reduction)
+        _check_reduction("smooth_l1_loss", reduction)
+        return _reduce((input - target).abs(), reduction)
     return _piecewise_quadratic("smooth_l1_loss", input, target, reduction, beta, 1.0 / beta, 1.0)
 
 
@@ -371,6 +384,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2)."""
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _warn_target_size(input, target)
     return _piecewise_quadratic("huber_loss", input, target, reduction, delta, 1.0, delta)
 
 
