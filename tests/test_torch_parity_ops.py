@@ -301,6 +301,10 @@ def test_more_parity(name, dtype):
     "lib.rand_like(lib.ones(2, 3))", "lib.empty_like(lib.arange(3))", "lib.randint_like(lib.ones(2, 3), 5)",
     "lib.tensor(3.0).argmax(keepdim=True)", "lib.ones(2, 3).argmax(keepdim=True)",
     "lib.isclose(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 2.1]))", "lib.ones(4, 5).norm(dim=1)",
+    "lib.tensor([[0, 1], [2, 0]]).nonzero()", "lib.tensor([0.0, 1.5, 0.0]).nonzero()", "lib.ones(2, 0).nonzero()",
+    "lib.arange(6).reshape_as(lib.ones(3, 2))", "lib.arange(1, 4).reciprocal()", "lib.ones(2, 3).mm(lib.ones(3, 4))",
+    "lib.ones(2, 3, 1).bmm(lib.ones(2, 1, 4))", "lib.ones(2, dtype=lib.float64).new_empty(3).zero_()",
+    "lib.ones(2, dtype=lib.float64).new_empty((2, 1), dtype=lib.int64).zero_()",
     "lib.sort(lib.tensor([3, 1, 2]), descending=True)[1]", "lib.argsort(lib.tensor([[3, 1, 2], [0, 5, 4]]), dim=0)",
     "lib.any(lib.tensor([[0, 1], [0, 0]]), dim=1)", "lib.all(lib.tensor([True, False]))",
     "lib.logical_not(lib.tensor([0, 2]))", "lib.logical_and(lib.tensor([1, 0]), lib.tensor([True, True]))",
@@ -317,11 +321,34 @@ def test_result_dtype_and_shape_match_torch(expr):
     "lib.arange(3).exp()", "lib.arange(3).log()", "lib.arange(4).sqrt()", "lib.tensor([True, False]).tanh()",
     "lib.arange(-1, 2).sigmoid()", "lib.arange(3).log1p()", "lib.sin(lib.arange(3))", "lib.arange(3).cos()",
     "lib.exp(lib.arange(0, 8, 2) * (-9.2 / 8))", "lib.nn.functional.softmax(lib.arange(3), 0, dtype=lib.float64)",
+    "lib.tensor([4.0, 0.5]).rsqrt()",
 ])
 def test_float_functions_of_integers_give_float32_like_torch(expr):
     got, want = eval(expr, {"lib": tb}), eval(expr, {"lib": torch})
     assert str(got.dtype) == str(want.dtype).replace("torch.", "") and tuple(got.shape) == tuple(want.shape), expr
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_multinomial_shapes_frequencies_and_errors_like_torch():
+    probs = np.array([[0.1, 0.0, 0.6, 0.3], [1.0, 1.0, 1.0, 1.0]])
+    for args in [(3,), (6, True), (4,)]:
+        got, want = tb.multinomial(tb.tensor(probs), *args), torch.multinomial(torch.tensor(probs), *args)
+        assert got.dtype == tb.int64 and tuple(got.shape) == tuple(want.shape)
+    no_repeat = tb.tensor(probs).multinomial(4).numpy()
+    assert all(sorted(row) == [0, 1, 2, 3] for row in no_repeat)
+    assert (tb.multinomial(tb.tensor(probs[0]), 2).numpy() != 1).all()  # a zero weight comes last
+    for draws in (tb.multinomial(tb.tensor([0.2, 0.5, 0.3]), 20000, replacement=True),
+                  tb.multinomial(tb.tensor([[0.2, 0.5, 0.3]]).expand(20000, 3), 1)):
+        np.testing.assert_allclose(np.bincount(draws.numpy().ravel(), minlength=3) / 20000, [0.2, 0.5, 0.3],
+                                   atol=0.015)
+    for data, args in [(np.ones((2, 2, 2)), (1,)), (np.ones(3, np.int64), (1,)), (np.ones(3), (0,)),
+                       (np.ones(3), (4,)), (np.array([1.0, -1.0]), (1,)), (np.zeros(3), (1,)),
+                       (np.array([1.0, np.nan]), (1,))]:
+        with pytest.raises(RuntimeError) as theirs:
+            torch.multinomial(torch.tensor(data), *args)
+        with pytest.raises(RuntimeError) as ours:
+            tb.multinomial(tb.tensor(data), *args)
+        assert str(ours.value).replace("int64", "Long") == str(theirs.value)
 
 
 def test_get_default_dtype_and_none_comparisons():

@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import ops
+from .random import rng
 from .tensor import Tensor, _infer_array
 
 cat, stack, split, chunk = ops.cat, ops.stack, ops.split, ops.chunk
@@ -401,6 +402,36 @@ def logical_and(a, b):
 def logical_or(a, b):
     """Elementwise or, as a bool tensor."""
     return _t(a).logical_or(b)
+
+
+def multinomial(input, num_samples, replacement=False, generator=None):
+    """Category indices drawn from each row of ``input`` (weights, not necessarily summing to 1), int64 of shape
+    (num_samples,) or (rows, num_samples); without replacement a category is drawn at most once per row.
+    The draws come from tinybptt's generator (``manual_seed``), so they differ from PyTorch's."""
+    p = np.asarray(_infer_array(input))
+    if p.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if p.dtype.kind != "f":
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {p.dtype}")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > p.shape[-1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    rows = p.reshape(-1, p.shape[-1]).astype(np.float64)
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    totals = rows.sum(1, keepdims=True)
+    if (totals <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    gen = rng() if generator is None else generator
+    if replacement:  # inverse CDF of each row
+        cdf = np.cumsum(rows / totals, axis=1)
+        u = gen.random((len(rows), num_samples))
+        out = np.stack([np.minimum(np.searchsorted(c, r, side="right"), len(c) - 1) for c, r in zip(cdf, u)])
+    else:  # the k largest p / Exp(1) draws: a weighted sample without replacement
+        keys = rows / gen.exponential(size=rows.shape)
+        out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    return Tensor(out.astype(np.int64).reshape(*p.shape[:-1], num_samples))
 
 
 def sin(x):

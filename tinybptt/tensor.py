@@ -420,6 +420,10 @@ class Tensor:
         size = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
         return Tensor._wrap(np.zeros(size, as_dtype(dtype) or self.dtype))
 
+    def new_empty(self, *size, dtype=None):
+        """A tensor of ``size`` with this tensor's dtype (unless ``dtype``); here its values are zeros."""
+        return self.new_zeros(*size, dtype=dtype)
+
     def new_ones(self, *size, dtype=None):
         """Ones of ``size`` with this tensor's dtype (unless ``dtype``)."""
         return self.new_zeros(*size, dtype=dtype) + 1
@@ -435,6 +439,10 @@ class Tensor:
     def clone(self):
         """A copy with its own memory that stays in the graph."""
         return ops.Clone.apply(self)
+
+    def is_contiguous(self):
+        """True: as ``contiguous()`` says, every tensor here can be viewed and reshaped whatever its layout."""
+        return True
 
     def contiguous(self):
         """This tensor itself (numpy-backed tensors need no copy to be contiguous)."""
@@ -672,6 +680,24 @@ class Tensor:
         """Elementwise negation, -self."""
         return -self
 
+    def reciprocal(self):
+        """Elementwise 1 / x (integer input gives float32)."""
+        return 1.0 / self._floating()
+
+    def rsqrt(self):
+        """Elementwise 1 / sqrt(x)."""
+        return 1.0 / self.sqrt()
+
+    def mm(self, other):
+        """Matrix product of two 2-D tensors (see ``tinybptt.mm``)."""
+        from .functions import mm
+        return mm(self, other)
+
+    def bmm(self, other):
+        """Batched matrix product of two 3-D tensors (see ``tinybptt.bmm``)."""
+        from .functions import bmm
+        return bmm(self, other)
+
     def square(self):
         """Elementwise self * self."""
         return self * self
@@ -882,6 +908,15 @@ class Tensor:
         idx = np.argsort(key, axis=dim, kind="stable")
         return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
 
+    def multinomial(self, num_samples, replacement=False, generator=None):
+        """Category indices drawn from each row's weights (see ``tinybptt.multinomial``)."""
+        from .functions import multinomial
+        return multinomial(self, num_samples, replacement, generator)
+
+    def nonzero(self):
+        """(n, ndim) int64 indices of the nonzero elements, in row-major order."""
+        return Tensor._wrap(np.argwhere(self._data).astype(np.int64))
+
     def argsort(self, dim=-1, descending=False, stable=False):
         """Indices that sort the tensor along ``dim`` (the indices of ``sort``)."""
         return self.sort(dim, descending, stable)[1]
@@ -982,6 +1017,10 @@ class Tensor:
         return ops.Reshape.apply(self, shape=shape)
 
     view = reshape
+
+    def reshape_as(self, other):
+        """This tensor reshaped to ``other``'s shape."""
+        return self.reshape(other.shape)
 
     def view_as(self, other):
         """Reshape to ``other``'s shape."""
