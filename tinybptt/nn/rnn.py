@@ -408,7 +408,8 @@ class RNNCell(_CellBase):
     """h' = phi(W_ih x + b_ih + W_hh h + b_hh), phi tanh or relu; with ``residual=True``
     h' = h + phi(...) (the residual form that keeps gradients from vanishing).
 
-    >>> cell = RNNCell(10, 20); h = cell(tinybptt.randn(3, 10))   # h: (3, 20)
+    >>> import tinybptt
+    >>> cell = tinybptt.nn.RNNCell(10, 20); h = cell(tinybptt.randn(3, 10))   # h: (3, 20)
     """
 
     mode = "RNN"
@@ -653,7 +654,9 @@ class RNN(_RNNBase):
 
     ``residual=True`` gives h_t = h_{t-1} + phi(...).  Returns (output, h_n).
 
-    >>> rnn = RNN(10, 20, num_layers=2); out, h_n = rnn(tinybptt.randn(5, 3, 10))  # (5, 3, 20), (2, 3, 20)
+    >>> import tinybptt
+    >>> rnn = tinybptt.nn.RNN(10, 20, num_layers=2)
+    >>> out, h_n = rnn(tinybptt.randn(5, 3, 10))  # (5, 3, 20), (2, 3, 20)
     """
 
     mode = "RNN"
@@ -678,7 +681,8 @@ class LSTM(_RNNBase):
     keeps hidden_size, and each layer/direction has a ``weight_hr_l<k>`` of shape
     (P, hidden_size).  It runs the primitive cell (``fused`` is ignored).
 
-    >>> lstm = LSTM(10, 20); out, (h, c) = lstm(tinybptt.randn(5, 3, 10))
+    >>> import tinybptt
+    >>> lstm = tinybptt.nn.LSTM(10, 20); out, (h, c) = lstm(tinybptt.randn(5, 3, 10))
     """
 
     mode = "LSTM"
