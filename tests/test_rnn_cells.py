@@ -183,3 +183,30 @@ def test_residual_cell_backward_keeps_identity_path(rng):
     h = tb.tensor(rng.standard_normal((2, 4)), requires_grad=True)
     cell(tb.tensor(rng.standard_normal((2, 3))), h).sum().backward()
     np.testing.assert_allclose(h.grad.numpy(), np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("watch", ["retain_grad", "hook", "autograd.grad"])
+def test_fused_lstm_cell_state_sees_its_full_gradient(watch, rng):
+    """c_t feeds h_t inside the fused step's one record; c's retain_grad(), hooks and autograd.grad
+    must still see dL/dc_t in full (the path through h_t included), as the primitive cell's do."""
+    x = rng.standard_normal((2, 3))
+    results = []
+    for fused in (True, False):
+        tb.manual_seed(0)
+        cell = nn.LSTMCell(3, 4, dtype=tb.float64, fused=fused)
+        xt = tb.tensor(x, requires_grad=True)
+        h, c = cell(xt)
+        if watch == "retain_grad":
+            c.retain_grad()
+        if watch == "hook":
+            c.register_hook(lambda g: g * 0.5)
+        h2, c2 = cell(xt, (h, c))
+        loss = (h2 * h2).sum() + h.sum() + (c2 * 3).sum()
+        if watch == "autograd.grad":
+            results.append(tb.autograd.grad(loss, [c, xt]))
+            continue
+        loss.backward()
+        results.append((c.grad if watch == "retain_grad" else h.detach(), xt.grad))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+    assert results[0][0].abs().sum().item() > 0

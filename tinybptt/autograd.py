@@ -254,6 +254,13 @@ class Function:
         """Gradients of the inputs from the gradients of the outputs; every subclass defines it."""
         raise NotImplementedError
 
+    def inner_grad(self, i, grads):
+        """The part of d(loss)/d(output i) that flows inside this record, through another of its
+        outputs computed from output i (the fused LSTM step's h_t = o * tanh(c_t)); None: no such
+        part.  Hooks, retain_grad() and autograd.grad see output i's full gradient: the arrived
+        gradient plus this."""
+        return None
+
 
 _shape_dtype = operator.attrgetter("_data.shape", "_data.dtype")
 
@@ -382,11 +389,15 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
             for i, ref in enumerate(node.outputs):
                 out = ref()
                 if out is not None:
-                    grads[i] = out._run_hooks(grads[i]) if out._hooks else grads[i]
+                    inner = node.fn.inner_grad(i, grads)
+                    full = grads[i] if inner is None else grads[i] + inner
+                    hooked = out._run_hooks(full) if out._hooks else full
                     if out._retains_grad:
-                        out._accumulate(grads[i])
+                        out._accumulate(hooked)
                     if wanted and id(out) in wanted:
-                        captured[id(out)] = grads[i]
+                        captured[id(out)] = hooked
+                    if hooked is not full:  # a hook changed it: backward adds the inner part itself
+                        grads[i] = hooked if inner is None else hooked - inner
         if keep is not None and not keep[node]:
             continue  # only this record's outputs are wanted: nothing behind it is
         if node.freed:
