@@ -375,6 +375,29 @@ def test_sort_topk_indices_and_rounding():
         a.gather(1, tb.full((3, 4, 5), 9))
 
 
+@pytest.mark.parametrize("data", [
+    np.array([[1.0, 0.0, 1.0, 2.0, 0.0], [2.0, 2.0, 1.0, 0.0, 2.0]]),
+    np.array([[True, False, True], [False, False, True]]),
+    np.array([[3, 0, 3, 1], [0, 0, 2, 2]], np.uint8),
+    np.array([[1.0, np.nan, 2.0, np.nan, 1.0]]),
+])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_descending_sort_ties_nan_bool_unsigned(data, dim):
+    """Descending stable sort keeps ties in their order and puts NaN first, for any dtype, as torch."""
+    ours = tb.from_numpy(data).sort(dim=dim, descending=True, stable=True)
+    theirs = torch.from_numpy(data).sort(dim=dim, descending=True, stable=True)
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+
+
+def test_t_rejects_more_than_two_dims():
+    assert tb.zeros(3).t().shape == torch.zeros(3).t().shape
+    with pytest.raises(RuntimeError, match="t\\(\\) expects a tensor with <= 2 dimensions, but self is 3D"):
+        torch.zeros(2, 3, 4).t()
+    with pytest.raises(RuntimeError, match="t\\(\\) expects a tensor with <= 2 dimensions, but self is 3D"):
+        tb.zeros(2, 3, 4).t()
+
+
 def test_cat_promotes_int_to_float32_and_linear_checks_dtype():
     close(tb.cat([tb.ones(2), tb.tensor([1, 2])]), torch.cat([torch.ones(2), torch.tensor([1, 2])]))
     close(tb.stack([tb.tensor([1, 2]), tb.ones(2)]), torch.stack([torch.tensor([1, 2]), torch.ones(2)]))

@@ -904,8 +904,11 @@ class Tensor:
             _dim(dim, 0, "sort")
             return ReturnMinMax(self.clone(), Tensor._wrap(np.zeros((), np.int64)))
         dim = _dim(dim, self.ndim, "sort")
-        key = -self._data if descending else self._data
-        idx = np.argsort(key, axis=dim, kind="stable")
+        if descending:  # stable ascending sort of the reversed data, reversed: ties keep their order, NaN first
+            n = self.shape[dim]
+            idx = n - 1 - np.flip(np.argsort(np.flip(self._data, dim), axis=dim, kind="stable"), dim)
+        else:
+            idx = np.argsort(self._data, axis=dim, kind="stable")
         return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
 
     def multinomial(self, num_samples, replacement=False, generator=None):
@@ -1051,6 +1054,8 @@ class Tensor:
 
     def t(self):
         """Transpose of a 2-D tensor; a 0-D or 1-D tensor is returned as it is."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
         return self.transpose(0, 1) if self.ndim == 2 else self
 
     def unsqueeze(self, dim):
