@@ -48,15 +48,15 @@ def worker(lib, make, repeats, threads):
     print(median_time(make(mod), repeats))
 
 
-def process_times(script, worker_args, rounds):
-    """Median over ``rounds`` of each library's per-process median: (tinybptt, torch) seconds.
+def process_times(script, worker_args, rounds, libs=LIBS):
+    """Median over ``rounds`` of each library's per-process median, in seconds, in the order of ``libs``.
 
     Each process runs ``script --worker LIB *worker_args``, and the libraries alternate.
     """
-    times = {lib: [] for lib in LIBS}
+    times = {lib: [] for lib in libs}
     for _ in range(rounds):
-        for lib in LIBS:
+        for lib in libs:
             cmd = [sys.executable, os.path.abspath(script), "--worker", lib, *worker_args]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
             times[lib].append(float(out.stdout.split()[-1]))
-    return [median(times[lib]) for lib in LIBS]
+    return [median(times[lib]) for lib in libs]

@@ -6,7 +6,8 @@ slow each other down badly when they share one process), alternating tinybptt, t
 tinybptt, ... for ``--rounds`` rounds so that machine load hits both alike; a process
 reports the median of ``--repeats`` steps, the table the median over rounds (the timing is
 tools/bench_common.py's, shared with bench_attention.py).  Beside each time: the GEMM FLOPs
-of the step divided by the time, as a fraction of this machine's measured BLAS rate.
+of the step divided by the time, as a fraction of this machine's measured BLAS rate, and
+the time of the step's BLAS calls alone (``make_gemms``): what numpy's BLAS leaves for the rest.
 
     .venv/bin/python tools/bench_rnn.py [--repeats 10] [--rounds 3] [--threads 2]
                                         [--only lstm,gru] [--no-kernels] [--no-cold]
@@ -99,10 +100,54 @@ def data_for(np, name, cfg):
     return r.standard_normal((t, b, i)).astype(np.float32), r.standard_normal((t, b, d * h)).astype(np.float32)
 
 
+def make_gemms(name, cfg):
+    """The BLAS calls of one tinybptt training step alone, same shapes and layouts, nothing else.
+
+    Per layer direction (T steps, batch B, input I, hidden H, G gate rows): forward the input
+    projection X W_ih^T and T products W_hh h_{t-1}^T; backward T - 1 products W_hh^T dhh_t^T
+    (the first step's initial state needs none), dW_hh and dW_ih over all steps, and dX when
+    the input needs a gradient (upper layers, the char LM's embedding); the char LM adds its
+    head's three.  Their time is the floor tinybptt's step could reach with numpy's BLAS.
+    """
+    import numpy as np
+    cell, b, t, i, h, layers, bidir = cfg
+    g, d = {"RNN": 1, "LSTM": 4, "GRU": 3}[cell] * h, 2 if bidir else 1
+    r = np.random.default_rng(0)
+    f32 = lambda *s: r.standard_normal(s).astype(np.float32)  # noqa: E731
+    dirs = []
+    for k in range(layers):
+        n_in = i if k == 0 else d * h
+        for _ in range(d):
+            dirs.append((f32(t * b, n_in), f32(g, n_in), f32(g, h), f32(t * b, g), f32(t + 1, b, h),
+                         k > 0 or name == "charlm"))
+    head = (f32(t * b, h), f32(VOCAB, h), f32(t * b, VOCAB)) if name == "charlm" else None
+
+    def step():
+        for x, w_ih, w_hh, dg, hs, need_dx in dirs:
+            x @ np.ascontiguousarray(w_ih.T)
+            for s in range(t):
+                w_hh @ hs[s].T
+            w_hh_t = np.ascontiguousarray(w_hh.T)
+            for s in range(1, t):
+                w_hh_t @ dg[s * b:(s + 1) * b].T
+            dg.T @ hs[:-1].reshape(t * b, h)
+            dg.T @ x
+            if need_dx:
+                dg @ w_ih
+        if head:
+            out, w, dy = head
+            out @ w.T
+            dy @ w
+            dy.T @ out
+    return step
+
+
 def worker(lib, name, repeats, threads):
-    """Run in a fresh process: print the median step time of one library on one config."""
+    """Run in a fresh process: print the median step time of one library (or "gemms") on one config."""
     import numpy as np
     cfg = CONFIGS[name]
+    if lib == "gemms":
+        return print(bench_common.median_time(make_gemms(name, cfg), repeats))
     bench_common.worker(lib, lambda m: make_step(m, name, cfg, data_for(np, name, cfg)), repeats, threads)
 
 
@@ -249,14 +294,17 @@ def main(argv=None):
     print(f"machine: {os.cpu_count()} cpus, {args.threads} threads; numpy {np.__version__}, torch {version('torch')}")
     print(f"measured float32 GEMM rate (1024^3, best of 30): {rate / 1e9:.1f} GFLOP/s\n")
     if args.only:
-        print(f"{'config':<8}{'tinybptt ms':>13}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'of GEMM':>9}")
+        print(f"{'config':<8}{'tinybptt ms':>13}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'of GEMM':>9}"
+              f"{'its GEMMs ms':>14}{'step/GEMMs':>12}")
     for name in filter(None, args.only.split(",")):
         cfg = CONFIGS[name]
-        ours, theirs = bench_common.process_times(
-            __file__, [name, "--repeats", str(args.repeats), "--threads", str(args.threads)], args.rounds)
+        ours, theirs, gemms = bench_common.process_times(
+            __file__, [name, "--repeats", str(args.repeats), "--threads", str(args.threads)], args.rounds,
+            libs=("tinybptt", "torch", "gemms"))
         flops = charlm_flops(cfg) if name == "charlm" else step_flops(cfg)
         print(f"{name:<8}{ours * 1e3:>13.1f}{theirs * 1e3:>10.1f}{ours / theirs:>7.2f}"
-              f"{flops / ours / 1e9:>9.1f}{flops / ours / rate:>9.0%}", flush=True)
+              f"{flops / ours / 1e9:>9.1f}{flops / ours / rate:>9.0%}{gemms * 1e3:>14.1f}{ours / gemms:>12.2f}",
+              flush=True)
     if not args.no_kernels:
         bench_kernels(np)
     if not args.no_cold:
