@@ -388,16 +388,17 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
         if node.watched or wanted:
             for i, ref in enumerate(node.outputs):
                 out = ref()
-                if out is not None:
-                    inner = node.fn.inner_grad(i, grads)
-                    full = grads[i] if inner is None else grads[i] + inner
-                    hooked = out._run_hooks(full) if out._hooks else full
-                    if out._retains_grad:
-                        out._accumulate(hooked)
-                    if wanted and id(out) in wanted:
-                        captured[id(out)] = hooked
-                    if hooked is not full:  # a hook changed it: backward adds the inner part itself
-                        grads[i] = hooked if inner is None else hooked - inner
+                if out is None or not (out._hooks or out._retains_grad or (wanted and id(out) in wanted)):
+                    continue
+                inner = node.fn.inner_grad(i, grads)
+                full = grads[i] if inner is None else grads[i] + inner
+                hooked = out._run_hooks(full) if out._hooks else full
+                if out._retains_grad:
+                    out._accumulate(hooked)
+                if wanted and id(out) in wanted:
+                    captured[id(out)] = hooked
+                if hooked is not full:  # a hook changed it: backward adds the inner part itself
+                    grads[i] = hooked if inner is None else hooked - inner
         if keep is not None and not keep[node]:
             continue  # only this record's outputs are wanted: nothing behind it is
         if node.freed:
