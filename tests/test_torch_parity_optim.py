@@ -36,8 +36,21 @@ CONFIGS = [
     ("Adagrad", dict()),
     ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3, eps=1e-6)),
     ("Adagrad", dict(lr=0.1, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.05, momentum_decay=0.05)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.01, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.05)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.5, 0.9), eps=1e-3, weight_decay=0.1)),
+    ("Adamax", dict(lr=0.01, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("Adadelta", dict(lr=0.5, maximize=True)),
 ]
 IDS = [f"{n}-{kw}" for n, kw in CONFIGS]
+NEW = {n: i for i, (n, _) in reversed(list(enumerate(CONFIGS)))}  # first config of each optimizer
 
 
 def pair(dtype, seed=0):
@@ -90,8 +103,10 @@ def test_many_steps_match_torch(name, kw, dtype):
                                        atol=1e-6 if dtype == np.float32 else 1e-14)
 
 
-@pytest.mark.parametrize("name,kw", [CONFIGS[3], CONFIGS[8], CONFIGS[11], CONFIGS[17]],
-                         ids=[IDS[3], IDS[8], IDS[11], IDS[17]])
+INTERCHANGE = [3, 8, 11, 17] + [NEW[n] + k for n in ("NAdam", "RAdam", "Adamax", "Adadelta") for k in (1, 2)]
+
+
+@pytest.mark.parametrize("name,kw", [CONFIGS[i] for i in INTERCHANGE], ids=[IDS[i] for i in INTERCHANGE])
 def test_state_dicts_interchange_with_torch(name, kw):
     """Torch's state (as numpy) loaded into ours midway, and ours into torch, both continue identically."""
     theirs, ours, grads = pair(np.float64, seed=1)
@@ -178,9 +193,11 @@ def test_float32_sgd_momentum_does_not_drift(kw):
     np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-6, atol=1e-6)
 
 
+MISHAPS = [2, 7, 12, 17, 19] + [NEW[n] + 1 for n in ("NAdam", "RAdam", "Adamax", "Adadelta")]
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name,kw", [CONFIGS[2], CONFIGS[7], CONFIGS[12], CONFIGS[17], CONFIGS[19]],
-                         ids=[IDS[2], IDS[7], IDS[12], IDS[17], IDS[19]])
+@pytest.mark.parametrize("name,kw", [CONFIGS[i] for i in MISHAPS], ids=[IDS[i] for i in MISHAPS])
 def test_training_mishaps_match_torch(name, kw, dtype):
     """Missing grads, a group added midway, lr edited in param_groups, zero_grad both ways,
     and a reload into a fresh optimizer mid-training."""
@@ -213,6 +230,42 @@ def test_training_mishaps_match_torch(name, kw, dtype):
             oopt.step()
     assert_close(theirs, ours, dtype)
     assert oopt.state_dict()["param_groups"] == topt.state_dict()["param_groups"]
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("NAdam", dict(lr=-1.0)), ("NAdam", dict(eps=-1e-8)), ("NAdam", dict(betas=(1.0, 0.9))),
+    ("NAdam", dict(betas=(0.9, -0.1))), ("NAdam", dict(weight_decay=-0.1)), ("NAdam", dict(momentum_decay=-1.0)),
+    ("RAdam", dict(lr=-0.5)), ("RAdam", dict(betas=(0.9, 1.0))), ("RAdam", dict(weight_decay=-1)),
+    ("Adamax", dict(eps=-1.0)), ("Adamax", dict(betas=(-0.1, 0.9))), ("Adamax", dict(weight_decay=-2.0)),
+    ("Adadelta", dict(lr=-1.0)), ("Adadelta", dict(rho=1.5)), ("Adadelta", dict(rho=-0.1)),
+    ("Adadelta", dict(eps=-1.0)), ("Adadelta", dict(weight_decay=-1.0)),
+], ids=lambda v: str(v))
+def test_bad_arguments_raise_torchs_errors(name, kw):
+    with pytest.raises(Exception) as theirs:
+        getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **kw)
+    with pytest.raises(Exception) as ours:
+        getattr(optim, name)([nn.Parameter(np.ones(2))], **kw)
+    assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
+
+
+@pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax", "Adadelta"])
+def test_new_optimizers_defaults_and_groups_match_torch(name):
+    """Default hyper-parameters, param_groups layout and repr keys, before any step."""
+    theirs, ours, _ = pair(np.float64)
+    topt, oopt = getattr(torch.optim, name)(theirs), getattr(optim, name)(ours)
+    assert oopt.defaults == topt.defaults
+    assert oopt.state_dict() == {"state": {}, "param_groups": topt.state_dict()["param_groups"]}
+
+
+def test_nadam_mu_product_is_a_float32_scalar_as_in_torch():
+    """torch keeps mu_product in float32 (rounded every step); the parameters depend on it to ~1e-7."""
+    theirs, ours, grads = pair(np.float64)
+    topt, oopt = torch.optim.NAdam(theirs, lr=0.05), optim.NAdam(ours, lr=0.05)
+    step_both(topt, oopt, theirs, ours, grads)
+    for t, o in zip(theirs, ours):
+        assert oopt.state[o]["mu_product"].dtype == np.float32
+        assert float(oopt.state[o]["mu_product"]) == topt.state[t]["mu_product"].item()
+    assert_close(theirs, ours, np.float64)
 
 
 def test_adagrad_accumulator_starts_from_the_constructor_value():

@@ -35,6 +35,22 @@ def _scalar(x):
     return float(np.asarray(x)) if isinstance(x, (Tensor, np.ndarray)) else x
 
 
+def _check_adam_args(lr, eps, betas, weight_decay):
+    """PyTorch's checks, with its error texts, of the hyper-parameters Adam and its variants share."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
 class Optimizer:
     """Base class of optimizers, with PyTorch's layout.
 

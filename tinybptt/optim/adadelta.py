@@ -1,0 +1,57 @@
+"""Adadelta (Zeiler 2012)."""
+import numpy as np
+
+from .optimizer import Optimizer, _bump, _fma, _scalar
+from ..tensor import Tensor
+
+
+class Adadelta(Optimizer):
+    """Adadelta, exactly as ``torch.optim.Adadelta``.
+
+    With g the gradient (plus weight_decay * p; negated when ``maximize``):
+    v = rho v + (1 - rho) g^2,  d = sqrt(u + eps) / sqrt(v + eps) * g,
+    u = rho u + (1 - rho) d^2,  p -= lr d.  ``foreach``, ``capturable`` and
+    ``differentiable`` are accepted for compatibility and ignored.
+    """
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
+                 maximize=False, differentiable=False):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, capturable=capturable,
+                        foreach=foreach, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One Adadelta update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, rho, eps, wd = _scalar(group["lr"]), group["rho"], group["eps"], _scalar(group["weight_decay"])
+            for p, g in self._params_with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = np.zeros((), np.float32)
+                    state["square_avg"] = np.zeros_like(p._data)
+                    state["acc_delta"] = np.zeros_like(p._data)
+                state["step"] += 1
+                if group["maximize"]:
+                    g = -g
+                if wd != 0:
+                    g = _fma(p._data, wd, g)
+                v, u = state["square_avg"], state["acc_delta"]
+                v *= rho
+                _fma(g * (1 - rho), g, v, out=v)
+                delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+                u *= rho
+                _fma(delta * (1 - rho), delta, u, out=u)
+                _fma(delta, -lr, p._data, out=p._data)
+                _bump(p)
+        return loss

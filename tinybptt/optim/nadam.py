@@ -1,0 +1,66 @@
+"""NAdam: Adam with Nesterov momentum (Dozat 2016)."""
+import numpy as np
+
+from .optimizer import Optimizer, _bump, _check_adam_args, _fma, _lerp_, _scalar
+
+
+class NAdam(Optimizer):
+    """NAdam, exactly as ``torch.optim.NAdam``.
+
+    At step t, with g the gradient (negated when ``maximize``), the momentum
+    coefficient mu_t = beta1 (1 - 0.96^(t momentum_decay) / 2) and its running
+    product P_t = mu_1 ... mu_t: m and v are Adam's moments, and
+    p -= lr [(1 - mu_t) / (1 - P_t) g + mu_{t+1} / (1 - P_t mu_{t+1}) m] / (sqrt(v / (1 - beta2^t)) + eps).
+    Weight decay adds weight_decay * p to g, or with ``decoupled_weight_decay``
+    first scales p by (1 - lr * weight_decay).  ``mu_product`` is a float32
+    scalar in the state, as PyTorch keeps it.  ``foreach``, ``capturable`` and
+    ``differentiable`` are accepted for compatibility and ignored.
+    """
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False):
+        _check_adam_args(lr, eps, betas, weight_decay)
+        if not 0.0 <= momentum_decay:
+            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
+                        capturable=capturable, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One NAdam update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps = _scalar(group["lr"]), group["betas"], group["eps"]
+            wd, psi = _scalar(group["weight_decay"]), group["momentum_decay"]
+            for p, g in self._params_with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = np.zeros((), np.float32)
+                    state["mu_product"] = np.ones((), np.float32)
+                    state["exp_avg"] = np.zeros_like(p._data)
+                    state["exp_avg_sq"] = np.zeros_like(p._data)
+                if group["maximize"]:
+                    g = -g
+                state["step"] += 1
+                t = float(state["step"])
+                if wd != 0:
+                    if group["decoupled_weight_decay"]:
+                        p._data *= 1 - lr * wd
+                    else:
+                        g = _fma(p._data, wd, g)
+                mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+                state["mu_product"] *= mu  # rounded to the product's own dtype, as torch's in-place mul
+                mu_product = float(state["mu_product"])
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                _lerp_(m, g, 1 - beta1)
+                v *= beta2
+                _fma(g * (1 - beta2), g, v, out=v)
+                denom = np.sqrt(v / (1 - beta2 ** t))
+                denom += eps
+                p._data += -lr * (1.0 - mu) / (1.0 - mu_product) * g / denom
+                p._data += -lr * mu_next / (1.0 - mu_product * mu_next) * m / denom
+                _bump(p)
+        return loss
