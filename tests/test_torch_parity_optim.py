@@ -289,8 +289,29 @@ SCHEDULERS = [
     lambda m, o, **k: m.CosineAnnealingLR(o, T_max=4, **k),
     lambda m, o, **k: m.CosineAnnealingLR(o, T_max=7, eta_min=0.01, **k),
     lambda m, o, **k: m.LambdaLR(o, [lambda e: 0.9 ** e, lambda e: 1 / (1 + e)], **k),
+    lambda m, o, **k: m.MultiplicativeLR(o, [lambda e: 0.9, lambda e: 1 - 0.01 * e], **k),
+    lambda m, o, **k: m.ConstantLR(o, **k),
+    lambda m, o, **k: m.ConstantLR(o, factor=0.7, total_iters=8, **k),
+    lambda m, o, **k: m.LinearLR(o, **k),
+    lambda m, o, **k: m.LinearLR(o, start_factor=0.9, end_factor=0.05, total_iters=9, **k),
+    lambda m, o, **k: m.PolynomialLR(o, **k),
+    lambda m, o, **k: m.PolynomialLR(o, total_iters=12, power=2.5, **k),
+    lambda m, o, **k: m.CosineAnnealingWarmRestarts(o, T_0=3, **k),
+    lambda m, o, **k: m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2, eta_min=0.01, **k),
+    lambda m, o, **k: m.CyclicLR(o, 0.01, 0.1, step_size_up=3, **k),
+    lambda m, o, **k: m.CyclicLR(o, [0.01, 0.02], [0.1, 0.5], step_size_up=2, step_size_down=5, mode="triangular2",
+                                 base_momentum=0.5, max_momentum=[0.9, 0.95], **k),
+    lambda m, o, **k: m.CyclicLR(o, 0.01, 0.1, step_size_up=4, mode="exp_range", gamma=0.9, cycle_momentum=False,
+                                 **k),
+    lambda m, o, **k: m.SequentialLR(o, [m.LinearLR(o, start_factor=0.1, total_iters=4), m.ExponentialLR(o, 0.9),
+                                         m.CosineAnnealingLR(o, T_max=6)], milestones=[4, 11], **k),
+    lambda m, o, **k: m.SequentialLR(o, [m.ChainedScheduler([m.StepLR(o, 2, gamma=0.5), m.PolynomialLR(o, 10)]),
+                                         m.ConstantLR(o, factor=0.5, total_iters=3)], milestones=[5], **k),
 ]
-SCHED_IDS = ["StepLR", "MultiStepLR", "ExponentialLR", "Cosine", "Cosine-eta_min", "LambdaLR"]
+SCHED_IDS = ["StepLR", "MultiStepLR", "ExponentialLR", "Cosine", "Cosine-eta_min", "LambdaLR", "MultiplicativeLR",
+             "ConstantLR", "ConstantLR-args", "LinearLR", "LinearLR-args", "PolynomialLR", "PolynomialLR-args",
+             "WarmRestarts", "WarmRestarts-T_mult-eta_min", "CyclicLR", "CyclicLR-triangular2-per-group",
+             "CyclicLR-exp_range", "SequentialLR", "SequentialLR-nested-chain"]
 
 
 def sched_pair(make, **kw):
@@ -304,7 +325,9 @@ def sched_pair(make, **kw):
 def assert_same_schedule(tsched, osched, topt, oopt):
     assert osched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-13)
     assert [g["lr"] for g in oopt.param_groups] == pytest.approx([g["lr"] for g in topt.param_groups], rel=1e-13)
-    assert (osched.last_epoch, osched._step_count) == (tsched.last_epoch, tsched._step_count)
+    assert (osched.last_epoch, getattr(osched, "_step_count", None)) == \
+        (tsched.last_epoch, getattr(tsched, "_step_count", None))
+    assert [g.get("momentum") for g in oopt.param_groups] == [g.get("momentum") for g in topt.param_groups]
 
 
 @pytest.mark.parametrize("last_epoch", [-1, 0, 5])
@@ -476,3 +499,138 @@ def test_one_cycle_lr_errors_match_torch():
     adagrad_o = lambda: optim.Adagrad([nn.Parameter(np.ones(2))])  # noqa: E731
     assert texts(adagrad_o, lr_scheduler, max_lr=1.0, total_steps=5) == \
         texts(adagrad_t, torch.optim.lr_scheduler, max_lr=1.0, total_steps=5)
+
+
+@pytest.mark.parametrize("make", SCHEDULERS, ids=SCHED_IDS)
+def test_scheduler_warnings_and_step_epoch_match_torch(make):
+    """The same warnings on construction, on a scheduler step before the optimizer's, on get_lr() called
+    directly and on step(epoch) (closed form where there is one), and the same lrs after it."""
+    theirs, ours, _ = pair(np.float64)
+    topt, oopt = torch.optim.SGD(groups(theirs, {"lr": 0.3}), lr=0.1), optim.SGD(groups(ours, {"lr": 0.3}), lr=0.1)
+    scheds = {}
+    assert warning_texts(lambda: scheds.setdefault("o", make(lr_scheduler, oopt))) == \
+        warning_texts(lambda: scheds.setdefault("t", make(torch.optim.lr_scheduler, topt)))
+    osched, tsched = scheds["o"], scheds["t"]
+    assert warning_texts(osched.step) == warning_texts(tsched.step)
+    if not isinstance(tsched, torch.optim.lr_scheduler.SequentialLR):
+        assert warning_texts(osched.get_lr) == warning_texts(tsched.get_lr)
+        for epoch in (3, 7, 1, 12, 12, 0, 5):
+            topt.step(), oopt.step()
+            assert warning_texts(lambda: osched.step(epoch)) == warning_texts(lambda: tsched.step(epoch))
+            assert_same_schedule(tsched, osched, topt, oopt)
+    for _ in range(5):
+        topt.step(), oopt.step()
+        assert warning_texts(osched.step) == warning_texts(tsched.step)
+        assert_same_schedule(tsched, osched, topt, oopt)
+
+
+@pytest.mark.parametrize("T_0,T_mult", [(4, 1), (3, 2), (2, 3)])
+def test_cosine_warm_restarts_fractional_epochs_match_torch(T_0, T_mult):
+    """step(epoch + i / iters) once per batch, as SGDR is meant to be used; epochs jump back and forth too."""
+    theirs, ours, _ = pair(np.float64)
+    topt, oopt = torch.optim.SGD(groups(theirs, {"lr": 0.3}), lr=0.1), optim.SGD(groups(ours, {"lr": 0.3}), lr=0.1)
+    tsched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(topt, T_0, T_mult=T_mult, eta_min=0.001)
+    osched = lr_scheduler.CosineAnnealingWarmRestarts(oopt, T_0, T_mult=T_mult, eta_min=0.001)
+    iters = 7
+    epochs = [e + i / iters for e in range(20) for i in range(iters)] + [2.5, 0.25, 13.0, 40.75, 1]
+    for epoch in epochs:
+        topt.step(), oopt.step()
+        assert warning_texts(lambda: osched.step(epoch)) == warning_texts(lambda: tsched.step(epoch))
+        assert_same_schedule(tsched, osched, topt, oopt)
+        assert (osched.T_cur, osched.T_i) == pytest.approx((tsched.T_cur, tsched.T_i), rel=1e-13, abs=1e-13)
+    osd, tsd = osched.state_dict(), tsched.state_dict()
+    assert osd.keys() == tsd.keys()
+    for k in ("T_0", "T_i", "T_mult", "eta_min", "last_epoch", "_step_count"):
+        assert osd[k] == tsd[k], k
+    with pytest.raises(ValueError, match="Expected non-negative epoch, but got -1"):
+        osched.step(-1)
+
+
+@pytest.mark.parametrize("opt_name, kw", [
+    ("SGD", dict(base_lr=0.01, max_lr=0.1, step_size_up=4)),
+    ("SGD", dict(base_lr=[0.01, 0.05], max_lr=[0.2, 0.1], step_size_up=3, step_size_down=6, mode="triangular2",
+                 base_momentum=[0.6, 0.7], max_momentum=0.95)),
+    ("SGD", dict(base_lr=0.01, max_lr=0.1, step_size_up=2, step_size_down=3, mode="exp_range", gamma=0.95)),
+    ("SGD", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, scale_fn=lambda x: 1 / (1 + x), scale_mode="iterations")),
+    ("Adam", dict(base_lr=0.001, max_lr=0.01, step_size_up=5, mode="triangular2")),
+    ("NAdam", dict(base_lr=0.001, max_lr=0.01, step_size_up=3, mode="exp_range", gamma=0.9)),
+    ("Adagrad", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, cycle_momentum=False)),
+], ids=["SGD", "SGD-triangular2-per-group", "SGD-exp_range", "SGD-scale_fn", "Adam", "NAdam-exp_range",
+        "Adagrad-no-momentum"])
+def test_cyclic_lr_matches_torch(opt_name, kw):
+    """lr and momentum/beta1 at every step of several cycles, the parameters they produce, and a reload midway."""
+    theirs, ours, grads = pair(np.float64)
+    extra = dict(momentum=0.9) if opt_name == "SGD" else {}
+    topt = getattr(torch.optim, opt_name)(groups(theirs, {"lr": 0.3}), lr=0.1, **extra)
+    oopt = getattr(optim, opt_name)(groups(ours, {"lr": 0.3}), lr=0.1, **extra)
+    tsched = torch.optim.lr_scheduler.CyclicLR(topt, **kw)
+    osched = lr_scheduler.CyclicLR(oopt, **kw)
+    momentum = {"SGD": lambda g: g["momentum"], "Adagrad": lambda g: 0.0}.get(opt_name, lambda g: g["betas"][0])
+    for s, gs in enumerate(grads):
+        assert osched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-13)
+        assert [momentum(g) for g in oopt.param_groups] == pytest.approx([momentum(g) for g in topt.param_groups],
+                                                                          rel=1e-13)
+        if s == 15:  # a fresh scheduler (made with last_epoch, as when resuming) takes over the saved state
+            osd, tsd = osched.state_dict(), tsched.state_dict()
+            assert osd.keys() == tsd.keys()
+            assert {k: v for k, v in osd.items() if k != "_last_lr"} == \
+                {k: v for k, v in tsd.items() if k != "_last_lr"}
+            osched = lr_scheduler.CyclicLR(oopt, **kw, last_epoch=osched.last_epoch)
+            tsched = torch.optim.lr_scheduler.CyclicLR(topt, **kw, last_epoch=tsched.last_epoch)
+            osched.load_state_dict(osd)
+            tsched.load_state_dict(tsd)
+        for t, o, g in zip(theirs, ours, gs):
+            t.grad, o.grad = torch.tensor(g), g.copy()
+        topt.step(), oopt.step(), tsched.step(), osched.step()
+    for t, o in zip(theirs, ours):
+        np.testing.assert_allclose(o.detach().numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert oopt.state_dict()["param_groups"] == topt.state_dict()["param_groups"]
+
+
+def test_new_scheduler_errors_match_torch():
+    """Bad arguments raise the same exception type with torch's message."""
+    def raised(lib, make):
+        p = torch.ones(2, requires_grad=True) if lib is torch else nn.Parameter(np.ones(2))
+        with pytest.raises(Exception) as e:
+            make(lib.optim.lr_scheduler, lib.optim, p)
+        return type(e.value), str(e.value)
+    cases = [
+        lambda m, o, p: m.ConstantLR(o.SGD([p], lr=0.1), factor=1.5),
+        lambda m, o, p: m.ConstantLR(o.SGD([p], lr=0.1), factor=-0.1),
+        lambda m, o, p: m.LinearLR(o.SGD([p], lr=0.1), start_factor=0),
+        lambda m, o, p: m.LinearLR(o.SGD([p], lr=0.1), start_factor=1.2),
+        lambda m, o, p: m.LinearLR(o.SGD([p], lr=0.1), end_factor=1.5),
+        lambda m, o, p: m.MultiplicativeLR(o.SGD([p], lr=0.1), 0.9),
+        lambda m, o, p: m.MultiplicativeLR(o.SGD([p], lr=0.1), [lambda e: 1.0, lambda e: 1.0]),
+        lambda m, o, p: m.CosineAnnealingWarmRestarts(o.SGD([p], lr=0.1), T_0=0),
+        lambda m, o, p: m.CosineAnnealingWarmRestarts(o.SGD([p], lr=0.1), T_0=2.0),
+        lambda m, o, p: m.CosineAnnealingWarmRestarts(o.SGD([p], lr=0.1), T_0=2, T_mult=0),
+        lambda m, o, p: m.CosineAnnealingWarmRestarts(o.SGD([p], lr=0.1), T_0=2, T_mult=1.5),
+        lambda m, o, p: m.CosineAnnealingWarmRestarts(o.SGD([p], lr=0.1), T_0=2, eta_min="0"),
+        lambda m, o, p: m.CosineAnnealingWarmRestarts(o.SGD([p], lr=0.1), T_0=2, last_epoch=3),
+        lambda m, o, p: m.CyclicLR(o.SGD([p], lr=0.1), 0.01, 0.1, mode="cosine"),
+        lambda m, o, p: m.CyclicLR(o.SGD([p], lr=0.1), [0.01, 0.02], 0.1),
+        lambda m, o, p: m.CyclicLR(o.SGD([p], lr=0.1), 0.01, [0.1, 0.2]),
+        lambda m, o, p: m.CyclicLR(o.SGD([p], lr=0.1), 0.01, 0.1, base_momentum=[0.8, 0.9]),
+        lambda m, o, p: m.CyclicLR(o.Adagrad([p], lr=0.1), 0.01, 0.1),
+        lambda m, o, p: m.CyclicLR("sgd", 0.01, 0.1),
+        lambda m, o, p: m.SequentialLR(o.SGD([p], lr=0.1), [], milestones=[]),
+        lambda m, o, p: (lambda opt: m.SequentialLR(opt, [m.ConstantLR(opt), m.LinearLR(opt)], milestones=[]))(
+            o.SGD([p], lr=0.1)),
+        lambda m, o, p: (lambda opt: m.SequentialLR(opt, [m.ConstantLR(opt), m.ReduceLROnPlateau(opt)],
+                                                    milestones=[2]))(o.SGD([p], lr=0.1)),
+        lambda m, o, p: (lambda opt: m.SequentialLR(opt, [m.ConstantLR(opt), "x"], milestones=[2]))(
+            o.SGD([p], lr=0.1)),
+        lambda m, o, p: (lambda opt: m.ChainedScheduler([m.ConstantLR(opt), m.ReduceLROnPlateau(opt)]))(
+            o.SGD([p], lr=0.1)),
+    ]
+    for make in cases:
+        assert raised(tb, make) == raised(torch, make)
+    # a scheduler of another optimizer: same type and text up to the optimizer's repr
+    for lib in (torch, tb):
+        p = torch.ones(2, requires_grad=True) if lib is torch else nn.Parameter(np.ones(2))
+        o1, o2 = lib.optim.SGD([p], lr=0.1), lib.optim.SGD([p], lr=0.2)
+        with pytest.raises(ValueError, match="SequentialLR expects all schedulers to belong to the same optimizer, "
+                                             "but got scheduler LinearLR at index 1 has"):
+            lib.optim.lr_scheduler.SequentialLR(o1, [lib.optim.lr_scheduler.ConstantLR(o1),
+                                                     lib.optim.lr_scheduler.LinearLR(o2)], milestones=[3])
