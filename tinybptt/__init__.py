@@ -20,7 +20,9 @@ from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, e
                         std_mean, norm, logsumexp, prod, cumsum, argmin, amax, amin, gather, narrow, select,
                         index_select, masked_select, movedim, swapaxes, unflatten, clamp_min, clamp_max, clip, sign,
                         floor, ceil, round, isclose, sort, argsort, topk, unbind, any, all, logical_not,
-                        logical_and, logical_or, square, log1p, sin, cos, multinomial)
+                        logical_and, logical_or, square, log1p, sin, cos, multinomial, cumprod, roll,
+                        repeat_interleave, diff, count_nonzero, outer, ger, scatter, scatter_add, index_add,
+                        einsum)
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor

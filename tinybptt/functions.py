@@ -1,4 +1,6 @@
 """Free functions mirroring ``torch.*`` (each delegates to the op table)."""
+import builtins
+
 import numpy as np
 
 from . import ops
@@ -472,3 +474,119 @@ def is_tensor(x):
 def numel(x):
     """Number of elements."""
     return _t(x).numel()
+
+
+def cumprod(input, dim, *, dtype=None):
+    """Running products along ``dim`` (differentiable, zeros included)."""
+    return _t(input).cumprod(dim, dtype=dtype)
+
+
+def roll(input, shifts, dims=None):
+    """Shift elements cyclically by ``shifts`` along ``dims`` (the flattened tensor when dims is None)."""
+    return _t(input).roll(shifts, dims)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element ``repeats`` times along ``dim``; with a single int tensor of counts,
+    the indices 0, 1, ... each repeated by its count (as ``torch.repeat_interleave(repeats)``)."""
+    if repeats is None:
+        counts = _t(input)
+        return Tensor(np.arange(counts.numel(), dtype=counts.dtype)).repeat_interleave(counts, 0)
+    return _t(input).repeat_interleave(repeats, dim, output_size=output_size)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along ``dim`` (``prepend``/``append`` joined to the input first)."""
+    return _t(input).diff(n, dim, prepend, append)
+
+
+def count_nonzero(input, dim=None):
+    """Number of nonzero elements over ``dim`` (all when None), int64."""
+    return _t(input).count_nonzero(dim)
+
+
+def outer(input, vec2):
+    """Outer product of two 1-D tensors."""
+    return _t(input).outer(vec2)
+
+
+ger = outer
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """A copy of ``input`` with ``src`` (or ``value``) written at ``index`` along ``dim``."""
+    return _t(input).scatter(dim, index, src, value, reduce=reduce)
+
+
+def scatter_add(input, dim, index, src):
+    """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats accumulate)."""
+    return _t(input).scatter_add(dim, index, src)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """A copy of ``input`` with ``alpha * source`` added at the positions ``index`` along ``dim``."""
+    return _t(input).index_add(dim, index, source, alpha=alpha)
+
+
+def einsum(equation, *operands):
+    """Einstein summation as ``torch.einsum`` ('ij,jk->ik', '...' and the implicit output form included;
+    the operands may also come as one list), computed by ``np.einsum``; differentiable in every operand."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    tensors = ops._same_dtype(list(operands)) if operands else []
+    inputs, output = _einsum_parse(equation.replace(" ", ""), [t.shape for t in tensors])
+    return ops.Einsum.apply(*tensors, inputs=tuple(inputs), output=output)
+
+
+def _einsum_parse(eq, shapes):
+    """The equation as explicit subscripts, one string per operand and one for the output ('...' replaced by
+    letters the equation does not use), checked as torch checks it."""
+    letters = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    lhs, arrow, rhs = eq.partition("->")
+    i = 0
+    while i < len(eq):  # letters, commas, one '->' and '...'
+        step = 2 if eq.startswith("->", i) else 3 if eq.startswith("...", i) else 1
+        if step == 1 and eq[i] not in letters and eq[i] != ",":
+            raise RuntimeError(f"einsum(): invalid subscript given at index {i} in the equation string, subscripts "
+                               f"must be in [a-zA-Z]")
+        i += step
+    subs = lhs.split(",")
+    if len(subs) > len(shapes):
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the equation")
+    if len(subs) < len(shapes):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    free = [c for c in sorted(letters) if c not in eq]
+    n_ell = builtins.max((len(s) - len(sub.replace("...", "")) for sub, s in zip(subs, shapes) if "..." in sub),
+                         default=0)
+    ell = "".join(free[:n_ell])
+    inputs, sizes = [], {}
+    for k, (sub, shape) in enumerate(zip(subs, shapes)):
+        named = len(sub.replace("...", ""))
+        if "..." not in sub and named != len(shape) or "..." in sub and named > len(shape):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) does not match the "
+                               f"number of dimensions ({len(shape)}) for operand {k}"
+                               + ("" if "..." in sub else " and no ellipsis was given"))
+        sub = sub.replace("...", ell[n_ell - (len(shape) - named):] if len(shape) > named else "")
+        seen = {}
+        for c, n in zip(sub, shape):
+            if c in seen and seen[c] != n:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but the sizes don't match, "
+                                   f"{n} != {seen[c]}")
+            seen[c] = n
+            if sizes.get(c, 1) not in (1, n) and n != 1:
+                raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {k} which does not broadcast "
+                                   f"with previously seen size {sizes[c]}")
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
+        inputs.append(sub)
+    if arrow:
+        output = rhs.replace("...", ell)
+        for c in output:
+            if output.count(c) > 1:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in the output")
+            if c not in sizes:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the equation for any input "
+                                   f"operand")
+    else:
+        joined = "".join(subs).replace("...", "")
+        output = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1))
+    return inputs, output

@@ -650,6 +650,163 @@ class CumSum(Function):
         return np.flip(np.cumsum(np.flip(g, self.dim), axis=self.dim), self.dim)
 
 
+class CumProd(Function):
+    """Running products along ``dim``.  The gradient needs no division (zeros in the input are fine):
+    d/dx_k = (prod of x before k) * s_k with s_k = g_k + x_{k+1} s_{k+1}, run backwards along ``dim``."""
+
+    def forward(self, a, dim):
+        axes = _axes(dim, a.ndim)
+        self.dim = axes[0] if a.ndim else None
+        self.a = a
+        return a.copy() if a.ndim == 0 else np.cumprod(a, axis=self.dim)
+
+    def backward(self, g):
+        if self.dim is None:
+            return g
+        x, g = np.moveaxis(self.a, self.dim, 0), np.moveaxis(g, self.dim, 0)
+        before = np.cumprod(np.concatenate([np.ones_like(x[:1]), x[:-1]]), axis=0)  # exclusive products
+        s = np.empty(g.shape, np.result_type(g, x))
+        if len(g):
+            s[-1] = g[-1]
+        for k in range(len(g) - 2, -1, -1):
+            s[k] = g[k] + x[k + 1] * s[k + 1]
+        return np.moveaxis(before * s, 0, self.dim)
+
+
+class Roll(Function):
+    """Elements shifted cyclically by ``shifts`` along ``dims`` (the flattened array when dims is None);
+    the gradient is rolled back by the opposite shifts."""
+
+    def forward(self, a, shifts, dims):
+        self.shifts, self.dims = shifts, dims
+        return np.roll(a, shifts, dims)
+
+    def backward(self, g):
+        back = tuple(-s for s in self.shifts) if isinstance(self.shifts, tuple) else -self.shifts
+        return np.roll(g, back, self.dims)
+
+
+def _scatter_check(name, a, dim, index, src):
+    """torch's checks on scatter/scatter_add arguments; returns dim as a non-negative int."""
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    if index.ndim != a.ndim:
+        raise RuntimeError(f"{name}: Index tensor must have the same number of dimensions as self tensor "
+                           f"(shapes {index.shape} and {a.shape})")
+    d = _dim(name, dim, a.ndim)
+    src_shape = np.shape(src) if np.ndim(src) else None
+    for i in range(a.ndim):
+        if (i != d and index.shape[i] > a.shape[i]) or (src_shape is not None and index.shape[i] > src_shape[i]):
+            raise RuntimeError(f"{name}: Expected index {list(index.shape)} to be no larger than self "
+                               f"{list(a.shape)} apart from dimension {d}"
+                               + (f" and to be no larger size than src {list(src_shape)}" if src_shape else ""))
+    n = a.shape[d] if a.ndim else 1
+    bad = index[(index < 0) | (index >= n)]
+    if bad.size:  # the first one in row-major order, as torch reports it
+        raise RuntimeError(f"{name}: index {bad[0]} is out of bounds for dimension {d} with size {n}")
+    return d
+
+
+def _scatter_grid(index, d):
+    """Index arrays addressing, for every element of ``index``, its target position along dim ``d``."""
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[d] = index
+    return tuple(grid)
+
+
+class Scatter(Function):
+    """out = a with out[..index[i][j]..] = src[i][j] along ``dim`` (``src`` an array or a number; a, index
+    and src at least 1-D).  The gradient of ``a`` is g with the written positions zeroed, of ``src`` g
+    gathered at ``index`` (zero where index does not reach)."""
+
+    add = False
+
+    def forward(self, a, index, src, dim):
+        name = "scatter_add" if self.add else "scatter"
+        d = _scatter_check(name, a, dim, index, src)
+        self.grid, self.part = _scatter_grid(index, d), tuple(slice(0, n) for n in index.shape)
+        self.src_shape = np.shape(src)
+        out = a.copy()
+        if self.add:
+            np.add.at(out, self.grid, src[self.part])
+        else:
+            out[self.grid] = src[self.part] if np.ndim(src) else src
+        return out
+
+    def backward(self, g):
+        ga = g
+        if not self.add:
+            ga = g.copy()
+            ga[self.grid] = 0
+        gs = None
+        if self.needs_input_grad[2]:
+            gs = np.zeros(self.src_shape, g.dtype)
+            gs[self.part] = g[self.grid]
+        return ga, None, gs
+
+
+class ScatterAdd(Scatter):
+    """out = a with src[i][j] added at out[..index[i][j]..] along ``dim`` (repeated indices accumulate).
+    The gradient of ``a`` is g, of ``src`` g gathered at ``index``."""
+
+    add = True
+
+
+class IndexAdd(Function):
+    """out = a with alpha * source[.., i, ..] added at a[.., index[i], ..] along ``dim`` (repeated indices
+    accumulate).  The gradient of ``a`` is g, of ``source`` alpha * g at the indexed positions."""
+
+    def forward(self, a, index, source, dim, alpha=1):
+        self.d, self.index, self.alpha = dim, index, alpha
+        out = a.copy()
+        view = np.moveaxis(out.reshape(a.shape or (1,)), dim, 0)
+        np.add.at(view, index, np.moveaxis(source.reshape(source.shape or (1,)), dim, 0) * alpha)
+        return out
+
+    def backward(self, g):
+        gs = None
+        if self.needs_input_grad[2]:
+            gs = np.take(g.reshape(g.shape or (1,)), self.index, axis=self.d) * self.alpha
+            gs = gs.reshape(gs.shape if g.ndim else ())
+        return g, None, gs
+
+
+class Einsum(Function):
+    """np.einsum of an explicit equation ('ij,jk->ik'; '...' already replaced by letters).  The gradient of each
+    operand is the einsum of the output gradient with the other operands, put back on a repeated index's diagonal,
+    broadcast along an index summed away in that operand alone, and summed over size-1 broadcasts."""
+
+    def forward(self, *arrays, inputs, output):
+        self.arrays, self.inputs, self.output = arrays, inputs, output
+        return np.asarray(np.einsum(",".join(inputs) + "->" + output, *arrays))
+
+    def backward(self, g):
+        sizes = {}
+        for sub, a in zip(self.inputs, self.arrays):
+            for c, n in zip(sub, a.shape):
+                sizes[c] = max(sizes.get(c, 1), n)
+        grads = []
+        for k, (sub, a) in enumerate(zip(self.inputs, self.arrays)):
+            if not self.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            others = [(s, x) for i, (s, x) in enumerate(zip(self.inputs, self.arrays)) if i != k]
+            seen = set(self.output).union(*(s for s, _ in others))
+            unique = "".join(dict.fromkeys(sub))
+            reached = "".join(c for c in unique if c in seen)
+            gk = np.einsum(",".join([self.output] + [s for s, _ in others]) + "->" + reached,
+                           g, *[x for _, x in others])
+            gk = np.broadcast_to(np.expand_dims(gk, tuple(i for i, c in enumerate(unique) if c not in seen)),
+                                 tuple(sizes[c] for c in unique))
+            out = np.zeros(tuple(sizes[c] for c in sub), g.dtype)
+            diag = np.lib.stride_tricks.as_strided(  # the view of out where repeated indices agree
+                out, gk.shape, tuple(sum(out.strides[i] for i, s in enumerate(sub) if s == c) for c in unique))
+            diag[...] = gk
+            axes = tuple(i for i, n in enumerate(a.shape) if n == 1 and out.shape[i] != 1)
+            grads.append(out.sum(axis=axes, keepdims=True) if axes else out)
+        return tuple(grads)
+
+
 class GetItem(Function):
     def forward(self, a, index):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index

@@ -898,6 +898,177 @@ class Tensor:
         """Running sums along ``dim``."""
         return ops.CumSum.apply(self, dim=dim)
 
+    def cumprod(self, dim, dtype=None):
+        """Running products along ``dim`` (integer and bool inputs give int64, as PyTorch); zeros in the
+        input get their exact gradient."""
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype.kind in "biu" and dtype is None:
+            x = x.to(np.int64)
+        try:
+            return ops.CumProd.apply(x, dim=dim)
+        except IndexError as e:
+            raise IndexError(f"cumprod: {e}") from None
+
+    def roll(self, shifts, dims=None):
+        """Shift elements cyclically by ``shifts`` along ``dims`` (over the flattened tensor when dims is None)."""
+        shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+        dims = () if dims is None else tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+        if not shifts:
+            raise RuntimeError("roll: `shifts` required")
+        if len(shifts) != len(dims) and not (len(shifts) == 1 and not dims):
+            raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+        if not dims:
+            return ops.Roll.apply(self.reshape(-1), shifts=int(shifts[0]), dims=0).reshape(self.shape)
+        dims = tuple(_dim(d, self.ndim, "roll") for d in dims)
+        return ops.Roll.apply(self, shifts=tuple(int(s) for s in shifts), dims=dims)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Repeat each element ``repeats`` times (an int, or a 1-D int tensor giving one count per slice)
+        along ``dim`` (the flattened tensor when dim is None)."""
+        x = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else _dim(dim, self.ndim, "repeat_interleave")
+        n = x.shape[d] if x.ndim else 1
+        if isinstance(repeats, Tensor):
+            r = repeats._data
+            if r.dtype.kind not in "iu":
+                raise NotImplementedError(f'repeat_interleave: "repeat_interleave_cpu" not implemented for '
+                                          f"'{_TORCH_TYPE.get(r.dtype.name, r.dtype.name)}'")
+            if r.ndim > 1:
+                raise RuntimeError(f"repeat_interleave: repeats must be 0-dim or 1-dim tensor (got shape {r.shape})")
+            r = np.broadcast_to(r.reshape(-1), (n,)) if r.size == 1 else r
+            if r.shape != (n,):
+                raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along dim, but got "
+                                   f"repeats.size(0) = {r.size} and input.size({d}) = {n}")
+            if (r < 0).any():
+                raise RuntimeError("repeat_interleave: repeats can not be negative")
+        else:
+            if int(repeats) < 0:
+                raise RuntimeError(f"repeat_interleave: Repeats must be non-negative (got {repeats})")
+            r = int(repeats)
+        idx = np.repeat(np.arange(n), r)
+        return x.index_select(d, idx) if x.ndim else x.reshape(1).index_select(0, idx)
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        """The n-th forward difference along ``dim``, after joining ``prepend`` and ``append`` to the input
+        (bool tensors: elementwise !=, as PyTorch)."""
+        if self.ndim == 0:
+            raise RuntimeError("diff: diff expects input to be at least one-dimensional")
+        if n < 0:
+            raise RuntimeError(f"diff: order must be non-negative but got {n}")
+        d = _dim(dim, self.ndim, "diff")
+        parts = []
+        for extra in (prepend, self, append):
+            if extra is not None:
+                extra = extra if isinstance(extra, Tensor) else Tensor(extra)
+                if extra.ndim != self.ndim:
+                    raise RuntimeError(f"diff: diff expects prepend or append to be the same dimension as input "
+                                       f"(input shape {self.shape}, got shape {extra.shape})")
+                parts.append(extra)
+        x = ops.cat(parts, d) if len(parts) > 1 else self
+        for _ in range(min(n, x.shape[d])):
+            m = x.shape[d]
+            hi, lo = x.narrow(d, 1, m - 1), x.narrow(d, 0, m - 1)
+            x = hi.logical_xor(lo) if x.dtype == np.bool_ else hi - lo
+        return x
+
+    def count_nonzero(self, dim=None):
+        """Number of nonzero elements (over ``dim``, an int or tuple; all when None), int64."""
+        try:
+            axes = ops._axes(dim, self.ndim)
+        except (IndexError, RuntimeError) as e:
+            raise type(e)(f"count_nonzero: {e}") from None
+        return Tensor._wrap(np.asarray(np.count_nonzero(self._data, axis=axes), np.int64))
+
+    def outer(self, vec2):
+        """Outer product of two 1-D tensors: out[i, j] = self[i] * vec2[j]."""
+        vec2 = vec2 if isinstance(vec2, Tensor) else Tensor(vec2)
+        for name, v in (("self", self), ("vec2", vec2)):
+            if v.ndim != 1:
+                raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.ndim}-D")
+        return self.reshape(-1, 1) * vec2
+
+    ger = outer
+
+    def _scatter_args(self, name, dim, index, src, value, reduce):
+        """(index array, src) checked as torch checks them, src a Tensor or an array of this dtype."""
+        if reduce is not None:
+            raise NotImplementedError(f"{name}: reduce={reduce!r} is not supported (use scatter_add or index_add)")
+        if (src is None) == (value is None):
+            raise TypeError(f"{name}(): expected exactly one of src and value")
+        idx = _infer_array(index)
+        if value is not None or not isinstance(src, Tensor):
+            v = value if value is not None else src
+            if name.startswith("scatter_add"):
+                raise TypeError(f"{name}(): argument 'src' (position 3) must be Tensor, not {type(v).__name__}")
+            return idx, np.asarray(_infer_array(v), self.dtype)
+        if src.dtype != self.dtype:
+            raise RuntimeError(f"{name.rstrip('_')}(): Expected self.dtype to be equal to src.dtype "
+                               f"(got {self.dtype} and {src.dtype})")
+        return idx, src
+
+    def _scatter(self, op, name, dim, index, src, value=None, reduce=None):
+        idx, src = self._scatter_args(name, dim, index, src, value, reduce)
+        if self.ndim == 0:  # a 0-d tensor scatters as a 1-element 1-d one
+            src = src.reshape(1) if isinstance(src, Tensor) else src
+            return op.apply(self.reshape(1), idx.reshape(1), src, dim=dim).reshape(())
+        return op.apply(self, idx, src, dim=dim)
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """A copy with ``src[i][j]`` (or the number ``value``) written at position ``index[i][j]`` along
+        ``dim``; ``src`` must have this tensor's dtype."""
+        return self._scatter(ops.Scatter, "scatter", dim, index, src, value, reduce)
+
+    def scatter_add(self, dim, index, src):
+        """A copy with ``src[i][j]`` added at position ``index[i][j]`` along ``dim`` (repeats accumulate)."""
+        return self._scatter(ops.ScatterAdd, "scatter_add", dim, index, src)
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        """In-place ``scatter`` (on a tensor outside the graph, as every in-place op here)."""
+        src = src.detach() if isinstance(src, Tensor) else src
+        out = self.detach()._scatter(ops.Scatter, "scatter_", dim, index, src, value, reduce)
+        return self._inplace("scatter_", out._data)
+
+    def scatter_add_(self, dim, index, src):
+        """In-place ``scatter_add`` (on a tensor outside the graph)."""
+        src = src.detach() if isinstance(src, Tensor) else src
+        out = self.detach()._scatter(ops.ScatterAdd, "scatter_add_", dim, index, src)
+        return self._inplace("scatter_add_", out._data)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        """A copy with ``alpha * source`` added along ``dim`` at the rows listed in the 1-D ``index``
+        (repeated indices accumulate)."""
+        name = "index_add_"
+        idx = _infer_array(index)
+        source = source if isinstance(source, Tensor) else Tensor(source)
+        if idx.dtype.kind not in "iu":
+            raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index but got: "
+                               f"{_TORCH_TYPE.get(idx.dtype.name, idx.dtype.name)}")
+        if idx.ndim > 1:
+            raise IndexError(f"{name}(): Index is supposed to be a vector, but got dim: {idx.ndim} with type: "
+                             f"{_TORCH_TYPE.get(idx.dtype.name, idx.dtype.name)} and size: {list(idx.shape)}")
+        d = _dim(dim, self.ndim, name)
+        idx = idx.reshape(-1)
+        shape, sshape = self.shape or (1,), source.shape or (1,)
+        if len(sshape) != len(shape) or sshape[:d] + sshape[d + 1:] != shape[:d] + shape[d + 1:]:
+            raise RuntimeError(f"{name}: source tensor shape must match self tensor shape, excluding the specified "
+                               f"dimension. Got self.shape = {list(self.shape)} source.shape = {list(source.shape)}")
+        if idx.size != sshape[d]:
+            raise RuntimeError(f"{name}(): Number of indices ({idx.size}) should be equal to source.size(dim): "
+                               f"({sshape[d]}), for dim: {d}")
+        if source.dtype != self.dtype:
+            raise RuntimeError(f"{name}(): self ({_TORCH_TYPE.get(self.dtype.name)}) and source "
+                               f"({_TORCH_TYPE.get(source.dtype.name)}) must have the same scalar type")
+        bad = idx[(idx < 0) | (idx >= shape[d])]
+        if bad.size:
+            raise RuntimeError(f"{name}: index {bad[0]} is out of bounds for dimension {d} with size {shape[d]}")
+        return ops.IndexAdd.apply(self, idx, source, dim=d, alpha=alpha)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """In-place ``index_add`` (on a tensor outside the graph)."""
+        source = source.detach() if isinstance(source, Tensor) else source
+        out = self.detach().index_add(dim, index, source, alpha=alpha)
+        return self._inplace("index_add_", out._data)
+
     def sort(self, dim=-1, descending=False, stable=False):
         """(values, indices) sorted along ``dim`` (ties keep their order)."""
         if self.ndim == 0:
@@ -1178,6 +1349,9 @@ class Tensor:
     def unflatten(self, dim, sizes):
         """Split dimension ``dim`` into ``sizes`` (one of them may be -1)."""
         d = _dim(dim, self.ndim, "unflatten")
+        if -1 not in sizes and int(np.prod(sizes)) != self.shape[d]:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} "
+                               f"({self.shape[d]}) in the input tensor")
         return self.reshape(*self.shape[:d], *sizes, *self.shape[d + 1:])
 
     def where(self, condition, other):
@@ -1192,6 +1366,10 @@ class Tensor:
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
+
+
+_TORCH_TYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+               "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}  # torch's names in error texts
 
 
 def _float_formatter(a):

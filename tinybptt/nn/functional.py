@@ -81,6 +81,17 @@ def gelu(input, approximate="none"):
     return x * 0.5 * (ops.Erf.apply(x * float(1 / np.sqrt(2))) + 1)
 
 
+def glu(input, dim=-1):
+    """Gated linear unit: the first half of ``input`` along ``dim`` times the sigmoid of the second half."""
+    if input.ndim == 0:
+        raise RuntimeError("glu: glu does not support scalars because halving size must be even")
+    d = ops._dim("glu", dim, input.ndim)
+    if input.shape[d] % 2:
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {d} is size {input.shape[d]}")
+    a, b = input.chunk(2, d)
+    return a * b.sigmoid()
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last len(normalized_shape) dims to zero mean, unit (biased) variance."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)

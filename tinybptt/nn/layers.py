@@ -247,6 +247,45 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size`` (a tuple or list of ints, one may be -1)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"unflattened_size must be a tuple of ints, but found type "
+                            f"{type(unflattened_size).__name__}")
+        for i, n in enumerate(unflattened_size):
+            if not isinstance(n, int):
+                raise TypeError(f"unflattened_size must be tuple of ints, but found element of type "
+                                f"{type(n).__name__} at pos {i}")
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, input):
+        """``input.unflatten(dim, unflattened_size)``."""
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class GLU(Module):
+    """Module form of ``F.glu``: the first half along ``dim`` gated by the sigmoid of the second."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        """``F.glu(input, dim)``."""
+        return F.glu(input, self.dim)
+
+    def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
+        return f"dim={self.dim}"
+
+
 class LayerNorm(Module):
     """Layer normalisation over the trailing ``normalized_shape`` dims, with a learned scale and shift."""
 
@@ -515,6 +554,175 @@ class ModuleDict(Module):
     def items(self):
         """(name, module) pairs."""
         return self._modules.items()
+
+
+def _as_parameter(value):
+    """A Tensor that is not yet a Parameter becomes one sharing its memory (as torch's containers do)."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        p = Parameter()
+        p._data = value._data
+        return p.requires_grad_(True)
+    return value
+
+
+def _param_line(key, p, type_name):
+    """One line of ParameterList/ParameterDict's repr, as torch writes it."""
+    if not isinstance(p, Tensor):
+        return f"  ({key}): Object of type: {type(p).__name__}"
+    kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+    return f"  ({key}): {kind} containing: [{type_name(p)} of size {'x'.join(str(n) for n in p.shape)}]"
+
+
+class ParameterList(Module):
+    """A list of parameters, registered as '0', '1', ... (tensors are made Parameters; other objects are kept
+    as plain attributes)."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        object.__setattr__(self, "_size", 0)
+        if values is not None:
+            self.extend(values)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ParameterList([self[i] for i in range(len(self))[idx]])
+        return getattr(self, str(_index(len(self), idx)))
+
+    def __setitem__(self, idx, param):
+        setattr(self, str(_index(len(self), idx)), _as_parameter(param))
+
+    def __len__(self):
+        return self._size
+
+    def __iter__(self):
+        return iter(self[i] for i in range(len(self)))
+
+    def __iadd__(self, parameters):
+        return self.extend(parameters)
+
+    def __dir__(self):
+        return [k for k in super().__dir__() if not k.isdigit()]
+
+    def append(self, value):
+        """Add ``value`` at the end; returns self."""
+        object.__setattr__(self, "_size", self._size + 1)
+        self[self._size - 1] = value
+        return self
+
+    def extend(self, values):
+        """Append each of ``values``; returns self."""
+        if not isinstance(values, Iterable) or isinstance(values, Tensor):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got "
+                            f"{type(values).__name__}")
+        for v in list(values):
+            self.append(v)
+        return self
+
+    def extra_repr(self):
+        """One line per entry: 'Parameter containing: [tinybptt.float32 of size 2x3]'."""
+        return "\n".join(_param_line(i, p, lambda t: f"tinybptt.{t.dtype}") for i, p in enumerate(self))
+
+
+_TENSOR_TYPE = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+                "int64": "LongTensor", "int32": "IntTensor", "bool": "BoolTensor"}
+
+
+class ParameterDict(Module):
+    """A dict of parameters, registered under their string keys (tensors are made Parameters)."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        object.__setattr__(self, "_keys", {})
+        if parameters is not None:
+            self.update(parameters)
+
+    @staticmethod
+    def _attr(key):
+        if not isinstance(key, str):
+            raise TypeError(f"Index given to ParameterDict cannot be used as a key as it is not a string (type is "
+                            f"'{type(key).__name__}'). Open an issue on github if you need non-string keys.")
+        return key
+
+    def __getitem__(self, key):
+        return getattr(self, self._attr(key))  # a missing key raises AttributeError, as torch's
+
+    def __setitem__(self, key, value):
+        attr = self._attr(key)
+        setattr(self, attr, _as_parameter(value))
+        self._keys[key] = None
+
+    def __delitem__(self, key):
+        del self._keys[key]
+        delattr(self, self._attr(key))
+
+    def __len__(self):
+        return len(self._keys)
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __contains__(self, key):
+        return key in self._keys
+
+    def keys(self):
+        """The keys, in insertion order."""
+        return self._keys.keys()
+
+    def values(self):
+        """The parameters, in key order."""
+        return [self[k] for k in self._keys]
+
+    def items(self):
+        """(key, parameter) pairs, in key order."""
+        return [(k, self[k]) for k in self._keys]
+
+    def get(self, key, default=None):
+        """The parameter under ``key``, or ``default``."""
+        return self[key] if key in self else default
+
+    def setdefault(self, key, default=None):
+        """The parameter under ``key``, set to ``default`` first when missing."""
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key):
+        """Remove and return the parameter under ``key``."""
+        v = self[key]
+        del self[key]
+        return v
+
+    def clear(self):
+        """Remove every parameter."""
+        for k in list(self._keys):
+            del self[k]
+
+    def update(self, parameters):
+        """Add the (key, parameter) pairs of a mapping (a plain dict in sorted key order, as torch) or of an
+        iterable of pairs."""
+        if not isinstance(parameters, Iterable):
+            raise TypeError(f"ParametersDict.update should be called with an iterable of key/value pairs, but got "
+                            f"{type(parameters).__name__}")
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())
+        else:
+            pairs = []
+            for j, p in enumerate(parameters):
+                if not isinstance(p, Iterable):
+                    raise TypeError(f"ParameterDict update sequence element #{j} should be Iterable; "
+                                    f"is{type(p).__name__}")
+                if len(p) != 2:
+                    raise ValueError(f"ParameterDict update sequence element #{j} has length {len(p)}; 2 is required")
+                pairs.append((p[0], p[1]))
+        for k, v in pairs:
+            self[k] = v
+
+    def extra_repr(self):
+        """One line per entry: 'Parameter containing: [tinybptt.FloatTensor of size 2]'."""
+        return "\n".join(_param_line(k, p, lambda t: f"tinybptt.{_TENSOR_TYPE.get(t.dtype.name, t.dtype.name)}")
+                         for k, p in self.items())
 
 
 class _Loss(Module):
