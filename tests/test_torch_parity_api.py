@@ -1,5 +1,5 @@
 """Parity with torch 2.13 for repeat_interleave, roll, cumprod, outer, diff, count_nonzero, scatter/scatter_add,
-index_add, einsum, ParameterList/ParameterDict, Unflatten and GLU: float64 values and
+index_add, einsum, set_default_dtype, ParameterList/ParameterDict, Unflatten and GLU: float64 values and
 gradients to 1e-12, dtypes, bad-input errors (type and text), and finite-difference checks."""
 import re
 
@@ -188,6 +188,7 @@ def test_einsum_promotes_dtypes_like_torch():
     (lambda L, x: L.nn.Unflatten(1, (2, 5))(x), [X]),
     (lambda L, x: L.nn.Unflatten(1, (2, 2.0)), [X]),
     (lambda L, x: L.nn.Unflatten(1, 4), [X]),
+    (lambda L, x: L.set_default_dtype(L.int64), [X]),
 ])
 def test_bad_input_raises_like_torch(f, args):
     raises_like(lambda *a: f(tb, *a), lambda *a: f(torch, *a), *args)
@@ -206,6 +207,26 @@ def test_gradcheck(f):
     x = X.copy()
     x[0, 1] = 0.0  # a zero for cumprod
     assert tb.gradcheck(f, (tb.tensor(x, requires_grad=True),))
+
+
+# ---------------------------------------------------------------- default dtype
+def test_set_default_dtype_like_torch():
+    def dtypes(L):
+        return [str(t.dtype).replace("torch.", "") for t in (
+            L.tensor([1.5]), L.tensor(2.0), L.zeros(2), L.ones(1), L.full((2,), 1.0), L.randn(2), L.rand(2),
+            L.arange(3.0), L.linspace(0, 1, 3), L.eye(2), L.tensor([1, 2]).exp(), L.tensor([3]) / L.tensor([2]),
+            L.tensor([1]) + 0.5, L.nn.Linear(2, 2).weight, L.nn.LayerNorm(2).bias, L.tensor([1.0]).float(),
+            L.tensor(np.float32(1.0)), L.tensor([1, 2]), L.full((1,), 3))]
+    try:
+        for dtype in ("float64", "float32"):
+            tb.set_default_dtype(getattr(tb, dtype)), torch.set_default_dtype(getattr(torch, dtype))
+            assert tb.get_default_dtype() == getattr(tb, dtype)
+            assert dtypes(tb) == dtypes(torch)
+            assert repr(tb.tensor([1.0, 2.0]).float()) == repr(torch.tensor([1.0, 2.0]).float()).replace(
+                "torch", "tinybptt")
+    finally:
+        tb.set_default_dtype(tb.float32), torch.set_default_dtype(torch.float32)
+    assert tb.zeros(1).dtype == tb.float32
 
 
 # ---------------------------------------------------------------- nn

@@ -2,7 +2,8 @@
 import numpy as np
 
 from .random import rng
-from .tensor import Tensor, _infer_array, as_dtype
+from . import tensor as _tensor
+from .tensor import Tensor, _infer_array, as_dtype, default_float
 
 
 def _shape(size, name="zeros"):
@@ -18,12 +19,12 @@ def _shape(size, name="zeros"):
 
 
 def _float_dtype(dtype):
-    dtype = as_dtype(dtype) or np.dtype(np.float32)
-    return dtype
+    return as_dtype(dtype) or default_float()
 
 
 def tensor(data, dtype=None, requires_grad=False):
-    """A new tensor holding a copy of ``data`` (Python floats become float32, arrays keep their dtype)."""
+    """A new tensor holding a copy of ``data`` (Python floats get the default dtype, float32 unless
+    ``set_default_dtype`` changed it; arrays keep their dtype)."""
     return Tensor(np.array(_infer_array(data, dtype), copy=True), requires_grad=requires_grad)
 
 
@@ -38,17 +39,17 @@ def from_numpy(array):
 
 
 def zeros(*size, dtype=None, requires_grad=False):
-    """A tensor of zeros (float32 unless ``dtype``)."""
+    """A tensor of zeros (the default dtype, float32, unless ``dtype``)."""
     return Tensor(np.zeros(_shape(size, "zeros"), _float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False):
-    """A tensor of ones (float32 unless ``dtype``)."""
+    """A tensor of ones (the default dtype, float32, unless ``dtype``)."""
     return Tensor(np.ones(_shape(size, "ones"), _float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):
-    """A tensor filled with ``fill_value``; its dtype follows the value as in PyTorch (bool, int64, float32)."""
+    """A tensor filled with ``fill_value``; its dtype follows the value as in PyTorch (bool, int64, default float)."""
     if dtype is None and isinstance(fill_value, (bool, int, np.bool_, np.integer)):
         dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else np.int64
     return Tensor(np.full(_shape((size,), "full"), fill_value, _float_dtype(dtype)), requires_grad=requires_grad)
@@ -101,8 +102,21 @@ def empty_like(t, dtype=None, requires_grad=False):
 
 
 def get_default_dtype():
-    """The dtype of floating-point factories and Python floats: always float32."""
-    return np.dtype(np.float32)
+    """The dtype of floating-point factories and Python floats (float32 unless ``set_default_dtype``)."""
+    return default_float()
+
+
+def set_default_dtype(d):
+    """Make ``d`` (float16, float32 or float64) the dtype of floating-point factories, of tensors made from
+    Python floats, of new layers' parameters and of float results of integer tensors, as torch.set_default_dtype.
+    Unlike torch, the recurrent layers and cells (nn.RNN/LSTM/GRU) still create float32 parameters."""
+    try:
+        dtype = as_dtype(d)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind != "f":
+        raise TypeError("only floating-point types are supported as the default type")
+    _tensor._default_float[0] = dtype
 
 
 def randint(low, high=None, size=(), dtype=None, requires_grad=False):
@@ -127,7 +141,7 @@ def randperm(n, dtype=None, requires_grad=False):
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):
-    """Evenly spaced values in [start, end); int64 for integer arguments, float32 otherwise."""
+    """Evenly spaced values in [start, end); int64 for integer arguments, the default dtype otherwise."""
     if end is None:
         start, end = 0, start
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
@@ -137,7 +151,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
         raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
                            f"(start={start}, end={end}, step={step})")
     ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-    dtype = as_dtype(dtype) or (np.dtype(np.int64) if ints else np.dtype(np.float32))
+    dtype = as_dtype(dtype) or (np.dtype(np.int64) if ints else default_float())
     return Tensor(np.arange(start, end, step).astype(dtype), requires_grad=requires_grad)
 
 

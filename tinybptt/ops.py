@@ -10,6 +10,7 @@ import numpy as np
 from .autograd import Function
 
 Tensor = None  # set by tensor.py
+_default_float = [np.dtype(np.float32)]  # replaced by tensor.py's list (tinybptt.set_default_dtype)
 _kernels = None
 
 
@@ -44,7 +45,7 @@ def _flat_kernel(f, *arrays):
 
 
 def _float(a):
-    return a if a.dtype.kind == "f" else a.astype(np.float32)
+    return a if a.dtype.kind == "f" else a.astype(_default_float[0])
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -77,7 +78,9 @@ class Div(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
         y = a / b
-        return y if a.dtype.kind == "f" or b.dtype.kind == "f" else y.astype(np.float32)  # int / int -> float32
+        if a.dtype.kind == "f" or b.dtype.kind == "f":
+            return y
+        return y.astype(_default_float[0])  # int / int -> the default float dtype
 
     def backward(self, g):
         gb = g / self.b

@@ -10,6 +10,13 @@ from . import autograd
 from . import ops
 
 ReturnMinMax = collections.namedtuple("ReturnMinMax", ["values", "indices"])
+_default_float = [np.dtype(np.float32)]  # set by tinybptt.set_default_dtype
+
+
+def default_float():
+    """The dtype that floating-point factories, Python floats and int-to-float results get (float32 unless
+    ``tinybptt.set_default_dtype`` changed it)."""
+    return _default_float[0]
 
 
 def as_dtype(dtype):
@@ -25,7 +32,7 @@ def as_dtype(dtype):
 
 
 def _infer_array(data, dtype=None):
-    """Convert data to an array the way PyTorch does: Python floats -> float32."""
+    """Convert data to an array the way PyTorch does: Python floats -> the default dtype (float32)."""
     dtype = as_dtype(dtype)
     if isinstance(data, Tensor):
         data = data._data
@@ -46,7 +53,7 @@ def _infer_array(data, dtype=None):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"tensor: new(): invalid data type '{type(data).__name__ if arr.ndim == 0 else arr.dtype}'")
     if dtype is None and arr.dtype == np.float64 and not _holds_float64(data):
-        dtype = np.float32
+        dtype = _default_float[0]
     return arr.astype(dtype, copy=False) if dtype is not None else arr
 
 
@@ -199,7 +206,7 @@ class Tensor:
             fmt = {"bool": lambda x, w=5 if not a.all() else 4: str(x).rjust(w)}
         body = np.array2string(a, separator=", ", formatter=fmt, prefix="tensor(", max_line_width=80)
         extra = ""
-        if self._data.dtype not in (np.float32, np.int64, np.bool_):
+        if self._data.dtype not in (_default_float[0], np.int64, np.bool_):  # as torch: the default dtype unnamed
             extra += f", dtype=tinybptt.{self._data.dtype}"
         if self.grad_fn is not None:
             extra += f", grad_fn={self.grad_fn!r}"
@@ -459,7 +466,7 @@ class Tensor:
                 return np.asarray(x, dtype=self.dtype)  # a Python scalar takes the tensor's dtype
             if isinstance(x, (bool, np.bool_)):
                 return np.asarray(x)
-            return np.asarray(x, dtype=np.int64 if isinstance(x, numbers.Integral) else np.float32)
+            return np.asarray(x, dtype=np.int64 if isinstance(x, numbers.Integral) else _default_float[0])
         return _infer_array(x)
 
     def _pair(self, o):
@@ -656,8 +663,9 @@ class Tensor:
         return ops.Cos.apply(self._floating())
 
     def _floating(self):
-        """This tensor, or for integer and bool dtypes a float32 copy (what PyTorch's float functions compute in)."""
-        return self if self.dtype.kind == "f" else self.to(np.float32)
+        """This tensor, or for integer and bool dtypes a copy in the default dtype (float32; what PyTorch's
+        float functions compute in)."""
+        return self if self.dtype.kind == "f" else self.to(_default_float[0])
 
     def _no_integer_softmax(self, name):
         if self.dtype.kind != "f":
@@ -1424,6 +1432,7 @@ def _dim(dim, ndim, name):
 
 autograd.Tensor = Tensor
 ops.Tensor = Tensor
+ops._default_float = _default_float
 
 
 def _bool_mask(mask, x, value):

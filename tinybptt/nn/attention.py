@@ -23,7 +23,7 @@ import numpy as np
 from .. import ops
 from ..autograd import Function, scope
 from ..random import rng
-from ..tensor import Tensor, _infer_array, as_dtype
+from ..tensor import Tensor, _infer_array, as_dtype, default_float
 from . import functional as F
 from . import init
 from .layers import Linear
@@ -283,7 +283,7 @@ class MultiheadAttention(Module):
         if embed_dim % num_heads:
             raise AttentionShapeError(f"embed_dim must be divisible by num_heads (MultiheadAttention got "
                                       f"embed_dim={embed_dim}, num_heads={num_heads})")
-        dtype = as_dtype(dtype) or np.dtype(np.float32)
+        dtype = as_dtype(dtype) or default_float()
         self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim
@@ -594,7 +594,7 @@ class DotAttention(Module):
                                       f"and {key_dim}; use method='general'")
         self.query_dim, self.key_dim, self.method, self.scale = query_dim, key_dim, method, scale
         if method == "general":
-            self.weight = Parameter(np.zeros((query_dim, key_dim), as_dtype(dtype) or np.float32))
+            self.weight = Parameter(np.zeros((query_dim, key_dim), as_dtype(dtype) or default_float()))
             bound = 1.0 / math.sqrt(key_dim)
             init.uniform_(self.weight, -bound, bound)
 

@@ -9,11 +9,11 @@ import numpy as np
 from . import functional as F
 from . import init
 from .module import Module, Parameter
-from ..tensor import Tensor, _infer_array, as_dtype
+from ..tensor import Tensor, _infer_array, as_dtype, default_float
 
 
 def _empty(*shape, dtype=None):
-    return Parameter(np.zeros(shape, as_dtype(dtype) or np.float32))
+    return Parameter(np.zeros(shape, as_dtype(dtype) or default_float()))
 
 
 class Linear(Module):
@@ -293,7 +293,7 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
-        dtype = as_dtype(dtype) or np.dtype(np.float32)
+        dtype = as_dtype(dtype) or default_float()
         if elementwise_affine:
             self.weight = Parameter(np.ones(shape, dtype))
         else:

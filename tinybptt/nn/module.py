@@ -4,7 +4,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..tensor import Tensor, _infer_array, as_dtype
+from ..tensor import Tensor, _infer_array, as_dtype, default_float
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -43,7 +43,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data=None, requires_grad=True):
-        super().__init__(np.zeros(0, np.float32) if data is None else
+        super().__init__(np.zeros(0, default_float()) if data is None else
                          np.array(_infer_array(data), copy=True), requires_grad=requires_grad)
 
     def __repr__(self):
