@@ -216,6 +216,7 @@ def test_set_default_dtype_like_torch():
             L.tensor([1.5]), L.tensor(2.0), L.zeros(2), L.ones(1), L.full((2,), 1.0), L.randn(2), L.rand(2),
             L.arange(3.0), L.linspace(0, 1, 3), L.eye(2), L.tensor([1, 2]).exp(), L.tensor([3]) / L.tensor([2]),
             L.tensor([1]) + 0.5, L.nn.Linear(2, 2).weight, L.nn.LayerNorm(2).bias, L.tensor([1.0]).float(),
+            L.nn.LSTM(2, 3).weight_hh_l0, L.nn.GRUCell(2, 3).bias_ih, L.nn.RNN(2, 3).weight_ih_l0,
             L.tensor(np.float32(1.0)), L.tensor([1, 2]), L.full((1,), 3))]
     try:
         for dtype in ("float64", "float32"):

@@ -26,7 +26,7 @@ import numpy as np
 from .. import ops
 from ..autograd import Function, is_grad_enabled, scope
 from ..functions import where
-from ..tensor import Tensor, _infer_array, as_dtype
+from ..tensor import Tensor, _infer_array, as_dtype, default_float
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -329,7 +329,7 @@ def _uniform_init(module):
 
 
 def _new(shape, dtype):
-    return Parameter(np.zeros(shape, as_dtype(dtype) or np.float32))
+    return Parameter(np.zeros(shape, as_dtype(dtype) or default_float()))
 
 
 # ---------------------------------------------------------------- cells
