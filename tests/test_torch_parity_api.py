@@ -301,3 +301,56 @@ def test_unflatten_and_glu_modules_like_torch():
         assert repr(ours) == repr(theirs)
         x = X[:2]
         check(lambda a: ours(a), lambda t: theirs(t), x)
+
+
+# ---------------------------------------------------------------- devices
+@pytest.mark.parametrize("args", [("cpu",), ("cpu:0",), ("cpu", 0), ("cuda",), ("cuda:1",), ("meta",)])
+def test_device_parses_prints_and_compares_like_torch(args):
+    ours, theirs = tb.device(*args), torch.device(*args)
+    assert (ours.type, ours.index, str(ours), repr(ours)) == (theirs.type, theirs.index, str(theirs), repr(theirs))
+    assert ours == tb.device(*args) and hash(ours) == hash(tb.device(*args))
+    assert ours != str(ours)  # as torch: a device is not equal to its string
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cuda:x", 2])
+def test_bad_device_string_raises_like_torch(bad):
+    with pytest.raises(RuntimeError) as theirs:
+        torch.device(bad)
+    with pytest.raises(RuntimeError) as ours:
+        tb.device(bad)
+    assert str(ours.value).split(":")[0] == str(theirs.value).split(":")[0]
+
+
+def test_a_device_agnostic_script_runs_on_the_cpu():
+    """The usual PyTorch preamble: pick the device, move the model and the data, make tensors on it."""
+    results = []
+    for L in (torch, tb):
+        L.manual_seed(0)
+        device = L.device("cuda" if L.cuda.is_available() else "cpu")
+        lstm = L.nn.LSTM(3, 4, dtype=L.float64).to(device)
+        x = L.from_numpy(np.linspace(-1, 1, 30).reshape(5, 2, 3)).to(device)
+        h0 = L.zeros(1, 2, 4, dtype=L.float64, device=device)
+        out, _ = lstm(x, (h0, L.zeros_like(h0, device=device)))
+        out.sum().backward()
+        results.append((out.device, lstm.weight_hh_l0.grad.device, x.to(device, L.float32).dtype,
+                        x.to(device=device, dtype=L.float32).dtype, x.to("cpu", copy=True) is x, x.is_cuda))
+    (d1, g1, *rest1), (d2, g2, *rest2) = results
+    assert (str(d1), str(g1), str(rest1[0]).split(".")[-1], str(rest1[1]).split(".")[-1], *rest1[2:]) == \
+        (str(d2), str(g2), str(rest2[0]), str(rest2[1]), *rest2[2:])
+    assert tb.cuda.is_available() is False and tb.cuda.device_count() == 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.zeros(2).cuda(),
+    lambda L: L.zeros(2).to("cuda"),
+    lambda L: L.zeros(2, device="cuda"),
+    lambda L: L.randn(2, 3, device=L.device("cuda", 0)),
+    lambda L: L.nn.Linear(2, 2).cuda(),
+    lambda L: L.nn.Linear(2, 2).to("cuda:0"),
+    lambda L: L.nn.LSTM(2, 3, device="cuda"),
+    lambda L: L.nn.Linear(2, 2, device="cuda"),
+])
+def test_asking_for_cuda_raises_like_torch_without_cuda(make):
+    for L in (torch, tb):
+        with pytest.raises(AssertionError, match="Torch not compiled with CUDA enabled"):
+            make(L)

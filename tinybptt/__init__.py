@@ -23,9 +23,11 @@ from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, e
                         logical_and, logical_or, square, log1p, sin, cos, multinomial, cumprod, roll,
                         repeat_interleave, diff, count_nonzero, outer, ger, scatter, scatter_add, index_add,
                         einsum)
+from .devices import device
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor
+from . import cuda  # noqa: E402
 from . import nn  # noqa: E402
 from . import optim  # noqa: E402
 from . import models  # noqa: E402

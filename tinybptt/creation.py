@@ -1,6 +1,7 @@
 """Factories: tensor, zeros, ones, randn, rand, arange and friends."""
 import numpy as np
 
+from .devices import check_device
 from .random import rng
 from . import tensor as _tensor
 from .tensor import Tensor, _infer_array, as_dtype, default_float
@@ -22,14 +23,16 @@ def _float_dtype(dtype):
     return as_dtype(dtype) or default_float()
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (Python floats get the default dtype, float32 unless
     ``set_default_dtype`` changed it; arrays keep their dtype)."""
+    check_device("tensor", device)
     return Tensor(np.array(_infer_array(data, dtype), copy=True), requires_grad=requires_grad)
 
 
-def as_tensor(data, dtype=None):
+def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with a numpy array when it can."""
+    check_device("as_tensor", device)
     return data if isinstance(data, Tensor) and dtype is None else Tensor(_infer_array(data, dtype))
 
 
@@ -38,66 +41,78 @@ def from_numpy(array):
     return Tensor(array)
 
 
-def zeros(*size, dtype=None, requires_grad=False):
+def zeros(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of zeros (the default dtype, float32, unless ``dtype``)."""
+    check_device("zeros", device)
     return Tensor(np.zeros(_shape(size, "zeros"), _float_dtype(dtype)), requires_grad=requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False):
+def ones(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of ones (the default dtype, float32, unless ``dtype``)."""
+    check_device("ones", device)
     return Tensor(np.ones(_shape(size, "ones"), _float_dtype(dtype)), requires_grad=requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor filled with ``fill_value``; its dtype follows the value as in PyTorch (bool, int64, default float)."""
+    check_device("full", device)
     if dtype is None and isinstance(fill_value, (bool, int, np.bool_, np.integer)):
         dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else np.int64
     return Tensor(np.full(_shape((size,), "full"), fill_value, _float_dtype(dtype)), requires_grad=requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False):
+def empty(*size, dtype=None, device=None, requires_grad=False):
     """An uninitialised tensor (here: zeros)."""
+    check_device("empty", device)
     return zeros(*size, dtype=dtype, requires_grad=requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
     """Zeros of ``t``'s shape and dtype."""
+    check_device("zeros_like", device)
     return Tensor(np.zeros(t.shape, as_dtype(dtype) or t.dtype), requires_grad=requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
+def ones_like(t, dtype=None, device=None, requires_grad=False):
     """Ones of ``t``'s shape and dtype."""
+    check_device("ones_like", device)
     return Tensor(np.ones(t.shape, as_dtype(dtype) or t.dtype), requires_grad=requires_grad)
 
 
-def full_like(t, fill_value, dtype=None, requires_grad=False):
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     """``fill_value`` everywhere in ``t``'s shape, with ``t``'s dtype unless ``dtype``."""
+    check_device("full_like", device)
     return Tensor(np.full(t.shape, fill_value, as_dtype(dtype) or t.dtype), requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False):
+def randn(*size, dtype=None, device=None, requires_grad=False):
     """Samples from N(0, 1)."""
+    check_device("randn", device)
     return Tensor(rng().standard_normal(_shape(size, "randn")).astype(_float_dtype(dtype)),
                   requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False):
+def rand(*size, dtype=None, device=None, requires_grad=False):
     """Samples from U[0, 1)."""
+    check_device("rand", device)
     return Tensor(rng().random(_shape(size, "rand")).astype(_float_dtype(dtype)), requires_grad=requires_grad)
 
 
-def randn_like(t, dtype=None, requires_grad=False):
+def randn_like(t, dtype=None, device=None, requires_grad=False):
     """Samples from N(0, 1) in ``t``'s shape and dtype."""
+    check_device("randn_like", device)
     return randn(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
-def rand_like(t, dtype=None, requires_grad=False):
+def rand_like(t, dtype=None, device=None, requires_grad=False):
     """Samples from U[0, 1) in ``t``'s shape and dtype."""
+    check_device("rand_like", device)
     return rand(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
-def empty_like(t, dtype=None, requires_grad=False):
+def empty_like(t, dtype=None, device=None, requires_grad=False):
     """An uninitialised tensor (here: zeros) of ``t``'s shape and dtype."""
+    check_device("empty_like", device)
     return zeros_like(t, dtype=dtype, requires_grad=requires_grad)
 
 
@@ -108,8 +123,7 @@ def get_default_dtype():
 
 def set_default_dtype(d):
     """Make ``d`` (float16, float32 or float64) the dtype of floating-point factories, of tensors made from
-    Python floats, of new layers' parameters and of float results of integer tensors, as torch.set_default_dtype.
-    Unlike torch, the recurrent layers and cells (nn.RNN/LSTM/GRU) still create float32 parameters."""
+    Python floats, of new layers' parameters and of float results of integer tensors, as torch.set_default_dtype."""
     try:
         dtype = as_dtype(d)
     except TypeError:
@@ -119,8 +133,9 @@ def set_default_dtype(d):
     _tensor._default_float[0] = dtype
 
 
-def randint(low, high=None, size=(), dtype=None, requires_grad=False):
+def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False):
     """Integers in [low, high) (int64)."""
+    check_device("randint", device)
     if high is None or isinstance(high, (tuple, list)):  # randint(high, size) as in PyTorch
         low, high, size = 0, low, size if high is None else high
     if low >= high:
@@ -129,19 +144,22 @@ def randint(low, high=None, size=(), dtype=None, requires_grad=False):
     return Tensor(rng().integers(low, high, size).astype(as_dtype(dtype) or np.int64), requires_grad=requires_grad)
 
 
-def randint_like(t, low=0, high=None, dtype=None):
+def randint_like(t, low=0, high=None, dtype=None, device=None):
     """Integers in [low, high) in ``t``'s shape and dtype (``randint_like(t, high)`` also works)."""
+    check_device("randint_like", device)
     low, high = (0, low) if high is None else (low, high)
     return randint(low, high, t.shape, dtype=dtype or t.dtype)
 
 
-def randperm(n, dtype=None, requires_grad=False):
+def randperm(n, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1 (int64 unless ``dtype``)."""
+    check_device("randperm", device)
     return Tensor(rng().permutation(n).astype(as_dtype(dtype) or np.int64), requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     """Evenly spaced values in [start, end); int64 for integer arguments, the default dtype otherwise."""
+    check_device("arange", device)
     if end is None:
         start, end = 0, start
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
@@ -155,11 +173,13 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     return Tensor(np.arange(start, end, step).astype(dtype), requires_grad=requires_grad)
 
 
-def linspace(start, end, steps, dtype=None):
+def linspace(start, end, steps, dtype=None, device=None):
     """``steps`` values evenly spaced from start to end inclusive."""
+    check_device("linspace", device)
     return Tensor(np.linspace(start, end, steps).astype(_float_dtype(dtype)))
 
 
-def eye(n, m=None, dtype=None):
+def eye(n, m=None, dtype=None, device=None):
     """Identity matrix."""
+    check_device("eye", device)
     return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)))

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import autograd
 from . import ops
+from .devices import CPU, check_device, is_device
 
 ReturnMinMax = collections.namedtuple("ReturnMinMax", ["values", "indices"])
 _default_float = [np.dtype(np.float32)]  # set by tinybptt.set_default_dtype
@@ -111,7 +112,8 @@ class Tensor:
     is_leaf = property(lambda self: self.grad_fn is None, doc="True when no recorded op made this tensor.")
     T = property(lambda self: self.permute(*reversed(range(self.ndim))), doc="Reversed dimensions.")
     mT = property(lambda self: self.transpose(-2, -1), doc="Last two dimensions swapped.")
-    device = property(lambda self: "cpu", doc="Always 'cpu'.")
+    device = property(lambda self: CPU, doc="Always device('cpu').")
+    is_cuda = property(lambda self: False, doc="Always False: tensors live on the CPU.")
 
     def is_floating_point(self):
         """True when the dtype is a floating-point one."""
@@ -378,14 +380,20 @@ class Tensor:
         self._bump_version()
 
     # ------------------------------------------------------------ conversions
-    def to(self, dtype=None, *args, **kwargs):
-        """Convert to ``dtype`` (a device argument 'cpu' is accepted and ignored)."""
-        dtype = kwargs.get("dtype", dtype)
-        if isinstance(dtype, str) and dtype == "cpu":
-            return self
-        if isinstance(dtype, Tensor):
-            dtype = dtype.dtype
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
+        """Convert to a dtype as PyTorch's ``to``: to(dtype), to(device, dtype), to(other_tensor),
+        to(device=..., dtype=...); the device must be the CPU.  ``copy=True`` always returns a new tensor."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif is_device(a):
+                device = a
+            else:
+                dtype = a
+        check_device("to", device)
         dtype = as_dtype(dtype)
+        if copy and (dtype is None or dtype == self.dtype):
+            return self.clone()
         if dtype is None or dtype == self.dtype:
             return self
         if dtype.kind != "f":  # an integer or bool result has no gradient (as in PyTorch)
@@ -417,6 +425,10 @@ class Tensor:
     def cpu(self):
         """Returns self: tensors always live on the CPU."""
         return self
+
+    def cuda(self, device=None, non_blocking=False):
+        """Raises AssertionError: tinybptt has no CUDA (as PyTorch built without it)."""
+        check_device("cuda", "cuda")
 
     def type_as(self, other):
         """This tensor converted to ``other``'s dtype."""

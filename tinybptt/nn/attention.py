@@ -23,6 +23,7 @@ import numpy as np
 from .. import ops
 from ..autograd import Function, scope
 from ..random import rng
+from ..devices import check_device
 from ..tensor import Tensor, _infer_array, as_dtype, default_float
 from . import functional as F
 from . import init
@@ -276,6 +277,7 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
                  kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
+        check_device("nn.MultiheadAttention", device)
         super().__init__()
         if embed_dim <= 0 or num_heads <= 0:
             raise AttentionShapeError(f"MultiheadAttention: embed_dim and num_heads must be greater than 0, "

@@ -9,6 +9,7 @@ import numpy as np
 from . import functional as F
 from . import init
 from .module import Module, Parameter
+from ..devices import check_device
 from ..tensor import Tensor, _infer_array, as_dtype, default_float
 
 
@@ -20,6 +21,7 @@ class Linear(Module):
     """y = x W^T + b, with W of shape (out_features, in_features), both U(-1/sqrt(in), 1/sqrt(in))."""
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        check_device("nn.Linear", device)
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = _empty(out_features, in_features, dtype=dtype)
@@ -56,6 +58,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
+        check_device("nn.Embedding", device)
         super().__init__()
         if scale_grad_by_freq:
             raise NotImplementedError("Embedding: scale_grad_by_freq=True is not supported by tinybptt")
@@ -290,6 +293,7 @@ class LayerNorm(Module):
     """Layer normalisation over the trailing ``normalized_shape`` dims, with a learned scale and shift."""
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        check_device("nn.LayerNorm", device)
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..devices import check_device, is_device
 from ..tensor import Tensor, _infer_array, as_dtype, default_float
 
 
@@ -274,17 +275,23 @@ class Module:
             elif p.grad is not None:
                 p.grad._data[...] = 0
 
-    def to(self, *args, **kwargs):
+    def to(self, *args, dtype=None, device=None, non_blocking=False):
         """Convert every floating parameter (and its grad) and buffer to ``dtype`` in place; returns self.
 
-        Accepts ``to(dtype)``, ``to(dtype=...)``, ``to(tensor)`` and device
-        arguments ('cpu', ignored) like PyTorch.
+        Accepts ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` and ``to(device=..., dtype=...)``
+        like PyTorch; the device must be the CPU.
         """
-        wanted = [a.dtype if isinstance(a, Tensor) else a for a in (*args, kwargs.get("dtype"))
-                  if a is not None and not (isinstance(a, str) and a.split(":")[0] == "cpu")]
-        if not wanted:
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif is_device(a):
+                device = a
+            else:
+                dtype = a
+        check_device("Module.to", device)
+        if dtype is None:
             return self
-        dtype = as_dtype(wanted[-1])
+        dtype = as_dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
@@ -305,6 +312,10 @@ class Module:
     def cpu(self):
         """Returns self: everything already lives on the CPU."""
         return self
+
+    def cuda(self, device=None):
+        """Raises AssertionError: tinybptt has no CUDA (as PyTorch built without it)."""
+        check_device("Module.cuda", "cuda")
 
     def apply(self, fn):
         """Call ``fn(module)`` on every module below and including this one."""

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import Function, is_grad_enabled, scope
+from ..devices import check_device
 from ..functions import where
 from ..tensor import Tensor, _infer_array, as_dtype, default_float
 from . import functional as F
@@ -338,6 +339,7 @@ class _CellBase(Module):
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, fused=True):
         super().__init__()
+        check_device(f"nn.{type(self).__name__}", device)
         self.input_size, self.hidden_size, self.bias, self.fused = input_size, hidden_size, bias, fused
         g = GATES[self.mode]
         self.weight_ih = _new((g * hidden_size, input_size), dtype)
@@ -465,6 +467,7 @@ class _RNNBase(Module):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None, fused=True):
         super().__init__()
+        check_device(f"nn.{type(self).__name__}", device)
         if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
             raise ValueError("dropout should be a number in range [0, 1] representing the probability "
                              "of an element being zeroed")
