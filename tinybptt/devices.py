@@ -67,3 +67,18 @@ def check_device(where, d):
 def is_device(x):
     """True for what ``to()`` reads as a device: a device, or a string naming a device type."""
     return isinstance(x, device) or (isinstance(x, str) and x.partition(":")[0] in TYPES)
+
+
+def to_dtype(where, args, dtype=None, device=None):
+    """The dtype PyTorch's ``to(*args, dtype=, device=)`` asks for (None: keep): args may be a dtype,
+    a device or a tensor (its dtype); the device, if any, must be the CPU."""
+    from .tensor import Tensor
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif is_device(a):
+            device = a
+        else:
+            dtype = a
+    check_device(where, device)
+    return dtype

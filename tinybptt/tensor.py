@@ -8,7 +8,7 @@ import numpy as np
 
 from . import autograd
 from . import ops
-from .devices import CPU, check_device, is_device
+from .devices import CPU, check_device, to_dtype
 
 ReturnMinMax = collections.namedtuple("ReturnMinMax", ["values", "indices"])
 _default_float = [np.dtype(np.float32)]  # set by tinybptt.set_default_dtype
@@ -383,15 +383,7 @@ class Tensor:
     def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
         """Convert to a dtype as PyTorch's ``to``: to(dtype), to(device, dtype), to(other_tensor),
         to(device=..., dtype=...); the device must be the CPU.  ``copy=True`` always returns a new tensor."""
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif is_device(a):
-                device = a
-            else:
-                dtype = a
-        check_device("to", device)
-        dtype = as_dtype(dtype)
+        dtype = as_dtype(to_dtype("to", args, dtype, device))
         if copy and (dtype is None or dtype == self.dtype):
             return self.clone()
         if dtype is None or dtype == self.dtype:

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..devices import check_device, is_device
+from ..devices import check_device, to_dtype
 from ..tensor import Tensor, _infer_array, as_dtype, default_float
 
 
@@ -281,14 +281,7 @@ class Module:
         Accepts ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` and ``to(device=..., dtype=...)``
         like PyTorch; the device must be the CPU.
         """
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif is_device(a):
-                device = a
-            else:
-                dtype = a
-        check_device("Module.to", device)
+        dtype = to_dtype("Module.to", args, dtype, device)
         if dtype is None:
             return self
         dtype = as_dtype(dtype)

@@ -1,7 +1,7 @@
 """Adadelta (Zeiler 2012)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _fma, _scalar
+from .optimizer import Optimizer, _bump, _effective_grad, _fma, _scalar
 from ..tensor import Tensor
 
 
@@ -42,10 +42,7 @@ class Adadelta(Optimizer):
                     state["square_avg"] = np.zeros_like(p._data)
                     state["acc_delta"] = np.zeros_like(p._data)
                 state["step"] += 1
-                if group["maximize"]:
-                    g = -g
-                if wd != 0:
-                    g = _fma(p._data, wd, g)
+                g = _effective_grad(p, g, group, lr, wd)
                 v, u = state["square_avg"], state["acc_delta"]
                 v *= rho
                 _fma(g * (1 - rho), g, v, out=v)

@@ -1,7 +1,7 @@
 """Adagrad (Duchi, Hazan and Singer 2011)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _fma, _scalar
+from .optimizer import Optimizer, _bump, _effective_grad, _fma, _scalar
 
 
 class Adagrad(Optimizer):
@@ -43,11 +43,8 @@ class Adagrad(Optimizer):
                 state = self.state[p]
                 if not state:  # a group added after construction
                     self._init_state(p)
-                if group["maximize"]:
-                    g = -g
                 state["step"] += 1
-                if wd != 0:
-                    g = _fma(p._data, wd, g)
+                g = _effective_grad(p, g, group, lr, wd)
                 clr = lr / (1 + (float(state["step"]) - 1) * group["lr_decay"])
                 s = state["sum"]
                 _fma(g, g, s, out=s)

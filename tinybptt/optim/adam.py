@@ -1,7 +1,7 @@
 """Adam and AdamW (Kingma & Ba 2015; Loshchilov & Hutter 2019)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_adam_args, _fma, _lerp_, _scalar
+from .optimizer import Optimizer, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar
 from ..tensor import Tensor
 
 
@@ -42,18 +42,10 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = np.zeros_like(p._data)
                     if amsgrad:
                         state["max_exp_avg_sq"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    g = -g
                 state["step"] += 1
-                if wd != 0:
-                    if group["decoupled_weight_decay"]:
-                        p._data *= 1 - lr * wd
-                    else:
-                        g = _fma(p._data, wd, g)
+                g = _effective_grad(p, g, group, lr, wd)
                 m, v = state["exp_avg"], state["exp_avg_sq"]
-                _lerp_(m, g, 1 - beta1)
-                v *= beta2
-                _fma(g * (1 - beta2), g, v, out=v)
+                _adam_moments_(m, v, g, beta1, beta2)
                 if amsgrad:
                     v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                 t = float(state["step"])

@@ -1,7 +1,7 @@
 """Adamax: Adam with the infinity norm (Kingma & Ba 2015, section 7)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_adam_args, _fma, _lerp_, _scalar
+from .optimizer import Optimizer, _bump, _check_adam_args, _effective_grad, _lerp_, _scalar
 
 
 class Adamax(Optimizer):
@@ -32,11 +32,8 @@ class Adamax(Optimizer):
                     state["step"] = np.zeros((), np.float32)
                     state["exp_avg"] = np.zeros_like(p._data)
                     state["exp_inf"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    g = -g
                 state["step"] += 1
-                if wd != 0:
-                    g = _fma(p._data, wd, g)
+                g = _effective_grad(p, g, group, lr, wd)
                 m, u = state["exp_avg"], state["exp_inf"]
                 _lerp_(m, g, 1 - beta1)
                 u *= beta2

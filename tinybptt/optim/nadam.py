@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum (Dozat 2016)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_adam_args, _fma, _lerp_, _scalar
+from .optimizer import Optimizer, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar
 
 
 class NAdam(Optimizer):
@@ -41,23 +41,15 @@ class NAdam(Optimizer):
                     state["mu_product"] = np.ones((), np.float32)
                     state["exp_avg"] = np.zeros_like(p._data)
                     state["exp_avg_sq"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    g = -g
                 state["step"] += 1
                 t = float(state["step"])
-                if wd != 0:
-                    if group["decoupled_weight_decay"]:
-                        p._data *= 1 - lr * wd
-                    else:
-                        g = _fma(p._data, wd, g)
+                g = _effective_grad(p, g, group, lr, wd)
                 mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
                 mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
                 state["mu_product"] *= mu  # rounded to the product's own dtype, as torch's in-place mul
                 mu_product = float(state["mu_product"])
                 m, v = state["exp_avg"], state["exp_avg_sq"]
-                _lerp_(m, g, 1 - beta1)
-                v *= beta2
-                _fma(g * (1 - beta2), g, v, out=v)
+                _adam_moments_(m, v, g, beta1, beta2)
                 denom = np.sqrt(v / (1 - beta2 ** t))
                 denom += eps
                 p._data += -lr * (1.0 - mu) / (1.0 - mu_product) * g / denom

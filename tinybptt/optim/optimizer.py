@@ -245,5 +245,25 @@ def _lerp_(a, b, w):
         _fma(b - a, -(1 - w), b, out=a)
 
 
+def _effective_grad(p, g, group, lr, wd):
+    """The gradient an update uses: negated when ``maximize``, plus weight_decay * p; with
+    ``decoupled_weight_decay`` (AdamW's form) p shrinks by lr * weight_decay instead."""
+    if group["maximize"]:
+        g = -g
+    if wd != 0:
+        if group.get("decoupled_weight_decay"):
+            p._data *= 1 - lr * wd
+        else:
+            g = _fma(p._data, wd, g)
+    return g
+
+
+def _adam_moments_(m, v, g, beta1, beta2):
+    """m <- beta1 m + (1 - beta1) g and v <- beta2 v + (1 - beta2) g^2 in place, rounded as torch's lerp_/addcmul_."""
+    _lerp_(m, g, 1 - beta1)
+    v *= beta2
+    _fma(g * (1 - beta2), g, v, out=v)
+
+
 def _bump(p):
     p._version += 1

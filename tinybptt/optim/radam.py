@@ -1,7 +1,7 @@
 """RAdam: Adam with a rectified adaptive learning rate (Liu et al. 2020)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_adam_args, _fma, _lerp_, _scalar
+from .optimizer import Optimizer, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar
 
 
 class RAdam(Optimizer):
@@ -37,19 +37,11 @@ class RAdam(Optimizer):
                     state["step"] = np.zeros((), np.float32)
                     state["exp_avg"] = np.zeros_like(p._data)
                     state["exp_avg_sq"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    g = -g
                 state["step"] += 1
                 t = float(state["step"])
-                if wd != 0:
-                    if group["decoupled_weight_decay"]:
-                        p._data *= 1 - lr * wd
-                    else:
-                        g = _fma(p._data, wd, g)
+                g = _effective_grad(p, g, group, lr, wd)
                 m, v = state["exp_avg"], state["exp_avg_sq"]
-                _lerp_(m, g, 1 - beta1)
-                v *= beta2
-                _fma(g * (1 - beta2), g, v, out=v)
+                _adam_moments_(m, v, g, beta1, beta2)
                 bias_correction2 = 1 - beta2 ** t
                 update = m / (1 - beta1 ** t) * lr
                 rho_inf = 2 / (1 - beta2) - 1

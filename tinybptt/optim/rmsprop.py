@@ -1,7 +1,7 @@
 """RMSprop (Hinton's lecture 6e; centered variant of Graves 2013)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _fma, _lerp_, _scalar
+from .optimizer import Optimizer, _bump, _effective_grad, _fma, _lerp_, _scalar
 
 
 class RMSprop(Optimizer):
@@ -47,11 +47,8 @@ class RMSprop(Optimizer):
                         state["momentum_buffer"] = np.zeros_like(p._data)
                     if group["centered"]:
                         state["grad_avg"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    g = -g
                 state["step"] += 1
-                if wd != 0:
-                    g = _fma(p._data, wd, g)
+                g = _effective_grad(p, g, group, lr, wd)
                 v = state["square_avg"]
                 v *= alpha
                 _fma(g * (1 - alpha), g, v, out=v)

@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _fma, _scalar
+from .optimizer import Optimizer, _bump, _effective_grad, _fma, _scalar
 
 
 class SGD(Optimizer):
@@ -35,10 +35,7 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum, wd = _scalar(group["lr"]), group["momentum"], _scalar(group["weight_decay"])
             for p, g in self._params_with_grad(group):
-                if group["maximize"]:
-                    g = -g
-                if wd != 0:
-                    g = _fma(p._data, wd, g)
+                g = _effective_grad(p, g, group, lr, wd)
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
