@@ -319,16 +319,21 @@ def test_mha_padding_gets_zero_weight_and_zero_gradient(rng):
     assert np.abs(k.grad.numpy()[~pad]).min() > 0
 
 
-def test_mha_fully_masked_query_gives_zeros_not_nan(rng):
+def test_mha_fully_masked_query_gives_zeros_without_weights_nan_with(rng):
+    """As torch 2.13: need_weights=False runs SDPA (zero context for that query, finite gradients);
+    need_weights=True an explicit softmax, whose all -inf row is NaN."""
     m = nn.MultiheadAttention(4, 1, dtype=tb.float64)
     q, k = t64(rng, 2, 1, 4), t64(rng, 3, 1, 4)
     forbid = np.zeros((2, 3), bool)
     forbid[0] = True
-    out, w = m(q, k, k, attn_mask=forbid)
-    np.testing.assert_array_equal(w.detach().numpy()[0, 0], 0.0)
+    out, w = m(q, k, k, attn_mask=forbid, need_weights=False)
+    assert w is None
     np.testing.assert_allclose(out.detach().numpy()[0, 0], m.out_proj.bias.detach().numpy())  # zero context
     out.sum().backward()
     assert np.all(np.isfinite(k.grad.numpy())) and np.all(np.isfinite(m.in_proj_weight.grad.numpy()))
+    out, w = m(q, k, k, attn_mask=forbid)
+    assert np.isnan(w.detach().numpy()[0, 0]).all() and np.isnan(out.detach().numpy()[0, 0]).all()
+    assert np.isfinite(w.detach().numpy()[0, 1]).all() and np.isfinite(out.detach().numpy()[1]).all()
 
 
 def test_mha_dropout_only_in_training(rng):
@@ -521,20 +526,24 @@ def test_softmax_kernels_against_numpy(rng, dtype):
     x[3] = -np.inf
     x[4, 5:] = -np.inf
     y = np.empty_like(x)
-    softmax_forward(x, y, False)
+    softmax_forward(x, y, False, True)  # zero_masked: the all -inf row 3 gives zeros (SDPA's rule)
     ref = np_softmax(x.astype(np.float64))
     tol = 1e-6 if dtype == np.float32 else 1e-14
     np.testing.assert_allclose(y, ref, rtol=tol * 10, atol=tol)
     assert np.all(y[3] == 0) and np.all(y[4, 5:] == 0)
+    plain = np.empty_like(x)
+    softmax_forward(x, plain, False, False)  # softmax's rule: NaN there, the other rows unchanged
+    assert np.isnan(plain[3]).all() and np.array_equal(np.delete(plain, 3, 0), np.delete(y, 3, 0))
     logy = np.empty_like(x)
-    softmax_forward(x, logy, True)
+    softmax_forward(x, logy, True, False)
+    assert np.isnan(logy[3]).all()
     np.testing.assert_allclose(logy[5:], np.log(ref[5:]), rtol=tol * 10, atol=tol * 10)
     g = rng.standard_normal(x.shape).astype(dtype)
     dx = np.empty_like(g)
     softmax_backward(g, y, dx, False)
     np.testing.assert_allclose(dx, ref * (g - (g * ref).sum(-1, keepdims=True)), rtol=tol * 100, atol=tol * 10)
     inplace = x.copy()
-    softmax_forward(inplace, inplace, False)
+    softmax_forward(inplace, inplace, False, True)
     np.testing.assert_array_equal(inplace, y)
 
 

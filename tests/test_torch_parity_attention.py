@@ -1,9 +1,9 @@
 """Attention against PyTorch: scaled_dot_product_attention and MultiheadAttention.
 
 Weights move through state_dict in both directions; outputs, attention weights and
-the gradient of every parameter and input are compared.  Documented difference: a
-query whose every key is masked gets zeros here, NaN in torch's MultiheadAttention,
-so the masks below always leave each query at least one key.
+the gradient of every parameter and input are compared.  A query whose every key is
+masked gets NaN in MultiheadAttention with need_weights=True and zeros otherwise, in
+both libraries (tests at the end); the other masks leave each query at least one key.
 """
 import numpy as np
 import pytest
@@ -356,13 +356,39 @@ def test_multihead_attention_dropout_statistics_match_torch(rng):
         np.testing.assert_allclose(weights[kept], w_eval.numpy()[kept] / 0.7, rtol=1e-4)
 
 
-def test_multihead_attention_fully_masked_query_differs_from_torch_as_documented(rng):
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("mask", ["attn_mask", "key_padding_mask"])
+def test_multihead_attention_fully_masked_query_like_torch(rng, need_weights, mask):
+    """torch 2.13: NaN for that query with need_weights=True (an explicit softmax), zeros (then the
+    output projection's bias) with need_weights=False (its SDPA); the other queries are untouched."""
     ours, theirs = make_pair({}, np.float64, "torch_to_ours")
     ((q, tq), (k, tk), (v, tv)), _ = mha_inputs(rng, {}, np.float64)
-    forbid = np.zeros((5, 6), bool)
-    forbid[2] = True
-    out, w = ours(q, k, v, attn_mask=forbid)
-    tout, tw = theirs(tq, tk, tv, attn_mask=torch.tensor(forbid))
-    assert torch.isnan(tw[:, 2]).all() and np.all(w.detach().numpy()[:, 2] == 0)
-    rows = np.arange(5) != 2
-    close(out[rows], tout[rows], np.float64, "output of the other queries")
+    if mask == "attn_mask":
+        forbid = np.zeros((5, 6), bool)
+        forbid[2] = True
+        kw, tkw = dict(attn_mask=forbid), dict(attn_mask=torch.tensor(forbid))
+    else:
+        pad = np.zeros((3, 6), bool)
+        pad[1] = True  # every key of batch element 1 is padding
+        kw, tkw = dict(key_padding_mask=pad), dict(key_padding_mask=torch.tensor(pad))
+    out, w = ours(q, k, v, need_weights=need_weights, **kw)
+    tout, tw = theirs(tq, tk, tv, need_weights=need_weights, **tkw)
+    a, b = out.detach().numpy(), tout.detach().numpy()
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    assert np.isnan(b).any() == need_weights
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)  # NaN where torch has NaN
+    if need_weights:
+        np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "cross_entropy"])
+def test_fully_masked_softmax_row_is_nan_like_torch(fn):
+    x = np.array([[-np.inf] * 3, [1.0, 2.0, 3.0]])
+    results = []
+    for L, FF in ((torch, torch.nn.functional), (tb, F)):
+        t = L.tensor(x, requires_grad=True)
+        y = FF.cross_entropy(t, L.tensor([0, 1]), reduction="none") if fn == "cross_entropy" else getattr(FF, fn)(t, -1)
+        (y * L.tensor(np.arange(1.0, y.numel() + 1).reshape(y.shape))).sum().backward()
+        results.append((y.detach().numpy(), t.grad.numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)

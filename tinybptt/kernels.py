@@ -169,11 +169,12 @@ _ROW_FASTMATH = {"reassoc", "nsz", "contract"}
 
 
 @njit(cache=True, fastmath=_ROW_FASTMATH)
-def softmax_forward(x, out, log):
+def softmax_forward(x, out, log, zero_masked):
     """Softmax (or log-softmax when ``log``) of each row of a 2-D array.
 
-    Rows are shifted by their max, so huge logits never overflow; a row that
-    is all -inf (fully masked) gives zeros instead of NaN.  For the softmax,
+    Rows are shifted by their max, so huge logits never overflow.  A row that is
+    all -inf (fully masked) gives NaN, as PyTorch's softmax; with ``zero_masked``
+    zeros instead, as PyTorch's scaled_dot_product_attention.  For the softmax,
     ``out`` may be ``x`` itself (computed in place).
     """
     n, m = x.shape
@@ -185,8 +186,8 @@ def softmax_forward(x, out, log):
         mx = xr[0]
         for j in range(1, m):
             mx = max(mx, xr[j])
-        if mx == -np.inf:
-            o[:] = -np.inf if log else 0.0
+        if mx == -np.inf and zero_masked:
+            o[:] = 0.0
             continue
         s = 0.0  # float64 accumulator even for float32 rows
         if log:
@@ -235,7 +236,7 @@ def cross_entropy_forward(logits, target, weight, ignore_index, smoothing, logp,
     (``weight`` all ones when not given; rows whose target is ``ignore_index`` give 0).
     """
     n, c = logits.shape
-    softmax_forward(logits, logp, True)
+    softmax_forward(logits, logp, True, False)
     for r in range(n):
         t = target[r]
         if t == ignore_index:

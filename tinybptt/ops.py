@@ -345,7 +345,7 @@ class Softmax(Function):
         x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1]) if x.size else x.reshape(0, 0)
         y = np.empty_like(x2)
         if x2.size:
-            kernels().softmax_forward(_float(x2), y, self.log)
+            kernels().softmax_forward(_float(x2), y, self.log, False)
         self.y = y.reshape(x.shape)
         return np.moveaxis(self.y, -1, dim)
 

@@ -57,7 +57,9 @@ class ScaledDotProductAttention(Function):
             s += bias
         if s.size:
             rows = s.reshape(-1, s.shape[-1])
-            ops.kernels().softmax_forward(rows, rows, False)  # in place; all -inf rows -> 0
+            # in place; a fully masked row gives zeros, as torch's SDPA, or NaN when the weights are
+            # asked for, as torch's MultiheadAttention(need_weights=True) and its explicit softmax
+            ops.kernels().softmax_forward(rows, rows, False, not weights)
         self.p = s
         pd = s if keep is None else s * keep
         out = np.matmul(pd, v)
@@ -130,7 +132,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     2.13 on CPU allows it (see ``_mask_with_causal_allowed``), else it raises.  ``scale`` defaults to 1/sqrt(E).
     ``dropout_p`` drops attention weights whenever > 0 (as PyTorch: pass 0.0 in eval).
     ``enable_gqa``: key/value may have fewer heads (dim -3) than query, each shared by a group.
-    A fully masked query row gives zeros.
+    A fully masked query row gives zeros (and zero gradients), as PyTorch 2.13's.
     """
     where = "scaled_dot_product_attention"
     with scope("attn"):
@@ -352,6 +354,8 @@ class MultiheadAttention(Module):
         over all keys incl. bias_k and the zero key) is used in place of ``attn_mask``.
         ``attn_weights``: (N, L, S) averaged over heads, or (N, num_heads, L, S).
         Dropout (training mode) drops attention weights; returned weights are after dropout.
+        A query whose every key is masked gets NaN with need_weights=True and a zero context
+        otherwise, as in PyTorch 2.13.
         """
         with scope("attn"):
             return self._forward(query, key, value, key_padding_mask, need_weights, attn_mask,

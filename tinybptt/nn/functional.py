@@ -37,7 +37,7 @@ def _softmax_along(name, x, dim, dtype):
 
 
 def softmax(x, dim=None, dtype=None):
-    """exp(x) / sum(exp(x)) along ``dim``; a row of all -inf gives zeros (PyTorch: NaN)."""
+    """exp(x) / sum(exp(x)) along ``dim``; a row of all -inf gives NaN, as in PyTorch."""
     return _softmax_along("softmax", x, dim, dtype)
 
 
