@@ -49,7 +49,7 @@ def test_cat_and_stack_mismatch():
             "cat: sizes of tensors must match except in dimension 1: tensor 0 has shape (2, 3), "
             "tensor 2 has shape (3, 3)")):
         tb.cat([tb.randn(2, 3), tb.randn(2, 1), tb.randn(3, 3)], dim=1)
-    with pytest.raises(RuntimeError, match=re.escape("cat: expected a non-empty list of tensors")):
+    with pytest.raises(ValueError, match=re.escape("cat: expected a non-empty list of tensors")):
         tb.cat([])
     with pytest.raises(RuntimeError, match=re.escape(
             "stack: expects each tensor to be equal size, but got (2, 3) at entry 0 and (3, 2) at entry 1")):

@@ -856,10 +856,10 @@ class Stack(Function):
 
 
 def cat(tensors, dim=0):
-    """Concatenate tensors along an existing dimension."""
+    """Concatenate tensors along an existing dimension; an empty list raises ValueError, as torch 2.13's cat."""
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("cat: expected a non-empty list of tensors")
+        raise ValueError("cat: expected a non-empty list of tensors")
     return Cat.apply(*_same_dtype(tensors), dim=dim)
 
 

@@ -156,9 +156,20 @@ def parameters_to_vector(parameters):
 
 
 def vector_to_parameters(vec, parameters):
-    """Copy consecutive slices of the flat ``vec`` into the parameters (the inverse of parameters_to_vector)."""
-    data, start = vec._data if hasattr(vec, "_data") else np.asarray(vec), 0
+    """Copy consecutive slices of the flat tensor ``vec`` into the parameters (the inverse of parameters_to_vector).
+
+    As in PyTorch ``vec`` must be a Tensor (TypeError otherwise), and a slice that does not
+    fill a parameter raises RuntimeError naming the parameter's shape and the slice's size.
+    """
+    if not isinstance(vec, Tensor):
+        kind = type(vec)
+        name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+        raise TypeError(f"expected torch.Tensor, but got: {name}")
+    data, start = vec._data, 0
     for p in parameters:
-        p._data[...] = data[start:start + p.numel()].reshape(p.shape)
+        piece = data[start:start + p.numel()]
+        if piece.size != p.numel():
+            raise RuntimeError(f"vector_to_parameters: shape '{list(p.shape)}' is invalid for input of size {piece.size}")
+        p._data[...] = piece.reshape(p.shape)
         p._bump_version()
         start += p.numel()
