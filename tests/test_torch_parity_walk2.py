@@ -58,3 +58,46 @@ def test_cat_of_nothing_raises_value_error_as_torch():
             assert raised(lambda: lib.stack(empty))[0] == "RuntimeError"
     assert raised(lambda: tb.nn.utils.parameters_to_vector([]))[0] == \
         raised(lambda: torch.nn.utils.parameters_to_vector([]))[0]
+
+
+# ---------------------------------------------------------------- Generator
+def _draws(lib, g):
+    """Everything that takes generator=, drawn from g in order."""
+    w = lib.empty(3, 4)
+    out = [lib.randn(2, 3, generator=g), lib.rand(4, generator=g), lib.randperm(5, generator=g),
+           lib.randint(0, 10, (3,), generator=g), lib.multinomial(lib.ones(2, 6), 3, generator=g),
+           w.clone().uniform_(-1, 1, generator=g), w.clone().normal_(0, 2, generator=g)]
+    for f in ("uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+              "kaiming_normal_", "orthogonal_"):
+        out.append(getattr(lib.nn.init, f)(w.clone(), generator=g))
+    return out
+
+
+@pytest.mark.parametrize("lib", [tb, torch])
+def test_a_seeded_generator_repeats_and_leaves_the_default_stream_alone(lib):
+    lib.manual_seed(0)
+    first = _draws(lib, lib.Generator().manual_seed(7))
+    after = lib.randn(3)
+    lib.manual_seed(0)
+    again = _draws(lib, lib.Generator().manual_seed(7))
+    np.testing.assert_array_equal(lib.randn(3).numpy(), after.numpy())  # the default generator was not used
+    lib.manual_seed(0)
+    other = _draws(lib, lib.Generator().manual_seed(8))
+    for a, b, c in zip(first, again, other):
+        assert a.dtype == b.dtype and tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert any(not np.array_equal(a.numpy(), c.numpy()) for a, c in zip(first, other))
+
+
+def test_generator_interface_as_torch():
+    for lib in (tb, torch):
+        g = lib.Generator()
+        assert g.manual_seed(5) is g and g.initial_seed() == 5 and str(g.device) == "cpu"
+        state = g.get_state()
+        u = lib.rand(3, generator=g)
+        assert g.set_state(state) is g
+        np.testing.assert_array_equal(lib.rand(3, generator=g).numpy(), u.numpy())
+        assert isinstance(lib.manual_seed(11), lib.Generator) and lib.initial_seed() == 11
+        assert lib.manual_seed(11) is lib.default_generator
+        assert isinstance(g.seed(), int)
+    assert raised(lambda: tb.Generator("cuda"))[0] == "AssertionError"

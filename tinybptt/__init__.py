@@ -25,7 +25,7 @@ from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, e
                         einsum)
 from .devices import device
 from .gradcheck import GradcheckError, gradcheck
-from .random import manual_seed
+from .random import Generator, default_generator, initial_seed, manual_seed, seed
 from .tensor import Tensor
 from . import cuda  # noqa: E402
 from . import nn  # noqa: E402

@@ -85,17 +85,17 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     return Tensor(np.full(t.shape, fill_value, as_dtype(dtype) or t.dtype), requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Samples from N(0, 1)."""
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Samples from N(0, 1) (from ``generator``'s stream when given)."""
     check_device("randn", device)
-    return Tensor(rng().standard_normal(_shape(size, "randn")).astype(_float_dtype(dtype)),
+    return Tensor(rng(generator).standard_normal(_shape(size, "randn")).astype(_float_dtype(dtype)),
                   requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Samples from U[0, 1)."""
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Samples from U[0, 1) (from ``generator``'s stream when given)."""
     check_device("rand", device)
-    return Tensor(rng().random(_shape(size, "rand")).astype(_float_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(rng(generator).random(_shape(size, "rand")).astype(_float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False):
@@ -133,15 +133,15 @@ def set_default_dtype(d):
     _tensor._default_float[0] = dtype
 
 
-def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False):
-    """Integers in [low, high) (int64)."""
+def randint(low, high=None, size=(), generator=None, dtype=None, device=None, requires_grad=False):
+    """Integers in [low, high) (int64), from ``generator``'s stream when given."""
     check_device("randint", device)
     if high is None or isinstance(high, (tuple, list)):  # randint(high, size) as in PyTorch
         low, high, size = 0, low, size if high is None else high
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     size = _shape((size,) if isinstance(size, int) else tuple(size), "randint")
-    return Tensor(rng().integers(low, high, size).astype(as_dtype(dtype) or np.int64), requires_grad=requires_grad)
+    return Tensor(rng(generator).integers(low, high, size).astype(as_dtype(dtype) or np.int64), requires_grad=requires_grad)
 
 
 def randint_like(t, low=0, high=None, dtype=None, device=None):
@@ -151,10 +151,10 @@ def randint_like(t, low=0, high=None, dtype=None, device=None):
     return randint(low, high, t.shape, dtype=dtype or t.dtype)
 
 
-def randperm(n, dtype=None, device=None, requires_grad=False):
-    """A random permutation of 0..n-1 (int64 unless ``dtype``)."""
+def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
+    """A random permutation of 0..n-1 (int64 unless ``dtype``), from ``generator``'s stream when given."""
     check_device("randperm", device)
-    return Tensor(rng().permutation(n).astype(as_dtype(dtype) or np.int64), requires_grad=requires_grad)
+    return Tensor(rng(generator).permutation(n).astype(as_dtype(dtype) or np.int64), requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):

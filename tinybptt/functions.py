@@ -409,7 +409,7 @@ def logical_or(a, b):
 def multinomial(input, num_samples, replacement=False, generator=None):
     """Category indices drawn from each row of ``input`` (weights, not necessarily summing to 1), int64 of shape
     (num_samples,) or (rows, num_samples); without replacement a category is drawn at most once per row.
-    The draws come from tinybptt's generator (``manual_seed``), so they differ from PyTorch's."""
+    The draws come from ``generator`` or the default one (``manual_seed``), so they differ from PyTorch's."""
     p = np.asarray(_infer_array(input))
     if p.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
@@ -425,7 +425,7 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     totals = rows.sum(1, keepdims=True)
     if (totals <= 0).any():
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    gen = rng() if generator is None else generator
+    gen = rng(generator)
     if replacement:  # inverse CDF of each row
         cdf = np.cumsum(rows / totals, axis=1)
         u = gen.random((len(rows), num_samples))

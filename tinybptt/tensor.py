@@ -566,15 +566,15 @@ class Tensor:
         """In place: clip every element to [min, max] (either bound may be None)."""
         return self._inplace("clamp_", np.clip(self._data, min, max))
 
-    def uniform_(self, a=0.0, b=1.0):
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill in place with samples from U(a, b)."""
         from .random import rng
-        return self._inplace("uniform_", rng().uniform(a, b, self.shape))
+        return self._inplace("uniform_", rng(generator).uniform(a, b, self.shape))
 
-    def normal_(self, mean=0.0, std=1.0):
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill in place with samples from N(mean, std^2)."""
         from .random import rng
-        return self._inplace("normal_", rng().normal(mean, std, self.shape))
+        return self._inplace("normal_", rng(generator).normal(mean, std, self.shape))
 
     # comparisons: boolean tensors, never recorded
     def _cmp(self, o, f):
