@@ -101,3 +101,40 @@ def test_generator_interface_as_torch():
         assert lib.manual_seed(11) is lib.default_generator
         assert isinstance(g.seed(), int)
     assert raised(lambda: tb.Generator("cuda"))[0] == "AssertionError"
+
+
+# ---------------------------------------------------------------- arithmetic as functions (beam search: flat index -> (beam, token))
+INTS, FLOATS = np.array([-7, 7, 6, -1]), np.array([-7.5, 7.5, 6.0, -0.5], np.float32)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, a, f: lib.div(a, 2, rounding_mode="floor"), lambda lib, a, f: lib.div(a, -2, rounding_mode="trunc"),
+    lambda lib, a, f: lib.div(f, -2, rounding_mode="trunc"), lambda lib, a, f: lib.div(f, 2, rounding_mode="floor"),
+    lambda lib, a, f: lib.div(a, 2), lambda lib, a, f: a.div(3, rounding_mode="floor"),
+    lambda lib, a, f: lib.divide(f, 4.0), lambda lib, a, f: lib.true_divide(a, 4),
+    lambda lib, a, f: lib.floor_divide(a, -4), lambda lib, a, f: a.floor_divide(3),
+    lambda lib, a, f: lib.remainder(a, 3), lambda lib, a, f: a.remainder(-3), lambda lib, a, f: lib.fmod(a, 3),
+    lambda lib, a, f: f.fmod(2), lambda lib, a, f: lib.add(f, f, alpha=2), lambda lib, a, f: lib.sub(f, 1, alpha=2),
+    lambda lib, a, f: f.sub(f, alpha=0.5), lambda lib, a, f: lib.subtract(a, 1), lambda lib, a, f: lib.mul(a, 2),
+    lambda lib, a, f: lib.multiply(f, a), lambda lib, a, f: f.multiply(2), lambda lib, a, f: f.subtract(1),
+    lambda lib, a, f: lib.eq(a, 7), lambda lib, a, f: lib.ne(a, 7), lambda lib, a, f: lib.lt(a, f),
+    lambda lib, a, f: lib.le(a, 6), lambda lib, a, f: lib.gt(f, 0), lambda lib, a, f: lib.ge(f, 6),
+    lambda lib, a, f: lib.rsqrt(f.abs()), lambda lib, a, f: lib.reciprocal(a), lambda lib, a, f: lib.clone(f),
+    lambda lib, a, f: lib.detach(f)])
+def test_arithmetic_functions_match_torch(call):
+    ours, theirs = call(tb, tb.tensor(INTS), tb.tensor(FLOATS)), call(torch, torch.tensor(INTS), torch.tensor(FLOATS))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_beam_search_index_arithmetic_and_div_errors():
+    scores = np.random.default_rng(3).standard_normal((3, 10)).astype(np.float32)
+    for lib in (tb, torch):
+        vals, idx = lib.tensor(scores).view(-1).topk(4)
+        beam, token = lib.div(idx, 10, rounding_mode="floor"), idx % 10
+        np.testing.assert_array_equal((beam * 10 + token).numpy(), idx.numpy())
+    assert raised(lambda: tb.div(tb.ones(2), 2, rounding_mode="round")) == \
+        raised(lambda: torch.div(torch.ones(2), 2, rounding_mode="round"))
+    x, t = tb.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
+    (tb.clone(x) * tb.sub(x, 1, alpha=2)).sum().backward(), (torch.clone(t) * torch.sub(t, 1, alpha=2)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())

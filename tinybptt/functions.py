@@ -99,6 +99,99 @@ def neg(x):
     return -_t(x)
 
 
+def add(input, other, *, alpha=1):
+    """input + alpha * other."""
+    return _t(input).add(other, alpha=alpha)
+
+
+def sub(input, other, *, alpha=1):
+    """input - alpha * other."""
+    return _t(input).sub(other, alpha=alpha)
+
+
+def mul(input, other):
+    """Elementwise input * other."""
+    return _t(input) * other
+
+
+def div(input, other, *, rounding_mode=None):
+    """Elementwise input / other, rounded with ``rounding_mode`` None, 'trunc' or 'floor' (see Tensor.div)."""
+    return _t(input).div(other, rounding_mode=rounding_mode)
+
+
+def true_divide(input, other):
+    """Elementwise true division input / other."""
+    return _t(input) / other
+
+
+def floor_divide(input, other):
+    """Elementwise floor(input / other), as ``//`` (no gradient)."""
+    return _t(input) // other
+
+
+def remainder(input, other):
+    """Elementwise input mod other with the sign of ``other``, as ``%`` (no gradient)."""
+    return _t(input) % other
+
+
+def fmod(input, other):
+    """Elementwise C-style remainder with the sign of ``input`` (no gradient)."""
+    return _t(input).fmod(other)
+
+
+subtract, multiply, divide = sub, mul, div
+
+
+def clone(input):
+    """A copy of ``input`` that stays in the graph (gradient flows back to ``input``)."""
+    return _t(input).clone()
+
+
+def detach(input):
+    """``input``'s values without history."""
+    return _t(input).detach()
+
+
+def eq(input, other):
+    """Elementwise input == other, a bool tensor."""
+    return _t(input) == other
+
+
+def ne(input, other):
+    """Elementwise input != other, a bool tensor."""
+    return _t(input) != other
+
+
+def lt(input, other):
+    """Elementwise input < other, a bool tensor."""
+    return _t(input) < other
+
+
+def le(input, other):
+    """Elementwise input <= other, a bool tensor."""
+    return _t(input) <= other
+
+
+def gt(input, other):
+    """Elementwise input > other, a bool tensor."""
+    return _t(input) > other
+
+
+def ge(input, other):
+    """Elementwise input >= other, a bool tensor."""
+    return _t(input) >= other
+
+
+def rsqrt(input):
+    """Elementwise 1 / sqrt(input)."""
+    return _t(input).rsqrt()
+
+
+def reciprocal(input):
+    """Elementwise 1 / input (integers give floats)."""
+    return _t(input).reciprocal()
+
+
 def exp(x):
     """Elementwise e**x."""
     return _t(x).exp()

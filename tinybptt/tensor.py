@@ -78,6 +78,13 @@ def _holds_float64(data):
     return False
 
 
+def trunc_divide(a, b):
+    """a / b rounded towards zero; exact for integers."""
+    if a.dtype.kind in "iub" and b.dtype.kind in "iub":
+        return np.floor_divide(np.abs(a), np.abs(b)) * (np.sign(a) * np.sign(b))
+    return np.trunc(np.true_divide(a, b))
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
@@ -714,17 +721,47 @@ class Tensor:
         """Elementwise self * self."""
         return self * self
 
-    def sub(self, o):
-        """self - o."""
-        return self - o
+    def sub(self, o, alpha=1):
+        """self - alpha * o."""
+        return self - o if alpha == 1 else self - o * alpha
+
+    subtract = sub
 
     def mul(self, o):
         """Elementwise self * o."""
         return self * o
 
-    def div(self, o):
+    multiply = mul
+
+    def div(self, o, *, rounding_mode=None):
+        """Elementwise self / o: true division (integers give floats), or rounded with ``rounding_mode``
+        'trunc' (towards zero) or 'floor' (as ``//``; both have no gradient)."""
+        if rounding_mode is None:
+            return self / o
+        if rounding_mode == "floor":
+            return self._no_grad_binary(o, np.floor_divide)
+        if rounding_mode == "trunc":
+            return self._no_grad_binary(o, trunc_divide)
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"'{rounding_mode}'")
+
+    divide = div
+
+    def true_divide(self, o):
         """Elementwise true division self / o."""
         return self / o
+
+    def floor_divide(self, o):
+        """Elementwise floor(self / o), as ``//`` (no gradient)."""
+        return self // o
+
+    def remainder(self, o):
+        """Elementwise self mod o with the sign of ``o``, as ``%`` (no gradient)."""
+        return self % o
+
+    def fmod(self, o):
+        """Elementwise C-style remainder with the sign of ``self`` (no gradient)."""
+        return self._no_grad_binary(o, np.fmod)
 
     def matmul(self, o):
         """Matrix product self @ o (batched, broadcasting leading dims)."""
