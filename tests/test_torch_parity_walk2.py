@@ -138,3 +138,34 @@ def test_beam_search_index_arithmetic_and_div_errors():
     x, t = tb.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
     (tb.clone(x) * tb.sub(x, 1, alpha=2)).sum().backward(), (torch.clone(t) * torch.sub(t, 1, alpha=2)).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+# ---------------------------------------------------------------- vocabularies and class weights: unique, bincount, nonzero(as_tuple)
+TOKENS = np.array([3, 1, 3, 2, 1, 1, 7])
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.unique(x), lambda lib, x: lib.unique(x, return_inverse=True, return_counts=True),
+    lambda lib, x: x.unique(return_counts=True), lambda lib, x: x.reshape(1, 7).unique(return_inverse=True),
+    lambda lib, x: lib.unique(x[:6].reshape(3, 2), dim=0, return_inverse=True, return_counts=True),
+    lambda lib, x: lib.bincount(x), lambda lib, x: x.bincount(minlength=10),
+    lambda lib, x: lib.bincount(x, weights=lib.linspace(0, 1, 7)),
+    lambda lib, x: lib.bincount(x, weights=lib.ones(7, dtype=lib.float64)),
+    lambda lib, x: lib.bincount(x[:0]), lambda lib, x: (x > 1).nonzero(as_tuple=True),
+    lambda lib, x: lib.nonzero(x.reshape(1, 7) > 2, as_tuple=True), lambda lib, x: lib.nonzero(x > 2),
+    lambda lib, x: x[(x > 1).nonzero(as_tuple=True)]])
+def test_unique_bincount_nonzero_match_torch(call):
+    ours, theirs = call(tb, tb.tensor(TOKENS)), call(torch, torch.tensor(TOKENS))
+    ours, theirs = (ours, theirs) if isinstance(theirs, tuple) else ((ours,), (theirs,))
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert str(a.dtype) == str(b.dtype).replace("torch.", "") and tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [[-1], [[1]]])
+def test_bincount_errors_as_torch(bad):
+    ours, theirs = raised(lambda: tb.bincount(tb.tensor(bad))), raised(lambda: torch.bincount(torch.tensor(bad)))
+    assert ours[0] == theirs[0] and ours[1].startswith(theirs[1][:-1])
+    assert raised(lambda: tb.bincount(tb.tensor([1, 2]), weights=tb.ones(3)))[0] == \
+        raised(lambda: torch.bincount(torch.tensor([1, 2]), weights=torch.ones(3)))[0]

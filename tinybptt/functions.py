@@ -683,3 +683,19 @@ def _einsum_parse(eq, shapes):
         joined = "".join(subs).replace("...", "")
         output = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1))
     return inputs, output
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values of ``input`` in ascending order, optionally with inverse indices and counts (see
+    Tensor.unique)."""
+    return _t(input).unique(sorted, return_inverse, return_counts, dim)
+
+
+def bincount(input, weights=None, minlength=0):
+    """Counts of each value 0..max of a 1-D non-negative integer tensor, or sums of ``weights`` per value."""
+    return _t(input).bincount(weights, minlength)
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the nonzero elements: (n, ndim), or a tuple of (n,) tensors with ``as_tuple``."""
+    return _t(input).nonzero(as_tuple=as_tuple)

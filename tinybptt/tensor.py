@@ -1136,9 +1136,39 @@ class Tensor:
         from .functions import multinomial
         return multinomial(self, num_samples, replacement, generator)
 
-    def nonzero(self):
-        """(n, ndim) int64 indices of the nonzero elements, in row-major order."""
+    def nonzero(self, *, as_tuple=False):
+        """(n, ndim) int64 indices of the nonzero elements, in row-major order; with ``as_tuple`` one
+        (n,) index tensor per dimension, ready for ``x[mask.nonzero(as_tuple=True)]``."""
+        if as_tuple:
+            return tuple(Tensor._wrap(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(self._data)))
         return Tensor._wrap(np.argwhere(self._data).astype(np.int64))
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values in ascending order (always sorted, as torch on the CPU), or the distinct
+        slices along ``dim``; optionally also each element's index into them and their counts."""
+        axis = None if dim is None else _dim(dim, self.ndim, "unique")
+        values, inverse, counts = np.unique(self._data, return_inverse=True, return_counts=True, axis=axis)
+        out = [Tensor._wrap(values)]
+        if return_inverse:
+            out.append(Tensor._wrap(inverse.reshape(self.shape if axis is None else -1).astype(np.int64)))
+        if return_counts:
+            out.append(Tensor._wrap(counts.astype(np.int64)))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def bincount(self, weights=None, minlength=0):
+        """How often each value 0..max occurs in a 1-D non-negative integer tensor (at least ``minlength``
+        bins), or the sum of ``weights`` per value."""
+        x = self._data
+        if x.ndim != 1 or x.dtype.kind not in "iub" or (x.size and x.min() < 0):
+            raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs (got shape {self.shape} "
+                               f"and dtype {x.dtype})")
+        if weights is None:
+            return Tensor._wrap(np.bincount(x, minlength=minlength).astype(np.int64))
+        w = _infer_array(weights)
+        if w.shape != x.shape:
+            raise RuntimeError(f"bincount: weights should be 1-d and have the same length as input (got {w.shape} "
+                               f"for input {self.shape})")
+        return Tensor._wrap(np.bincount(x, w, minlength).astype(w.dtype if w.dtype.kind == "f" else np.float64))
 
     def argsort(self, dim=-1, descending=False, stable=False):
         """Indices that sort the tensor along ``dim`` (the indices of ``sort``)."""
