@@ -116,7 +116,7 @@ def tbptt(model_step, sequence, targets, k, loss_fn, optimizer=None, state=None,
 
     >>> import tinybptt as tb
     >>> from tinybptt.bptt import tbptt
-    >>> tb.manual_seed(0)
+    >>> _ = tb.manual_seed(0)  # returns the generator, as torch.manual_seed
     >>> rnn = tb.nn.RNN(1, 8)
     >>> head = tb.nn.Linear(8, 1)
     >>> def step(x, h):                      # (k, B, 1) window -> (k, B, 1) predictions
