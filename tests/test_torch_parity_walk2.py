@@ -169,3 +169,34 @@ def test_bincount_errors_as_torch(bad):
     assert ours[0] == theirs[0] and ours[1].startswith(theirs[1][:-1])
     assert raised(lambda: tb.bincount(tb.tensor([1, 2]), weights=tb.ones(3)))[0] == \
         raised(lambda: torch.bincount(torch.tensor([1, 2]), weights=torch.ones(3)))[0]
+
+
+# ---------------------------------------------------------------- weight EMA and hand-written optimizer updates
+@pytest.mark.parametrize("update", [
+    lambda lib, p, q: p.lerp_(q, 0.1), lambda lib, p, q: p.lerp_(q, lib.full((3,), 0.25, dtype=lib.float64)),
+    lambda lib, p, q: p.addcmul_(q, q, value=-0.5), lambda lib, p, q: p.addcmul_(q, p),
+    lambda lib, p, q: p.addcdiv_(q, q.abs() + 1, value=0.1), lambda lib, p, q: p.mul_(0.9).add_(q, alpha=0.1)])
+def test_in_place_ema_updates_match_torch(update):
+    vals = []
+    for lib in (tb, torch):
+        ema, model = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64), lib.tensor([0.0, 3.0, -1.0], dtype=lib.float64)
+        with lib.no_grad():
+            out = update(lib, ema, model)
+        assert out is ema
+        vals.append(ema.numpy())
+    np.testing.assert_allclose(vals[0], vals[1], rtol=1e-12)
+
+
+def test_lerp_is_differentiable_as_torch():
+    grads = []
+    for lib in (tb, torch):
+        a, b = lib.tensor([1.0, -2.0], requires_grad=True), lib.tensor([0.5, 4.0], requires_grad=True)
+        w = lib.tensor([0.2, 0.7], requires_grad=True)
+        y = lib.lerp(a, b, w) * lib.tensor([1.0, 3.0]) + a.lerp(b, 0.3)
+        y.sum().backward()
+        grads.append([y.detach().numpy()] + [t.grad.numpy() for t in (a, b, w)])
+    for x, y in zip(*grads):
+        np.testing.assert_allclose(x, y, rtol=1e-6)
+    p = tb.nn.Parameter(tb.zeros(2))
+    assert raised(lambda: p.lerp_(tb.ones(2), 0.5))[0] == raised(lambda: torch.nn.Parameter(torch.zeros(2)).lerp_(
+        torch.ones(2), 0.5))[0] == "RuntimeError"

@@ -699,3 +699,8 @@ def bincount(input, weights=None, minlength=0):
 def nonzero(input, *, as_tuple=False):
     """Indices of the nonzero elements: (n, ndim), or a tuple of (n,) tensors with ``as_tuple``."""
     return _t(input).nonzero(as_tuple=as_tuple)
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input)."""
+    return _t(input).lerp(end, weight)

@@ -561,6 +561,25 @@ class Tensor:
         """In place: self -= alpha * o."""
         return self._inplace("sub_", self._data - alpha * np.asarray(self._other(o)))
 
+    def addcmul_(self, tensor1, tensor2, value=1):
+        """In place: self += value * tensor1 * tensor2."""
+        product = np.asarray(self._other(tensor1)) * np.asarray(self._other(tensor2))
+        return self._inplace("addcmul_", self._data + value * product)
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        """In place: self += value * tensor1 / tensor2."""
+        quotient = np.asarray(self._other(tensor1)) / np.asarray(self._other(tensor2))
+        return self._inplace("addcdiv_", self._data + value * quotient)
+
+    def lerp(self, end, weight):
+        """self + weight * (end - self): linear interpolation towards ``end`` (weight a number or a tensor)."""
+        return self + weight * (end - self)
+
+    def lerp_(self, end, weight):
+        """In place: self += weight * (end - self), e.g. an exponential moving average of weights."""
+        end, weight = np.asarray(self._other(end)), np.asarray(self._other(weight))
+        return self._inplace("lerp_", self._data + weight * (end - self._data))
+
     def mul_(self, o):
         """In place: self *= o."""
         return self._inplace("mul_", self._data * np.asarray(self._other(o)))
