@@ -717,3 +717,17 @@ def test_regression_losses_warn_when_the_target_broadcasts_like_torch(fn, kw):
     assert caught(tb, (3, 1), (3,))[0] == ["Using a target size ([3]) that is different to the input size ([3, 1]). "
                                            "This will likely lead to incorrect results due to broadcasting. Please "
                                            "ensure they have the same size."]
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint16", "uint32"])
+def test_class_targets_must_be_long_or_byte_like_torch(fn, dtype):
+    x, target = np.ones((2, 3)), np.array([0, 1], dtype)
+    with pytest.raises(RuntimeError) as theirs:
+        getattr(torch.nn.functional, fn)(torch.tensor(x), torch.from_numpy(target))
+    with pytest.raises(RuntimeError) as ours:
+        getattr(F, fn)(tb.tensor(x), tb.from_numpy(target))
+    assert str(ours.value) == f"{fn}: {theirs.value}"
+    for ok in ("int64", "uint8"):  # the two torch accepts
+        close(getattr(F, fn)(tb.tensor(x), tb.from_numpy(target.astype(ok))),
+              getattr(torch.nn.functional, fn)(torch.tensor(x), torch.from_numpy(target.astype(ok))))

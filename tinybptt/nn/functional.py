@@ -229,6 +229,9 @@ def _targets(name, input, target):
         raise RuntimeError(f"{name}: expected target of an integer dtype (class indices, e.g. tinybptt.int64), "
                            f"got {t.dtype}" + (" (or class probabilities of the input's shape)"
                                                if name == "cross_entropy" else ""))
+    if t.dtype not in (np.int64, np.uint8):  # PyTorch's rule, and its names for the dtypes
+        torch_name = {"int8": "Char", "int16": "Short", "int32": "Int"}.get(t.dtype.name, "UInt" + t.dtype.name[4:])
+        raise RuntimeError(f"{name}: expected target dtype to be Long or Byte, but got {torch_name}")
     if input.ndim != 2 or t.shape != input.shape[:1]:
         raise BatchSizeError(f"{name}: expected input of shape (N, C) and target of shape (N,), "
                              f"got input {input.shape} and target {t.shape}")
