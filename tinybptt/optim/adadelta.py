@@ -36,12 +36,7 @@ class Adadelta(Optimizer):
         for group in self.param_groups:
             lr, rho, eps, wd = _scalar(group["lr"]), group["rho"], group["eps"], _scalar(group["weight_decay"])
             for p, g in self._params_with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = np.zeros((), np.float32)
-                    state["square_avg"] = np.zeros_like(p._data)
-                    state["acc_delta"] = np.zeros_like(p._data)
-                state["step"] += 1
+                state = self._counted_state(p, "square_avg", "acc_delta")
                 g = _effective_grad(p, g, group, lr, wd)
                 v, u = state["square_avg"], state["acc_delta"]
                 v *= rho

@@ -35,14 +35,7 @@ class Adam(Optimizer):
             lr, (beta1, beta2), eps = _scalar(group["lr"]), group["betas"], group["eps"]
             wd, amsgrad = _scalar(group["weight_decay"]), group["amsgrad"]
             for p, g in self._params_with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = np.zeros((), np.float32)
-                    state["exp_avg"] = np.zeros_like(p._data)
-                    state["exp_avg_sq"] = np.zeros_like(p._data)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = np.zeros_like(p._data)
-                state["step"] += 1
+                state = self._counted_state(p, "exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if amsgrad else []))
                 g = _effective_grad(p, g, group, lr, wd)
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 _adam_moments_(m, v, g, beta1, beta2)

@@ -143,6 +143,16 @@ class Optimizer:
         """(parameter, its gradient array in the parameter's dtype) for each parameter of ``group`` with a gradient."""
         return [(p, p.grad._data.astype(p.dtype, copy=False)) for p in group["params"] if p.grad is not None]
 
+    def _counted_state(self, p, *buffers):
+        """p's state with its step counted; made on first use: step 0 and a zero array per name in ``buffers``."""
+        state = self.state[p]
+        if not state:
+            state["step"] = np.zeros((), np.float32)
+            for name in buffers:
+                state[name] = np.zeros_like(p._data)
+        state["step"] += 1
+        return state
+
     # ------------------------------------------------------------ state
     def state_dict(self):
         """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as PyTorch lays it out.

@@ -32,12 +32,7 @@ class RAdam(Optimizer):
             lr, (beta1, beta2), eps = _scalar(group["lr"]), group["betas"], group["eps"]
             wd = _scalar(group["weight_decay"])
             for p, g in self._params_with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = np.zeros((), np.float32)
-                    state["exp_avg"] = np.zeros_like(p._data)
-                    state["exp_avg_sq"] = np.zeros_like(p._data)
-                state["step"] += 1
+                state = self._counted_state(p, "exp_avg", "exp_avg_sq")
                 t = float(state["step"])
                 g = _effective_grad(p, g, group, lr, wd)
                 m, v = state["exp_avg"], state["exp_avg_sq"]

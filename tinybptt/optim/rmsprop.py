@@ -39,15 +39,8 @@ class RMSprop(Optimizer):
             lr, alpha, eps, momentum = _scalar(group["lr"]), group["alpha"], group["eps"], group["momentum"]
             wd = _scalar(group["weight_decay"])
             for p, g in self._params_with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = np.zeros((), np.float32)
-                    state["square_avg"] = np.zeros_like(p._data)
-                    if momentum > 0:
-                        state["momentum_buffer"] = np.zeros_like(p._data)
-                    if group["centered"]:
-                        state["grad_avg"] = np.zeros_like(p._data)
-                state["step"] += 1
+                state = self._counted_state(p, "square_avg", *(["momentum_buffer"] if momentum > 0 else []),
+                                            *(["grad_avg"] if group["centered"] else []))
                 g = _effective_grad(p, g, group, lr, wd)
                 v = state["square_avg"]
                 v *= alpha
