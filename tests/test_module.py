@@ -1,4 +1,5 @@
 """nn.Module, Parameter, Linear/Embedding/Dropout and nn.init, against numpy references and PyTorch."""
+import copy
 import math
 import re
 
@@ -104,14 +105,40 @@ def test_buffers_in_state_dict_unless_not_persistent():
 
 
 # ---------------------------------------------------------------- state_dict
-def test_state_dict_returns_numpy_copies():
-    m = nn.Linear(3, 2)
-    sd = m.state_dict()
-    assert all(type(v) is np.ndarray for v in sd.values())
-    sd["weight"][...] = 7.0
-    assert not (m.weight.detach().numpy() == 7.0).any()
+def test_state_dict_shares_memory_like_torch():
+    m, ref = nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    sd, ref_sd = m.state_dict(), ref.state_dict()
+    assert all(isinstance(v, np.ndarray) for v in sd.values())
+    with tb.no_grad():
+        m.weight.add_(1.0)
+    with torch.no_grad():
+        ref.weight.add_(1.0)
+    # torch's state_dict tensors share storage with the parameters, and so do ours
+    np.testing.assert_array_equal(sd["weight"], m.weight.detach().numpy())
+    assert torch.equal(ref_sd["weight"], ref.weight.detach())
+    snapshot = copy.deepcopy(sd)
+    with tb.no_grad():
+        m.weight.add_(1.0)
+    np.testing.assert_array_equal(snapshot["weight"] + 1.0, m.weight.detach().numpy())
+    assert type(sd["weight"].numpy()) is np.ndarray and sd["weight"].detach() is sd["weight"]
+    assert not np.shares_memory(sd["weight"].clone(), sd["weight"])
     keep = m.state_dict(keep_vars=True)
     assert keep["weight"] is m.weight
+
+
+@pytest.mark.parametrize("convert", [lambda sd: sd, lambda sd: {k: torch.from_numpy(v) for k, v in sd.items()},
+                                     lambda sd: {k: torch.tensor(v) for k, v in sd.items()},
+                                     lambda sd: {k: torch.from_numpy(v.detach().numpy()) for k, v in sd.items()}],
+                         ids=["unchanged", "from_numpy", "tensor", "detach-numpy"])
+def test_torch_loads_our_state_dict(convert):
+    ours, theirs = nn.LSTM(3, 4, num_layers=2, bidirectional=True), torch.nn.LSTM(3, 4, num_layers=2,
+                                                                                bidirectional=True)
+    result = theirs.load_state_dict(convert(ours.state_dict()))
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    for k, v in theirs.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), ours.state_dict()[k])
+    with pytest.raises(RuntimeError, match="size mismatch for weight_ih_l0"):
+        torch.nn.LSTM(5, 4, num_layers=2, bidirectional=True).load_state_dict(ours.state_dict())
 
 
 @pytest.mark.parametrize("convert", [np.asarray, tb.tensor, torch.tensor, lambda a: a.astype(np.float64).tolist()],
@@ -129,7 +156,7 @@ def test_load_state_dict_accepts_arrays_and_tensors(convert):
 
 def test_load_state_dict_strict_errors_list_everything():
     m = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
-    before = m.state_dict()
+    before = copy.deepcopy(m.state_dict())
     bad = {"0.weight": np.zeros((4, 5)), "0.bias": np.zeros(4), "1.weight": np.zeros((2, 4)), "extra": np.zeros(1)}
     with pytest.raises(RuntimeError) as e:
         m.load_state_dict(bad)
@@ -156,7 +183,7 @@ def test_load_state_dict_non_strict():
 def test_to_float64_converts_every_parameter_and_grad(convert):
     m = Block(nn)
     m.inp(tb.randn(2, 3)).sum().backward()
-    before = m.state_dict()
+    before = copy.deepcopy(m.state_dict())
     assert convert(m) is m
     assert all(p.dtype == np.float64 for p in m.parameters())
     assert m.inp.weight.grad.dtype == np.float64

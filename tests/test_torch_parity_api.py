@@ -102,7 +102,7 @@ def test_scatter_scatter_add_index_add_like_torch():
           np.array(1.5), np.array(5.0))
 
 
-def test_in_place_scatter_and_index_add_outside_the_graph():
+def test_in_place_scatter_and_index_add_outside_and_inside_the_graph():
     src = RNG.standard_normal((2, 4))
     for name, args in [("scatter_", (0, IDX, src)), ("scatter_add_", (0, IDX, src)),
                        ("index_add_", (1, np.array([0, 3]), RNG.standard_normal((3, 2))))]:
@@ -114,8 +114,16 @@ def test_in_place_scatter_and_index_add_outside_the_graph():
     a = tb.tensor(X.copy(), requires_grad=True)
     with pytest.raises(RuntimeError, match="scatter_: a leaf Variable that requires grad"):
         a.scatter_(0, tb.tensor(IDX), tb.tensor(src))
-    with pytest.raises(RuntimeError, match="scatter_add_: in-place arithmetic on a tensor that requires grad"):
-        (a * 1).scatter_add_(0, tb.tensor(IDX), tb.tensor(src))
+    # on a tensor of a graph the in-place form is recorded, as in torch: gradients to self and src
+    s_ours, s_theirs = tb.tensor(src, requires_grad=True), torch.tensor(src, requires_grad=True)
+    t = torch.tensor(X.copy(), requires_grad=True)
+    for lib, leaf, s in ((tb, a, s_ours), (torch, t, s_theirs)):
+        y = leaf * 2
+        y.scatter_add_(0, lib.tensor(IDX), s).index_add_(1, lib.tensor([0, 3]), lib.ones(3, 2, dtype=lib.float64) * s.sum())
+        (y * y).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(s_ours.grad.numpy(), s_theirs.grad.numpy(), rtol=1e-12)
+    a.grad = None
     with tb.no_grad():
         a.index_add_(0, tb.tensor([1]), tb.ones(1, 4, dtype=tb.float64))
     np.testing.assert_allclose(a.detach().numpy()[1], X[1] + 1)

@@ -169,7 +169,7 @@ class Node:
     """One record on the tape: an op applied to inputs, producing outputs."""
 
     __slots__ = ("fn", "inputs", "versions", "outputs", "out_meta", "scope", "position", "freed", "watched",
-                 "__weakref__")
+                 "out_version", "__weakref__")
 
     def __init__(self, fn, inputs, versions, outputs):
         self.fn = fn
@@ -184,6 +184,13 @@ class Node:
         self.position = next(_tape_position)
         self.freed = False
         self.watched = False        # an output got a hook or retain_grad(), or was changed in place
+        self.out_version = 0        # the outputs' _version when made (not 0 after an in-place op, see rebase)
+
+    @property
+    def sources(self):
+        """The input tensors as this record used them: an input changed in place since (``rebase``)
+        is replaced by the tensor that holds the value it had then."""
+        return tuple(x if x is None or x._version == v else as_recorded(x, v) for x, v in zip(self.inputs, self.versions))
 
     @property
     def name(self):
@@ -415,8 +422,10 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
             in_grads = (in_grads,)
         if _state["anomaly"]:
             _check_finite(node.name, "backward", in_grads, f" (scope '{node.scope}')")
-        for x, g, needed in zip(node.inputs, in_grads, needs):
+        for x, g, needed, v in zip(node.inputs, in_grads, needs, node.versions):
             if needed and g is not None:
+                if x._version != v:  # changed in place since: the gradient is for the value it had then
+                    x = as_recorded(x, v)
                 _send(x, unbroadcast(np.asarray(g), x.shape), pending, waiting, leaf_grads)
         if not retain_graph:
             node.release()
@@ -439,10 +448,10 @@ def _toward(roots, wanted):
         if node not in seen:
             seen.add(node)
             found.append(node)
-            stack.extend(x.grad_fn for x in node.inputs if x is not None and x.grad_fn is not None)
+            stack.extend(x.grad_fn for x in node.sources if x is not None and x.grad_fn is not None)
     keep = {}
     for node in sorted(found, key=operator.attrgetter("position")):  # inputs' records come first
-        runs = any(x is not None and (id(x) in wanted or x.grad_fn in keep) for x in node.inputs)
+        runs = any(x is not None and (id(x) in wanted or x.grad_fn in keep) for x in node.sources)
         if runs or any(id(ref()) in wanted for ref in node.outputs):
             keep[node] = runs
     return keep
@@ -485,15 +494,73 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 def _check_versions(node):
     """Raise if a tensor whose array the op saved was changed in place after the op was recorded."""
-    changed = [(x, v) for x, v in zip(node.inputs, node.versions) if x is not None and x._version != v]
-    if node.watched:  # outputs start at version 0
-        changed += [(x, 0) for x in (ref() for ref in node.outputs) if x is not None and x._version != 0]
+    changed = [(x, v) for x, v in zip(node.sources, node.versions) if x is not None and x._version != v]
+    if node.watched:
+        changed += [(x, node.out_version) for x in (ref() for ref in node.outputs)
+                    if x is not None and x._version != node.out_version]
     for x, v in changed:
         if _saved_by(node.fn, x._data):
             raise RuntimeError(
                 f"backward: one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: the tensor of shape {x.shape} saved by {node.name} (scope '{node.scope}') has been "
                 f"modified by an in-place operation; it is at version {x._version}; expected version {v} instead.")
+
+
+# ---------------------------------------------------------------- in-place ops in a graph
+VIEW_OPS = {"GetItem", "Reshape", "Permute", "Expand"}  # ops whose result PyTorch makes a view of its input
+
+
+def rebase(t, old, result, name):
+    """Make tensor ``t`` stand for ``result``, the out-of-place form of in-place op ``name`` applied to ``old``.
+
+    ``old`` is a new Tensor for t's value before the op (t's array and record); it becomes the output
+    of the record that made t.  t takes the result's array and record, so later uses see the new
+    value and its gradient flows back through the op to ``old``.  Records that used t before still
+    hold t: the walk finds ``old`` for them from the version they recorded (``as_recorded``).  No
+    array saved for backward is overwritten, so they stay correct without a copy (where PyTorch,
+    which changes the memory, raises if one of them saved it).
+    """
+    node = t.grad_fn
+    if node is not None and node.name in VIEW_OPS and not (node.name == "GetItem" and not _basic_view(node)):
+        raise NotImplementedError(
+            f"{name}: in-place change of a view (made by {node.name.lower()}) of a tensor that is part of a graph is "
+            f"not supported: PyTorch would change the tensor it views too; call clone() on the view first "
+            f"(shape {t.shape})")
+    if node is None and (t._data.base is not None or getattr(t, "_base", None) is not None):
+        raise NotImplementedError(
+            f"{name}: writing a value that requires grad into a tensor that shares memory with another (a view or "
+            f"a detach()) is not supported: PyTorch would change the other tensor too; write into the other tensor, "
+            f"or clone() this one first (shape {t.shape})")
+    if result.shape != t.shape:
+        raise RuntimeError(f"{name}: output with shape {list(t.shape)} doesn't match the broadcast shape "
+                           f"{list(result.shape)}")
+    if node is not None:
+        node.outputs = tuple(weakref.ref(old) if r() is t else r for r in node.outputs)
+    history = getattr(t, "_rebased", None) or []
+    t._rebased = history + [(t._version, old)]
+    new = result.grad_fn
+    new.outputs = tuple(weakref.ref(t) if r() is result else r for r in new.outputs)
+    t._version += 1
+    new.out_version = t._version
+    # as in PyTorch: hooks registered before belong to the old value, retain_grad() moves to the new one
+    old._hooks, t._hooks = t._hooks, None
+    new.watched = t._retains_grad
+    t._data, t.grad_fn, t._out_index, t._requires_grad = result._data, new, result._out_index, True
+
+
+def _basic_view(node):
+    from .ops import _basic_index  # here: ops imports this module
+    index = node.fn.__dict__.get("index")  # an index array is gone after backward: not a view then
+    return index is not None and _basic_index(index)
+
+
+def as_recorded(x, version):
+    """Tensor x as it was at ``version``: x itself, or the tensor that kept its value when an
+    in-place op changed x in a graph (``rebase``)."""
+    for last, old in getattr(x, "_rebased", None) or ():
+        if version <= last:
+            return old
+    return x
 
 
 def _send(x, g, pending, waiting, leaf_grads):

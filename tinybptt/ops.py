@@ -824,6 +824,22 @@ class GetItem(Function):
         return out
 
 
+class SetItem(Function):
+    """A copy of ``a`` with ``a[index] = value``: how an assignment, ``copy_`` or ``fill_`` into a tensor
+    of a graph is recorded.  The overwritten elements get no gradient; ``value`` gets theirs."""
+
+    def forward(self, a, value, index):
+        self.index = index
+        out = a.copy()
+        out[index] = value
+        return out
+
+    def backward(self, g):
+        ga = g.copy()
+        ga[self.index] = 0
+        return ga, np.asarray(g[self.index])
+
+
 class Cat(Function):
     def forward(self, *arrays, dim=0):
         first = arrays[0]

@@ -89,7 +89,7 @@ class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_out_index", "_version",
-                 "_hooks", "_retains_grad", "_base", "__weakref__")  # _base: set only by detach()
+                 "_hooks", "_retains_grad", "_base", "_rebased", "__weakref__")  # set only by detach(), autograd.rebase
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -351,18 +351,12 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value):
-        """Fill with ``value`` in place."""
-        self._check_inplace("fill_")
-        self._data[...] = value
-        self._bump_version()
-        return self
+        """Fill with ``value`` (a number or a 0-d tensor) in place."""
+        return self._assign("fill_", Ellipsis, value)
 
     def copy_(self, src):
-        """Copy values of ``src`` into this tensor in place (broadcasting)."""
-        self._check_inplace("copy_")
-        self._data[...] = _infer_array(src)
-        self._bump_version()
-        return self
+        """Copy values of ``src`` into this tensor in place (broadcasting); in a graph the gradient flows to ``src``."""
+        return self._assign("copy_", Ellipsis, src)
 
     def _bump_version(self):
         """Count an in-place change (backward checks saved tensors against it)."""
@@ -379,12 +373,16 @@ class Tensor:
                                f"(Change a leaf tensor that requires grad only inside tinybptt.no_grad().)")
 
     def __setitem__(self, index, value):
-        self._check_inplace("__setitem__")
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError("__setitem__: in-place assignment into a tensor that is part of a graph "
-                               "is not supported; build the result with where/cat instead")
-        self._data[_index_array(index)] = _infer_array(value, self.dtype)
+        self._assign("__setitem__", _index_array(index), value)
+
+    def _assign(self, name, index, value):
+        """self[index] = value in place (``__setitem__``, ``copy_``, ``fill_``); recorded when in a graph."""
+        self._check_inplace(name)
+        if autograd.is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)):
+            return self._inplace(name, lambda t: ops.SetItem.apply(t, value, index=index))
+        self._data[index] = value._data if isinstance(value, Tensor) else _infer_array(value, self.dtype)
         self._bump_version()
+        return self
 
     # ------------------------------------------------------------ conversions
     def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
@@ -539,37 +537,53 @@ class Tensor:
     def __mod__(self, o): return self._no_grad_binary(o, np.remainder)
     def __rmod__(self, o): return self._no_grad_binary(o, np.remainder, True)
 
-    def _inplace(self, name, result):
+    def _inplace(self, name, compute):
+        """In-place op ``name``, whose out-of-place form is ``compute(tensor) -> Tensor``.
+
+        Outside a graph the result is written into this tensor's memory.  In a graph (this
+        tensor or an argument requires grad, while recording) the op is recorded as
+        ``compute`` and this tensor takes the result's place, as in PyTorch: later uses see
+        the new value and its gradient flows back through the op, while records made before
+        keep the old value (``autograd.rebase``)."""
         self._check_inplace(name)
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(f"{name}: in-place arithmetic on a tensor that requires grad is not "
-                               f"supported; write x = x + y, or use tinybptt.no_grad()")
-        self._data[...] = result
+        if not autograd.is_grad_enabled():
+            result = compute(self)
+        else:
+            old = Tensor._wrap(self._data, self._requires_grad)
+            old.grad_fn, old._out_index, old._version = self.grad_fn, self._out_index, self._version
+            result = compute(old)
+            if result._requires_grad:
+                if result.dtype != self.dtype:
+                    result = result.to(self.dtype)
+                autograd.rebase(self, old, result, name)
+                return self
+        if result.shape != self.shape:
+            raise RuntimeError(f"{name}: output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(result.shape)}")
+        self._data[...] = result._data
         self._bump_version()
         return self
 
-    def __iadd__(self, o): return self._inplace("add_", self._data + np.asarray(self._other(o)))
-    def __isub__(self, o): return self._inplace("sub_", self._data - np.asarray(self._other(o)))
-    def __imul__(self, o): return self._inplace("mul_", self._data * np.asarray(self._other(o)))
-    def __itruediv__(self, o): return self._inplace("div_", self._data / np.asarray(self._other(o)))
+    def __iadd__(self, o): return self.add_(o)
+    def __isub__(self, o): return self.sub_(o)
+    def __imul__(self, o): return self.mul_(o)
+    def __itruediv__(self, o): return self.div_(o)
 
     def add_(self, o, alpha=1):
-        """In place: self += alpha * o (raises on a tensor that requires grad while recording)."""
-        return self._inplace("add_", self._data + alpha * np.asarray(self._other(o)))
+        """In place: self += alpha * o."""
+        return self._inplace("add_", lambda t: t + (o if alpha == 1 else alpha * self._other(o)))
 
     def sub_(self, o, alpha=1):
         """In place: self -= alpha * o."""
-        return self._inplace("sub_", self._data - alpha * np.asarray(self._other(o)))
+        return self._inplace("sub_", lambda t: t - (o if alpha == 1 else alpha * self._other(o)))
 
     def addcmul_(self, tensor1, tensor2, value=1):
         """In place: self += value * tensor1 * tensor2."""
-        product = np.asarray(self._other(tensor1)) * np.asarray(self._other(tensor2))
-        return self._inplace("addcmul_", self._data + value * product)
+        return self._inplace("addcmul_", lambda t: t + value * self._other(tensor1) * self._other(tensor2))
 
     def addcdiv_(self, tensor1, tensor2, value=1):
         """In place: self += value * tensor1 / tensor2."""
-        quotient = np.asarray(self._other(tensor1)) / np.asarray(self._other(tensor2))
-        return self._inplace("addcdiv_", self._data + value * quotient)
+        return self._inplace("addcdiv_", lambda t: t + value * self._other(tensor1) / self._other(tensor2))
 
     def lerp(self, end, weight):
         """self + weight * (end - self): linear interpolation towards ``end`` (weight a number or a tensor)."""
@@ -577,30 +591,73 @@ class Tensor:
 
     def lerp_(self, end, weight):
         """In place: self += weight * (end - self), e.g. an exponential moving average of weights."""
-        end, weight = np.asarray(self._other(end)), np.asarray(self._other(weight))
-        return self._inplace("lerp_", self._data + weight * (end - self._data))
+        return self._inplace("lerp_", lambda t: t + self._other(weight) * (self._other(end) - t))
 
     def mul_(self, o):
         """In place: self *= o."""
-        return self._inplace("mul_", self._data * np.asarray(self._other(o)))
+        return self._inplace("mul_", lambda t: t * o)
 
     def div_(self, o):
         """In place: self /= o."""
-        return self._inplace("div_", self._data / np.asarray(self._other(o)))
+        return self._inplace("div_", lambda t: t / o)
 
     def clamp_(self, min=None, max=None):
         """In place: clip every element to [min, max] (either bound may be None)."""
-        return self._inplace("clamp_", np.clip(self._data, min, max))
+        return self._inplace("clamp_", lambda t: t.clamp(min, max))
+
+    def clamp_min_(self, min):
+        """In place: max(self, min) elementwise."""
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max):
+        """In place: min(self, max) elementwise."""
+        return self.clamp_(max=max)
+
+    def pow_(self, exponent):
+        """In place: self ** exponent."""
+        return self._inplace("pow_", lambda t: t ** exponent)
+
+    def relu_(self):
+        """In place: max(self, 0)."""
+        return self._inplace("relu_", Tensor.relu)
+
+    def sigmoid_(self):
+        """In place: 1 / (1 + exp(-self))."""
+        return self._inplace("sigmoid_", Tensor.sigmoid)
+
+    def tanh_(self):
+        """In place: tanh(self)."""
+        return self._inplace("tanh_", Tensor.tanh)
+
+    def exp_(self):
+        """In place: exp(self)."""
+        return self._inplace("exp_", Tensor.exp)
+
+    def log_(self):
+        """In place: log(self)."""
+        return self._inplace("log_", Tensor.log)
+
+    def sqrt_(self):
+        """In place: sqrt(self)."""
+        return self._inplace("sqrt_", Tensor.sqrt)
+
+    def abs_(self):
+        """In place: |self|."""
+        return self._inplace("abs_", Tensor.abs)
+
+    def neg_(self):
+        """In place: -self."""
+        return self._inplace("neg_", Tensor.__neg__)
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill in place with samples from U(a, b)."""
         from .random import rng
-        return self._inplace("uniform_", rng(generator).uniform(a, b, self.shape))
+        return self._assign("uniform_", Ellipsis, rng(generator).uniform(a, b, self.shape))
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill in place with samples from N(mean, std^2)."""
         from .random import rng
-        return self._inplace("normal_", rng(generator).normal(mean, std, self.shape))
+        return self._assign("normal_", Ellipsis, rng(generator).normal(mean, std, self.shape))
 
     # comparisons: boolean tensors, never recorded
     def _cmp(self, o, f):
@@ -829,8 +886,8 @@ class Tensor:
         return ops.Where.apply(_bool_mask(mask, self, value), np.asarray(_infer_array(value), dtype=self.dtype), self)
 
     def masked_fill_(self, mask, value):
-        """In-place ``masked_fill`` (on a tensor outside the graph, e.g. a mask being built)."""
-        return self._inplace("masked_fill_", np.where(_bool_mask(mask, self, value), value, self._data))
+        """In-place ``masked_fill``."""
+        return self._inplace("masked_fill_", lambda t: t.masked_fill(mask, value))
 
     # ------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, dtype=None):
@@ -1091,16 +1148,12 @@ class Tensor:
         return self._scatter(ops.ScatterAdd, "scatter_add", dim, index, src)
 
     def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
-        """In-place ``scatter`` (on a tensor outside the graph, as every in-place op here)."""
-        src = src.detach() if isinstance(src, Tensor) else src
-        out = self.detach()._scatter(ops.Scatter, "scatter_", dim, index, src, value, reduce)
-        return self._inplace("scatter_", out._data)
+        """In-place ``scatter``."""
+        return self._inplace("scatter_", lambda t: t._scatter(ops.Scatter, "scatter_", dim, index, src, value, reduce))
 
     def scatter_add_(self, dim, index, src):
-        """In-place ``scatter_add`` (on a tensor outside the graph)."""
-        src = src.detach() if isinstance(src, Tensor) else src
-        out = self.detach()._scatter(ops.ScatterAdd, "scatter_add_", dim, index, src)
-        return self._inplace("scatter_add_", out._data)
+        """In-place ``scatter_add``."""
+        return self._inplace("scatter_add_", lambda t: t._scatter(ops.ScatterAdd, "scatter_add_", dim, index, src))
 
     def index_add(self, dim, index, source, *, alpha=1):
         """A copy with ``alpha * source`` added along ``dim`` at the rows listed in the 1-D ``index``
@@ -1132,10 +1185,8 @@ class Tensor:
         return ops.IndexAdd.apply(self, idx, source, dim=d, alpha=alpha)
 
     def index_add_(self, dim, index, source, *, alpha=1):
-        """In-place ``index_add`` (on a tensor outside the graph)."""
-        source = source.detach() if isinstance(source, Tensor) else source
-        out = self.detach().index_add(dim, index, source, alpha=alpha)
-        return self._inplace("index_add_", out._data)
+        """In-place ``index_add``."""
+        return self._inplace("index_add_", lambda t: t.index_add(dim, index, source, alpha=alpha))
 
     def sort(self, dim=-1, descending=False, stable=False):
         """(values, indices) sorted along ``dim`` (ties keep their order)."""

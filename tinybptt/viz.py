@@ -119,7 +119,7 @@ def _graph_nodes(roots, who):
         if node in seen:
             continue
         seen.add(node)
-        stack.extend(x.grad_fn for x in node.inputs if x is not None and x.grad_fn is not None)
+        stack.extend(x.grad_fn for x in node.sources if x is not None and x.grad_fn is not None)
     return sorted(seen, key=lambda n: n.position)
 
 
@@ -174,7 +174,7 @@ class _Plan:
                 self.where[n] = (key, t)
         votes = defaultdict(int)  # a reverse sequence feeds step t from step t+1
         for n, (key, t) in self.where.items():
-            for x in n.inputs:
+            for x in n.sources:
                 w = self.where.get(x.grad_fn) if x is not None and x.grad_fn is not None else None
                 if w is not None and w[0] == key and w[1] != t:
                     votes[key] += 1 if t > w[1] else -1
@@ -203,7 +203,7 @@ class _Plan:
                 steps[self.where[n]].append(n)
         chosen = {}
         for n, (key, t) in self.where.items():
-            for x in n.inputs:
+            for x in n.sources:
                 p = x.grad_fn if x is not None else None
                 w = self.where.get(p)
                 if w is not None and w[0] == key and w[1] != t:
@@ -264,7 +264,7 @@ class _Plan:
         leaf_ids = {}
         for n in self.nodes:
             dst = self.unit_of[n]
-            for x in n.inputs:
+            for x in n.sources:
                 if x is None:
                     continue
                 if x.grad_fn is not None:
@@ -312,7 +312,7 @@ class _Plan:
         for n in self.nodes:
             if n not in self.where:
                 s = set()
-                for x in n.inputs:
+                for x in n.sources:
                     if x is not None and x.grad_fn is not None:
                         p = x.grad_fn
                         s |= {self.unit_of[p].uid} if p in self.where else sees.get(p, set())
@@ -320,7 +320,7 @@ class _Plan:
         out = defaultdict(set)
         for n in attn:
             dst = self.unit_of[n]
-            for x in n.inputs:
+            for x in n.sources:
                 if x is None or x.grad_fn is None:
                     continue
                 p = x.grad_fn

@@ -11,9 +11,14 @@ from ..tensor import Tensor, _infer_array
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+def _apply(input, inplace, name, fn):
+    """fn(input), or with ``inplace`` the same written into ``input`` (recorded in a graph, see Tensor._inplace)."""
+    return input._inplace(name, fn) if inplace else fn(input)
+
+
 def relu(input, inplace=False):
-    """Elementwise max(x, 0); ``inplace`` is accepted for PyTorch compatibility, the result is always new."""
-    return input.relu()
+    """Elementwise max(x, 0); ``inplace=True`` changes ``input`` and returns it, as in PyTorch."""
+    return _apply(input, inplace, "relu_", Tensor.relu)
 
 
 def tanh(input):
@@ -48,14 +53,12 @@ def log_softmax(x, dim=None, dtype=None):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x where x > 0, else negative_slope * x (slope negative_slope at 0, as PyTorch)."""
-    x = input
-    return ops.Where.apply(x._data > 0, x, x * negative_slope)
+    return _apply(input, inplace, "leaky_relu_", lambda x: ops.Where.apply(x._data > 0, x, x * negative_slope))
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x where x > 0, else alpha * (exp(x) - 1) (slope alpha at 0, as PyTorch)."""
-    x = input
-    return ops.Where.apply(x._data > 0, x, (x.clamp(max=0).exp() - 1) * alpha)
+    return _apply(input, inplace, "elu_", lambda x: ops.Where.apply(x._data > 0, x, (x.clamp(max=0).exp() - 1) * alpha))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -67,8 +70,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
-    x = input
-    return x * x.sigmoid()
+    return _apply(input, inplace, "silu_", lambda x: x * x.sigmoid())
 
 
 def gelu(input, approximate="none"):
@@ -144,7 +146,7 @@ def linear(input, weight, bias=None):
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training).
 
-    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+    ``inplace=True`` changes ``input`` and returns it, as in PyTorch.
     """
     x = input
     if not 0.0 <= p <= 1.0:
@@ -152,9 +154,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
+        return _apply(x, inplace, "dropout_", lambda t: t * 0.0)
     mask = (rng().random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
-    return ops.Dropout.apply(x, mask)
+    return _apply(x, inplace, "dropout_", lambda t: ops.Dropout.apply(t, mask))
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,

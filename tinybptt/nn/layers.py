@@ -122,7 +122,7 @@ class Dropout(Module):
 
     def forward(self, input):
         """Drop and rescale by 1/(1-p) in training mode; return ``input`` unchanged in eval mode."""
-        return F.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         """The constructor arguments shown inside repr()."""
@@ -141,12 +141,16 @@ class _Activation(Module):
 
 
 class _InplaceActivation(_Activation):
-    def __init__(self, inplace=False):  # accepted for PyTorch compatibility; the result is always new
+    def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
+    def forward(self, input):
+        """Apply the activation elementwise (into ``input`` itself when ``inplace``)."""
+        return type(self).fn(input, inplace=self.inplace)
+
     def extra_repr(self):
-        """'inplace=True' when it was asked for (the result is a new tensor either way)."""
+        """'inplace=True' when it was asked for."""
         return "inplace=True" if self.inplace else ""
 
 
@@ -179,7 +183,7 @@ class LeakyReLU(Module):
 
     def forward(self, input):
         """Apply leaky ReLU elementwise."""
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         """The constructor arguments shown inside repr()."""
@@ -195,7 +199,7 @@ class ELU(Module):
 
     def forward(self, input):
         """Apply ELU elementwise."""
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self):
         """The constructor arguments shown inside repr()."""

@@ -24,6 +24,38 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 IncompatibleKeys = _IncompatibleKeys
 
 
+class StateArray(np.ndarray):
+    """A ``state_dict`` value: a numpy array sharing memory with its parameter (as PyTorch's
+    state_dict tensors do) that PyTorch also takes as a tensor, so
+    ``torch_model.load_state_dict(model.state_dict())`` works unchanged, as do
+    ``torch.from_numpy(v)`` and ``torch.tensor(v)``.  ``numpy()``, ``detach()``, ``cpu()`` and
+    ``clone()`` behave as on a tensor."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        import torch  # only PyTorch calls this, so it is installed
+
+        def convert(a):
+            if isinstance(a, StateArray):
+                return torch.from_numpy(a.numpy())
+            return type(a)(convert(x) for x in a) if isinstance(a, (list, tuple)) else a
+        return func(*convert(args), **{k: convert(v) for k, v in (kwargs or {}).items()})
+
+    def numpy(self):
+        """The values as a plain numpy array (shares memory)."""
+        return self.view(np.ndarray)
+
+    def detach(self):
+        """Itself: a state_dict value is never part of a graph."""
+        return self
+
+    cpu = detach
+
+    def clone(self):
+        """A copy that no longer shares memory with the parameter."""
+        return self.copy()
+
+
 def _typename(obj):
     return type(obj).__name__
 
@@ -342,13 +374,16 @@ class Module:
         return out
 
     def state_dict(self, destination=None, prefix="", keep_vars=False):
-        """An ordered dict of dotted names to numpy arrays (copies) of parameters and buffers.
+        """An ordered dict of dotted names to the values of parameters and buffers.
 
-        With ``keep_vars=True`` the values are the Parameter/buffer tensors themselves.
+        As in PyTorch the values share memory with the parameters (``copy.deepcopy`` the
+        dict to keep a snapshot); they are numpy arrays that PyTorch also accepts as
+        tensors (``StateArray``).  With ``keep_vars=True`` the values are the
+        Parameter/buffer tensors themselves.
         """
         out = OrderedDict() if destination is None else destination
         for name, t in self._state_tensors(prefix):
-            out[name] = t if keep_vars else np.array(t._data, copy=True)
+            out[name] = t if keep_vars else t._data.view(StateArray)
         return out
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
