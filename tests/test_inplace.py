@@ -174,3 +174,30 @@ def test_graph_with_in_place_ops_renders():
     loss = (e + s).sum()
     src = tb.viz.draw(loss).source
     assert "Relu" in src and "Exp" in src
+
+
+def test_filling_an_outputs_tensor_keeps_memory_linear_in_steps():
+    import tracemalloc
+    w = tb.tensor(np.random.default_rng(0).standard_normal((8, 1000)), requires_grad=True)
+    outputs = tb.zeros(100, 8, 1000, dtype=tb.float64)  # 6.4 MB
+    tracemalloc.start()
+    for t in range(100):
+        outputs[t] = w * t  # each step's value: 64 kB
+    loss = (outputs * outputs).sum()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # writing into the buffer, as PyTorch does; a copy per assignment would hold 100 x 6.4 MB
+    assert peak < 4 * outputs.detach().numpy().nbytes
+    loss.backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * w.detach().numpy() * sum(t * t for t in range(100)))
+    # a view alive (here one a record uses): the assignment must not write under it, so it copies;
+    # the view keeps its values (README: views taken before an in-place change keep the old values)
+    buf = tb.zeros(3, 8, 1000, dtype=tb.float64)
+    buf[0] = w * 5
+    view = buf[0]
+    kept = (view * view).sum()
+    buf[0] = w * 0
+    assert np.array_equal(view.detach().numpy(), 5 * w.detach().numpy())
+    w.grad = None
+    kept.backward()
+    np.testing.assert_allclose(w.grad.numpy(), 50 * w.detach().numpy())

@@ -542,6 +542,9 @@ def rebase(t, old, result, name):
     new.outputs = tuple(weakref.ref(t) if r() is result else r for r in new.outputs)
     t._version += 1
     new.out_version = t._version
+    # what backward needs of the old value its records saved themselves; the alias only routes
+    # gradients, so it keeps the shape and dtype, not the array (which can be freed)
+    old._data = np.broadcast_to(np.zeros((), t._data.dtype), t._data.shape)
     # as in PyTorch: hooks registered before belong to the old value, retain_grad() moves to the new one
     old._hooks, t._hooks = t._hooks, None
     new.watched = t._retains_grad

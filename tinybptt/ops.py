@@ -826,11 +826,12 @@ class GetItem(Function):
 
 class SetItem(Function):
     """A copy of ``a`` with ``a[index] = value``: how an assignment, ``copy_`` or ``fill_`` into a tensor
-    of a graph is recorded.  The overwritten elements get no gradient; ``value`` gets theirs."""
+    of a graph is recorded.  The overwritten elements get no gradient; ``value`` gets theirs.
+    ``inplace``: write into ``a`` itself (when nothing else holds it, see ``Tensor._assign``)."""
 
-    def forward(self, a, value, index):
+    def forward(self, a, value, index, inplace=False):
         self.index = index
-        out = a.copy()
+        out = a if inplace else a.copy()
         out[index] = value
         return out
 

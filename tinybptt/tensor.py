@@ -1,6 +1,7 @@
 """Tensor: an ``np.ndarray`` plus what autograd needs (grad, grad_fn, hooks)."""
 import collections
 import numbers
+import sys
 import warnings
 import weakref
 
@@ -379,7 +380,10 @@ class Tensor:
         """self[index] = value in place (``__setitem__``, ``copy_``, ``fill_``); recorded when in a graph."""
         self._check_inplace(name)
         if autograd.is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)):
-            return self._inplace(name, lambda t: ops.SetItem.apply(t, value, index=index))
+            # no record saved this array and no view of it exists when this tensor holds the only
+            # reference: then the assignment writes into it (a decoder filling outputs[t] stays O(T))
+            sole = sys.getrefcount(self._data) == 2
+            return self._inplace(name, lambda t: ops.SetItem.apply(t, value, index=index, inplace=sole))
         self._data[index] = value._data if isinstance(value, Tensor) else _infer_array(value, self.dtype)
         self._bump_version()
         return self
