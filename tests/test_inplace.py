@@ -201,3 +201,15 @@ def test_filling_an_outputs_tensor_keeps_memory_linear_in_steps():
     w.grad = None
     kept.backward()
     np.testing.assert_allclose(w.grad.numpy(), 50 * w.detach().numpy())
+
+
+def test_a_change_in_memory_before_an_in_place_op_in_the_graph_is_still_caught():
+    w = tb.tensor(W0.copy(), requires_grad=True)
+    s = w * 2
+    y = (s * w).sum()  # Mul saved s's array
+    with tb.no_grad():
+        s.mul_(10)  # changes that array in memory
+    s.add_(1)  # recorded: s takes a new array
+    with pytest.raises(RuntimeError, match="saved by Mul .*modified by an in-place operation; it is at version 1; "
+                                           "expected version 0"):
+        y.backward()

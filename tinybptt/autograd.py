@@ -494,7 +494,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 def _check_versions(node):
     """Raise if a tensor whose array the op saved was changed in place after the op was recorded."""
-    changed = [(x, v) for x, v in zip(node.sources, node.versions) if x is not None and x._version != v]
+    changed = [(x, v) for x, v in zip(node.inputs, node.versions) if x is not None and x._version != v]
+    if changed:  # an input changed in a graph since (rebase) is checked as the value this record used
+        changed = [(x, v) for x, v in ((as_recorded(x, v), v) for x, v in changed) if x._version != v]
     if node.watched:
         changed += [(x, node.out_version) for x in (ref() for ref in node.outputs)
                     if x is not None and x._version != node.out_version]
@@ -534,6 +536,7 @@ def rebase(t, old, result, name):
     if result.shape != t.shape:
         raise RuntimeError(f"{name}: output with shape {list(t.shape)} doesn't match the broadcast shape "
                            f"{list(result.shape)}")
+    changed_before = t._version != (node.out_version if node is not None else 0)  # in memory, e.g. under no_grad
     if node is not None:
         node.outputs = tuple(weakref.ref(old) if r() is t else r for r in node.outputs)
     history = getattr(t, "_rebased", None) or []
@@ -542,9 +545,11 @@ def rebase(t, old, result, name):
     new.outputs = tuple(weakref.ref(t) if r() is result else r for r in new.outputs)
     t._version += 1
     new.out_version = t._version
-    # what backward needs of the old value its records saved themselves; the alias only routes
-    # gradients, so it keeps the shape and dtype, not the array (which can be freed)
-    old._data = np.broadcast_to(np.zeros((), t._data.dtype), t._data.shape)
+    if not changed_before:
+        # what backward needs of the old value its records saved themselves; the alias only routes
+        # gradients, so it keeps the shape and dtype, not the array (which can be freed).  (After a
+        # change in memory the array stays: backward checks records that saved it against it.)
+        old._data = np.broadcast_to(np.zeros((), t._data.dtype), t._data.shape)
     # as in PyTorch: hooks registered before belong to the old value, retain_grad() moves to the new one
     old._hooks, t._hooks = t._hooks, None
     new.watched = t._retains_grad
