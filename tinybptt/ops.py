@@ -990,16 +990,19 @@ class CrossEntropy(Function):
         if reduction == "sum":
             return np.asarray(losses.sum(), logits.dtype)
         self.denom = weight[self.target[valid]].sum(dtype=logits.dtype)
-        with np.errstate(invalid="ignore"):  # every target ignored: 0/0 = nan, as PyTorch
-            return np.asarray(losses.sum() / self.denom, logits.dtype)
+        self.any_valid = bool(valid.any())
+        if not self.denom:  # every target ignored or of weight 0: nan (PyTorch's 0/0), also with smoothing
+            return np.asarray(np.nan, logits.dtype)
+        return np.asarray(losses.sum() / self.denom, logits.dtype)
 
     def backward(self, g):
         n = self.logp.shape[0]
         if self.reduction == "none":
             g = np.ascontiguousarray(g, self.logp.dtype)
         else:
-            # every target ignored: the mean is 0/0 = nan, but no logit affects it (PyTorch's grad is 0)
-            scale = (g / self.denom if self.denom else 0) if self.reduction == "mean" else g
+            # a zero total weight: nan gradients for the rows of non-ignored targets, zeros for the
+            # ignored rows (every target ignored: all zero), as PyTorch's
+            scale = g if self.reduction != "mean" else g / self.denom if self.denom else np.nan if self.any_valid else 0
             g = np.full(n, scale, self.logp.dtype)
         out = np.empty_like(self.logp)
         kernels().cross_entropy_backward(g, self.logp, self.target, self.weight, self.ignore_index,

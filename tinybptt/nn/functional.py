@@ -339,8 +339,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         return losses.reshape(shape)
     if reduction == "sum":
         return losses.sum()
-    if wt.sum() == 0:  # every target ignored: nan, as PyTorch, yet a zero gradient (not 0/0)
-        return losses.sum() + np.nan
+    if wt.sum() == 0:  # 0/0 = nan, as PyTorch; its gradient is nan at non-ignored targets, 0 at ignored ones
+        return (losses * np.where(valid, np.nan, 0).astype(input.dtype)).sum() + np.nan
     return losses.sum() / wt.sum()
 
 
