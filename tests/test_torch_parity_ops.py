@@ -205,6 +205,34 @@ def test_masked_fill_broadcasts_mask_and_0d_value_like_torch():
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("dtypes", [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)])
+def test_masked_fill_value_tensor_gets_its_gradient_like_torch(dtypes):
+    xd, vd = dtypes
+    rng = np.random.default_rng(2)
+    x, mask, g = rng.standard_normal((2, 3, 4)).astype(xd), rng.random((3, 1)) < 0.5, rng.standard_normal((2, 3, 4))
+    results = []
+    for lib in (tb, torch):
+        a, v = lib.tensor(x, requires_grad=True), lib.tensor(np.array(1.5, vd), requires_grad=True)
+        out = a.masked_fill(lib.tensor(mask), v)
+        (out * lib.tensor(g.astype(xd))).sum().backward()
+        results.append([out.detach().numpy(), a.grad.numpy(), v.grad.numpy()])
+    for ours, theirs in zip(*results):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, **TOL[xd])
+
+
+def test_where_takes_a_uint8_condition_with_torchs_deprecation_warning():
+    rng = np.random.default_rng(3)
+    cond, x, y = (rng.random((3, 4)) < 0.5).astype(np.uint8), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    with pytest.warns(UserWarning, match="where received a uint8 condition tensor"):
+        want = torch.where(torch.tensor(cond), torch.tensor(x), torch.tensor(y)).numpy()
+    with pytest.warns(UserWarning, match="where received a uint8 condition tensor"):
+        got = tb.where(tb.tensor(cond), tb.tensor(x), tb.tensor(y)).numpy()
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor"):
+        tb.where(tb.tensor(cond.astype(np.int64)), tb.tensor(x), tb.tensor(y))
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_of_0d_tensor_like_torch(name):
     want = getattr(torch.tensor(2.5), name)(0).item()

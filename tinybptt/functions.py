@@ -1,5 +1,6 @@
 """Free functions mirroring ``torch.*`` (each delegates to the op table)."""
 import builtins
+import warnings
 
 import numpy as np
 
@@ -24,6 +25,10 @@ def where(condition, input=None, other=None):
     if input is None and other is None:
         return tuple(Tensor(i) for i in np.nonzero(_infer_array(condition)))
     cond = _infer_array(condition)
+    if cond.dtype == np.uint8:  # deprecated in PyTorch, yet accepted with this warning
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed in "
+                      "a future version of PyTorch. Use a boolean condition instead.", UserWarning, stacklevel=2)
+        cond = cond.astype(bool)
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{cond.dtype}")

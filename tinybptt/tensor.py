@@ -886,8 +886,14 @@ class Tensor:
         return ops.LogSoftmax.apply(self, dim=dim)
 
     def masked_fill(self, mask, value):
-        """Where the bool ``mask`` (broadcast against this tensor) is True take ``value`` (a number or 0-d tensor)."""
-        return ops.Where.apply(_bool_mask(mask, self, value), np.asarray(_infer_array(value), dtype=self.dtype), self)
+        """Where the bool ``mask`` (broadcast against this tensor) is True take ``value`` (a number or 0-d tensor).
+
+        A 0-d ``value`` tensor that requires grad gets the gradient summed over the masked positions.
+        """
+        m = _bool_mask(mask, self, value)
+        if isinstance(value, Tensor) and value.requires_grad:
+            return ops.Where.apply(m, value if value.dtype == self.dtype else value.to(self.dtype), self)
+        return ops.Where.apply(m, np.asarray(_infer_array(value), dtype=self.dtype), self)
 
     def masked_fill_(self, mask, value):
         """In-place ``masked_fill``."""
