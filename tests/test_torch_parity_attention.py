@@ -154,6 +154,27 @@ def test_sdpa_attn_mask_with_is_causal_accepted_and_rejected_as_torch(rng, case)
         close(a.grad, b.grad, np.float64, f"grad of {name}")
 
 
+@pytest.mark.parametrize("qdtype, mask, exc", [
+    (np.float32, np.zeros((5, 6)), RuntimeError),  # a float64 mask for a float32 query
+    (np.float32, np.zeros((1, 6)), RuntimeError),
+    (np.float64, np.zeros((5, 6), np.int64), RuntimeError),
+    (np.float64, np.zeros((5, 6), np.float32), None),  # float32 masks are fine for any query
+    (np.float32, np.zeros((5, 6), np.float32), None),
+    (np.float32, np.zeros((5, 6), bool), None),
+], ids=["f64_mask_f32_query", "f64_row_mask_f32_query", "int_mask", "f32_mask_f64_query", "f32_both", "bool"])
+def test_sdpa_mask_dtypes_checked_as_torch(rng, qdtype, mask, exc):
+    (q, tq), (k, tk) = pair(rng.standard_normal((2, 5, 4)), qdtype), pair(rng.standard_normal((2, 6, 4)), qdtype)
+    if exc is not None:
+        with pytest.raises(exc):
+            torch.nn.functional.scaled_dot_product_attention(tq, tk, tk, attn_mask=torch.tensor(mask))
+        with pytest.raises(exc, match="scaled_dot_product_attention: Expected attn_mask dtype to be bool or float"):
+            F.scaled_dot_product_attention(q, k, k, attn_mask=mask)
+        return
+    out = F.scaled_dot_product_attention(q, k, k, attn_mask=tb.tensor(mask))
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tk, attn_mask=torch.tensor(mask))
+    close(out, tout, qdtype, "output")
+
+
 def test_sdpa_gqa_repeats_key_and_value_heads_separately(rng):
     (q, tq), (k, tk), (v, tv) = (pair(rng.standard_normal(s), np.float64) for s in
                                  ((2, 4, 5, 3), (2, 4, 6, 3), (2, 2, 6, 3)))
@@ -379,6 +400,41 @@ def test_multihead_attention_fully_masked_query_like_torch(rng, need_weights, ma
     np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)  # NaN where torch has NaN
     if need_weights:
         np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("qdtype", [np.float32, np.float64])
+@pytest.mark.parametrize("masks", [("f32", None), ("f64", None), (None, "f32"), ("bool", "f32"), ("f32", "f64"),
+                                   ("bool", "bool"), ("f64", "bool")])
+def test_multihead_attention_mask_dtypes_checked_and_warned_as_torch(rng, masks, qdtype, need_weights):
+    """A float mask must have the query's dtype with need_weights=True (torch's baddbmm), the query's
+    dtype or float32 without (its SDPA); masks of two dtypes give torch's deprecation warning."""
+    import warnings
+
+    def make(kind, shape):
+        if kind is None:
+            return None
+        m = np.zeros(shape, bool)
+        m[..., -1] = True
+        return m if kind == "bool" else np.where(m, -np.inf, 0.0).astype({"f32": np.float32, "f64": np.float64}[kind])
+    am, kpm = make(masks[0], (5, 6)), make(masks[1], (3, 6))
+    outcomes = []
+    for lib, dtype in ((torch, TORCH_DTYPE[qdtype]), (tb, qdtype)):
+        mha = lib.nn.MultiheadAttention(8, 2, dtype=dtype)
+        q, k = (lib.tensor(rng.standard_normal(s).astype(qdtype)) for s in ((5, 3, 8), (6, 3, 8)))
+        kw = {n: lib.tensor(m) for n, m in (("attn_mask", am), ("key_padding_mask", kpm)) if m is not None}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                mha(q, k, k, need_weights=need_weights, **kw)
+                raised = None
+            except RuntimeError as e:
+                raised = str(e)
+        outcomes.append((raised is None, any("Support for mismatched key_padding_mask and attn_mask" in str(w.message)
+                                             for w in caught)))
+        if raised is not None and lib is tb:
+            assert raised.startswith("MultiheadAttention") and "dtype" in raised
+    assert outcomes[0] == outcomes[1]
 
 
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax", "cross_entropy"])

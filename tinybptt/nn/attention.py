@@ -17,6 +17,7 @@ every key is masked gets all-zero weights and a zero output, never NaN
 (PyTorch's MultiheadAttention gives NaN there).
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -210,13 +211,14 @@ def _repeat_heads(q, kv, where):
 def _sdpa_bias(mask, shape, dtype, where):
     """SDPA's mask as an additive bias: bool True = may attend -> 0, False -> -inf; float as is."""
     m = mask._data if isinstance(mask, Tensor) else _infer_array(mask)
+    if m.dtype != np.bool_ and m.dtype not in (np.float32, dtype):
+        raise AttentionShapeError(f"{where}: Expected attn_mask dtype to be bool or float or to match query dtype, "
+                                  f"but got attn_mask.dtype: {m.dtype} and query.dtype: {dtype}")
     if m.ndim > len(shape) or not all(a in (1, b) for a, b in zip(m.shape[::-1], shape[::-1])):
         raise AttentionShapeError(f"{where}: attn_mask of shape {m.shape} does not broadcast to the "
                                   f"attention weights' shape {shape} (..., L, S)")
     if m.dtype == np.bool_:
         return np.where(m, dtype.type(0), dtype.type(-np.inf))
-    if m.dtype.kind != "f":
-        raise AttentionShapeError(f"{where}: attn_mask must be bool or float, got dtype {m.dtype}")
     if isinstance(mask, Tensor) and mask.requires_grad:
         return mask if mask.dtype == dtype else mask.to(dtype)  # a learnable bias gets its gradient
     return m.astype(dtype, copy=False)
@@ -237,6 +239,27 @@ def _mha_bias(mask, name, dtype):
     if isinstance(mask, Tensor) and mask.requires_grad:
         return mask if mask.dtype == dtype else mask.to(dtype)
     return m.astype(dtype, copy=False)
+
+
+def _check_mask_dtypes(attn_mask, key_padding_mask, dtype, need_weights):
+    """PyTorch's dtype rules for MultiheadAttention's masks: a warning when the two masks' dtypes differ;
+    the merged float mask (bool counts as the query's dtype) must have the query's dtype with
+    need_weights=True, else the query's dtype or float32 (as scaled_dot_product_attention)."""
+    where = "MultiheadAttention"
+    dtypes = [(m._data if isinstance(m, Tensor) else _infer_array(m)).dtype
+              for m in (attn_mask, key_padding_mask) if m is not None]
+    if not dtypes:
+        return
+    if len(dtypes) == 2 and dtypes[0] != dtypes[1]:
+        warnings.warn("Support for mismatched key_padding_mask and attn_mask is deprecated. Use same type for "
+                      "both instead.", UserWarning, stacklevel=5)
+    merged = np.result_type(*(dtype if d == np.bool_ else d for d in dtypes))
+    if need_weights and merged != dtype:
+        raise AttentionShapeError(f"{where}: the float masks (merged dtype {merged}) must have the query's dtype "
+                                  f"{dtype} with need_weights=True (Input dtypes must be the same)")
+    if merged not in (np.float32, dtype):
+        raise AttentionShapeError(f"{where}: Expected attn_mask dtype to be bool or float or to match query dtype, "
+                                  f"but got attn_mask.dtype: {merged} and query.dtype: {dtype}")
 
 
 def _add(a, b):
@@ -409,6 +432,8 @@ class MultiheadAttention(Module):
         # dropped and SDPA's causal mask (key j <= query i, over every key incl. bias_k and the
         # zero key) is used instead
         causal_hint = is_causal and key_padding_mask is None and not need_weights
+        if not causal_hint:
+            _check_mask_dtypes(attn_mask, key_padding_mask, query.dtype, need_weights)
 
         if query is key is value and self._qkv_same_embed_dim and self.bias_k is None:
             # self-attention: one GEMM for Q, K and V, split into per-head views in one record
