@@ -539,3 +539,36 @@ def test_nn_lstm_training_matches_torch_loop(form):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
     for p, q in zip(params, list(tl.parameters()) + list(th.parameters())):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_detach_in_place_of_hidden_state_matches_torch_and_views_raise():
+    """The PyTorch TBPTT idiom ``for h in hidden: h.detach_()`` trains as torch does; detach_ of a view of a
+    graph tensor (out[-1], h.squeeze(0), ...) raises torch's RuntimeError."""
+    tl = torch.nn.LSTM(3, 4, num_layers=2).double()
+    lstm = tb.nn.LSTM(3, 4, num_layers=2, dtype=tb.float64)
+    lstm.load_state_dict(tl.state_dict())
+    x = np.random.RandomState(0).randn(12, 2, 3)
+    runs = []
+    for lib, m in ((torch, tl), (tb, lstm)):
+        opt, hidden, losses = lib.optim.SGD(m.parameters(), lr=0.3), None, []
+        for s in range(0, 12, 4):
+            if hidden is not None:
+                for h in hidden:
+                    h.detach_()
+            opt.zero_grad()
+            out, hidden = m(lib.tensor(x[s:s + 4]), hidden)
+            loss = (out ** 2).mean()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        runs.append((losses, [p.detach().numpy() for p in m.parameters()]))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-10)
+    for a, b in zip(runs[1][1], runs[0][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    for lib in (torch, tb):
+        y = lib.randn(3, 2, requires_grad=True) * 2
+        for view in (y[-1], y.reshape(6), y.unsqueeze(0), y.T):
+            with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+                view.detach_()
+        z = y * 1
+        assert z.detach_() is z and not z.requires_grad and z.grad_fn is None

@@ -295,7 +295,16 @@ class Tensor:
         return t
 
     def detach_(self):
-        """Cut this tensor from the graph in place, making it a leaf."""
+        """Cut this tensor from the graph in place, making it a leaf.
+
+        As in PyTorch a view made in the graph (indexing, reshape, squeeze, permute, expand)
+        cannot be detached in place: use ``detach()``.
+        """
+        node = self.grad_fn
+        if node is not None and node.name in autograd.VIEW_OPS and \
+                not (node.name == "GetItem" and not autograd._basic_view(node)):
+            raise RuntimeError(f"Can't detach views in-place. Use detach() instead. (detach_ of a tensor of shape "
+                               f"{self.shape} made by {node.name.lower()} of another tensor of the graph)")
         self.grad_fn, self._requires_grad = None, False
         return self
 
