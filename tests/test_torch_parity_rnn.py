@@ -237,3 +237,54 @@ def test_nonpositive_length_message_is_torchs():
     # torch.nn.utils.rnn.pack_padded_sequence's wording (capital L), which users match on
     with pytest.raises(ValueError, match="Length of all samples has to be greater than 0"):
         nn.GRU(3, 4)(tb.randn(5, 2, 3), lengths=[0, 5])
+
+
+def _raises_like_torch(make):
+    """make(lib) must raise in both libraries, the same exception type; returns our message."""
+    with pytest.raises(Exception) as theirs:
+        make(torch)
+    with pytest.raises(Exception) as ours:
+        make(tb)
+    assert type(ours.value) is type(theirs.value), (theirs.value, ours.value)
+    return str(ours.value)
+
+
+@pytest.mark.parametrize("case", ["lstm_3_states", "lstm_1_state", "lstm_tensor_hx", "gru_tuple_hx", "lstmcell_tensor_hx",
+                                  "lstmcell_1_state", "gru_h0_dtype", "lstm_c0_dtype", "grucell_input_dtype",
+                                  "lstmcell_h_dtype", "rnncell_bad_nonlinearity", "grucell_negative_hidden"])
+def test_hidden_state_and_dtype_errors_match_torch(case):
+    """Wrong hidden states (count, container, dtype) raise PyTorch's exception types, naming the problem."""
+    def make(lib):
+        z = lib.zeros
+        if case == "lstm_3_states":
+            return lib.nn.LSTM(2, 3)(z(4, 1, 2), (z(1, 1, 3),) * 3)
+        if case == "lstm_1_state":
+            return lib.nn.LSTM(2, 3)(z(4, 1, 2), (z(1, 1, 3),))
+        if case == "lstm_tensor_hx":
+            return lib.nn.LSTM(2, 3)(z(4, 1, 2), z(1, 1, 3))
+        if case == "gru_tuple_hx":
+            return lib.nn.GRU(2, 3)(z(4, 1, 2), (z(1, 1, 3), z(1, 1, 3)))
+        if case == "lstmcell_tensor_hx":
+            return lib.nn.LSTMCell(2, 3)(z(4, 2), z(4, 3))
+        if case == "lstmcell_1_state":
+            return lib.nn.LSTMCell(2, 3)(z(4, 2), (z(4, 3),))
+        if case == "gru_h0_dtype":
+            return lib.nn.GRU(2, 3)(z(4, 1, 2), z(1, 1, 3, dtype=lib.float64))
+        if case == "lstm_c0_dtype":
+            return lib.nn.LSTM(2, 3)(z(4, 1, 2), (z(1, 1, 3), z(1, 1, 3, dtype=lib.float64)))
+        if case == "grucell_input_dtype":
+            return lib.nn.GRUCell(2, 3)(z(4, 2, dtype=lib.float64))
+        if case == "lstmcell_h_dtype":
+            return lib.nn.LSTMCell(2, 3)(z(4, 2), (z(4, 3, dtype=lib.float64), z(4, 3)))
+        if case == "rnncell_bad_nonlinearity":
+            cell = lib.nn.RNNCell(2, 3, nonlinearity="sigmoid")  # accepted: forward raises
+            return cell(z(4, 2))
+        return lib.nn.GRUCell(4, -1)
+    msg = _raises_like_torch(make)
+    expected = {"lstm_3_states": "expects two hidden states", "lstm_1_state": "got 1 of them",
+                "lstm_tensor_hx": "expects two hidden states", "gru_tuple_hx": "hx should be a Tensor, got a tuple",
+                "lstmcell_tensor_hx": "must be tuple of Tensors, not Tensor", "lstmcell_1_state": "got 1 of them",
+                "gru_h0_dtype": "got Double and Float", "lstm_c0_dtype": "got Double and Float",
+                "grucell_input_dtype": "got Double and Float", "lstmcell_h_dtype": "got Double and Float",
+                "rnncell_bad_nonlinearity": "Unknown nonlinearity: sigmoid", "grucell_negative_hidden": "negative"}
+    assert expected[case] in msg

@@ -319,6 +319,36 @@ def _check_dtype(x, w):
                          f"Convert input: input.to({w.dtype}), or convert model: model.to({x.dtype})")
 
 
+_DTYPE_NAMES = {"float64": "Double", "float32": "Float", "float16": "Half"}
+
+
+def _check_same_dtype(what, x, w):
+    """A state (or a cell's input) must have the weights' dtype: PyTorch's RuntimeError from its matmul."""
+    if x.dtype != w.dtype:
+        a, b = (_DTYPE_NAMES.get(str(d), str(d)) for d in (x.dtype, w.dtype))
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {a} and {b} ({what} is {x.dtype}, "
+                           f"the weights are {w.dtype})")
+
+
+def _state_tuple(name, hx, short=RuntimeError):
+    """An LSTM's (h, c) pair.  As in PyTorch more than two states raise RuntimeError, fewer raise ``short``
+    (IndexError for the layers, which index hx[1]); a Tensor counts its first axis."""
+    n = hx.shape[0] if isinstance(hx, Tensor) and hx.ndim else len(hx) if isinstance(hx, (tuple, list)) else 0
+    if n == 2 and not isinstance(hx, Tensor):
+        return hx
+    got = f"a Tensor of shape {tuple(hx.shape)}" if isinstance(hx, Tensor) else \
+        f"{n} of them" if isinstance(hx, (tuple, list)) else type(hx).__name__
+    raise (short if n < 2 else RuntimeError)(f"{name} expects two hidden states (h_0, c_0), got {got}")
+
+
+def _single_state(name, hx):
+    """An RNN's or GRU's state must be one tensor, not a tuple (as an LSTM's)."""
+    if isinstance(hx, (tuple, list)):  # PyTorch: AttributeError ("'tuple' object has no attribute 'dim'")
+        raise AttributeError(f"{name}: hx should be a Tensor, got a {type(hx).__name__} of {len(hx)} "
+                             f"(only LSTM takes a pair (h_0, c_0))")
+    return hx
+
+
 def _mode(module):
     return "RNN_" + module.nonlinearity.upper() if module.mode == "RNN" else module.mode
 
@@ -340,6 +370,10 @@ class _CellBase(Module):
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, fused=True):
         super().__init__()
         check_device(f"nn.{type(self).__name__}", device)
+        for what, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if isinstance(v, numbers.Integral) and v < 0:  # PyTorch's error from allocating the weights
+                raise RuntimeError(f"Trying to create tensor with negative dimension {v}: "
+                                   f"nn.{type(self).__name__} {what} must be >= 0")
         self.input_size, self.hidden_size, self.bias, self.fused = input_size, hidden_size, bias, fused
         g = GATES[self.mode]
         self.weight_ih = _new((g * hidden_size, input_size), dtype)
@@ -359,10 +393,16 @@ class _CellBase(Module):
     def forward(self, input, hx=None):
         """One step: returns h' (RNN, GRU) or (h', c') (LSTM); unbatched 1-D input allowed."""
         name, n_states = type(self).__name__, 2 if self.mode == "LSTM" else 1
+        if self.mode == "RNN" and self.nonlinearity not in ("tanh", "relu"):
+            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
         x = _tensor(input)
         if x.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.ndim}D instead")
-        states = None if hx is None else [_tensor(h) for h in (hx if n_states == 2 else (hx,))]
+        if hx is not None and n_states == 2 and isinstance(hx, Tensor):
+            raise TypeError("lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, not Tensor")
+        if hx is not None:
+            hx = _state_tuple("lstm_cell", hx) if n_states == 2 else (_single_state(name, hx),)
+        states = None if hx is None else [_tensor(h) for h in hx]
         for i, h in enumerate(states or ()):
             if h.ndim not in (1, 2):
                 what = f"hx[{i}]" if n_states == 2 else "hidden"
@@ -381,11 +421,11 @@ class _CellBase(Module):
         return new
 
     def _check(self, x, states):
-        _check_dtype(x, self.weight_ih)
+        _check_same_dtype("input", x, self.weight_ih)
         if x.shape[1] != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {x.shape[1]} expected {self.input_size}")
         for i, h in enumerate(states):
-            _check_dtype(h, self.weight_ih)
+            _check_same_dtype(f"hx[{i}]" if len(states) == 2 else "hx", h, self.weight_ih)
             if h.shape[0] != x.shape[0]:
                 raise RuntimeError(f"Input batch size {x.shape[0]} doesn't match hidden{i} batch size {h.shape[0]}")
             if h.shape[1] != self.hidden_size:
@@ -426,9 +466,8 @@ class RNNCell(_CellBase):
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None,
                  residual=False, fused=True):
-        _check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, bias, device, dtype, fused)
-        self.nonlinearity, self.residual = nonlinearity, residual
+        self.nonlinearity, self.residual = nonlinearity, residual  # as PyTorch, checked by forward
 
 
 class LSTMCell(_CellBase):
@@ -556,7 +595,7 @@ class _RNNBase(Module):
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {x.ndim}D{tensor_word} instead")
         batched, batch_dim = x.ndim == 3, 0 if self.batch_first else 1
         if hx is not None:
-            hs = [_tensor(h) for h in hx] if lstm else [_tensor(hx)]
+            hs = [_tensor(h) for h in _state_tuple("lstm", hx, short=IndexError)] if lstm else [_tensor(_single_state(name, hx))]
             want = 3 if batched else 2
             if any(h.ndim != want for h in hs):
                 kind = "batched 3-D" if batched else "unbatched 2-D"
@@ -584,7 +623,7 @@ class _RNNBase(Module):
                 if h.shape != expected:
                     what = f"hidden[{i}]" if lstm else "hidden"
                     raise RuntimeError(f"Expected {what} size {expected}, got {list(h.shape)}")
-                _check_dtype(h, self.weight_ih_l0)
+                _check_same_dtype(f"hx[{i}]" if lstm else "hx", h, self.weight_ih_l0)
         mask = None if lengths is None else _lengths_mask(lengths, steps, batch)
 
         layer_in, finals = x, []
