@@ -437,6 +437,56 @@ def test_multihead_attention_mask_dtypes_checked_and_warned_as_torch(rng, masks,
     assert outcomes[0] == outcomes[1]
 
 
+FAST_PATH_CASES = {  # torch's fast path runs for the first three only
+    "eval_no_grad": dict(),
+    "eval_frozen": dict(frozen=True),
+    "eval_no_grad_with_attn_mask": dict(attn_mask=True),
+    "training": dict(train=True),
+    "seq_first": dict(batch_first=False),
+    "odd_heads": dict(heads=1),
+    "query_requires_grad": dict(frozen=True, query_grad=True),
+    "cross_attention": dict(cross=True),
+    "add_zero_attn": dict(add_zero_attn=True),
+}
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("case", list(FAST_PATH_CASES))
+def test_multihead_attention_fully_padded_sequence_on_torchs_fast_path(rng, case, need_weights):
+    """torch's fast path (eval, batch-first self-attention, nothing to record) gives NaN for a query whose
+    every key is padding even with need_weights=False, where its ordinary path gives zeros."""
+    cfg = FAST_PATH_CASES[case]
+    bf, heads = cfg.get("batch_first", True), cfg.get("heads", 2)
+    pad = np.zeros((3, 5), bool)
+    pad[1] = True
+    pad[0, 3:] = True
+    x = rng.standard_normal((3, 5, 8) if bf else (5, 3, 8))
+    results = []
+    for lib, dtype in ((torch, torch.float64), (tb, np.float64)):
+        mha = lib.nn.MultiheadAttention(8, heads, batch_first=bf, add_zero_attn=cfg.get("add_zero_attn", False),
+                                        dtype=dtype)
+        if lib is tb:
+            mha.load_state_dict(theirs_state)
+        theirs_state = mha.state_dict()
+        mha.train(cfg.get("train", False))
+        if cfg.get("frozen"):
+            mha.requires_grad_(False)
+        q = lib.tensor(x, requires_grad=cfg.get("query_grad", False))
+        kv = lib.tensor(x.copy()) if cfg.get("cross") else q
+        kw = dict(key_padding_mask=lib.tensor(pad), need_weights=need_weights)
+        if cfg.get("attn_mask"):
+            kw = dict(attn_mask=lib.tensor(np.eye(5, dtype=bool)), need_weights=need_weights)
+        grad_mode = lib.enable_grad() if cfg.get("frozen") or cfg.get("train") else lib.no_grad()
+        with grad_mode:
+            out, w = mha(q, kv, kv, **kw)
+        results.append((out.detach().numpy(), None if w is None else w.detach().numpy()))
+    (a, wa), (b, wb) = results
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    if need_weights:
+        np.testing.assert_allclose(wa, wb, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax", "cross_entropy"])
 def test_fully_masked_softmax_row_is_nan_like_torch(fn):
     x = np.array([[-np.inf] * 3, [1.0, 2.0, 3.0]])

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..autograd import Function, scope
+from ..autograd import Function, is_grad_enabled, scope
 from ..random import rng
 from ..devices import check_device
 from ..tensor import Tensor, _infer_array, as_dtype, default_float
@@ -48,10 +48,11 @@ class ScaledDotProductAttention(Function):
     q (..., L, E), k (..., S, E), v (..., S, Ev) with equal leading dims; ``bias``
     broadcasts to (..., L, S) (-inf masks out); ``keep`` is the dropout mask,
     already scaled by 1/(1-p), or None.  With ``weights=True`` the (dropped-out)
-    attention weights are a second output.  Softmax runs in the numba kernels.
+    attention weights are a second output.  A fully masked query row gives zeros, or NaN
+    with ``weights=True`` or ``nan_rows=True``.  Softmax runs in the numba kernels.
     """
 
-    def forward(self, q, k, v, bias, scale, keep=None, weights=False):
+    def forward(self, q, k, v, bias, scale, keep=None, weights=False, nan_rows=False):
         self.qs, self.k, self.v, self.scale, self.keep = q * q.dtype.type(scale), k, v, scale, keep
         s = np.matmul(self.qs, np.swapaxes(k, -1, -2))  # (..., L, S), C-contiguous
         if bias is not None:
@@ -60,7 +61,7 @@ class ScaledDotProductAttention(Function):
             rows = s.reshape(-1, s.shape[-1])
             # in place; a fully masked row gives zeros, as torch's SDPA, or NaN when the weights are
             # asked for, as torch's MultiheadAttention(need_weights=True) and its explicit softmax
-            ops.kernels().softmax_forward(rows, rows, False, not weights)
+            ops.kernels().softmax_forward(rows, rows, False, not (weights or nan_rows))
         self.p = s
         pd = s if keep is None else s * keep
         out = np.matmul(pd, v)
@@ -108,17 +109,19 @@ def _causal_bias(L, S, dtype):
     return np.triu(np.full((L, S), -np.inf, dtype), 1)
 
 
-def attention(q, k, v, bias=None, scale=None, dropout_p=0.0, need_weights=False):
+def attention(q, k, v, bias=None, scale=None, dropout_p=0.0, need_weights=False, nan_rows=False):
     """The fused attention core on already-shaped q, k, v (leading dims broadcast).
 
     ``bias`` is an additive mask (array, or a Tensor that may require grad)
     broadcastable to (..., L, S).  Returns ``out`` or ``(out, weights)``.
+    A fully masked query row gives zeros, or NaN with ``need_weights`` or ``nan_rows``.
     """
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     q, k, v = (x if x.shape[:-2] == batch else x.expand(*batch, *x.shape[-2:]) for x in (q, k, v))
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     keep = _keep_mask(batch + (q.shape[-2], k.shape[-2]), dropout_p, q.dtype)
-    return ScaledDotProductAttention.apply(q, k, v, bias, scale=scale, keep=keep, weights=need_weights)
+    return ScaledDotProductAttention.apply(q, k, v, bias, scale=scale, keep=keep, weights=need_weights,
+                                           nan_rows=nan_rows)
 
 
 # ---------------------------------------------------------------- functional form
@@ -454,7 +457,9 @@ class MultiheadAttention(Module):
             bias = _causal_bias(L, k.shape[2], q.dtype)
 
         p = self.dropout if self.training else 0.0
-        out = attention(q, k, v, bias, None, p, need_weights)
+        # torch's fast path (its native kernel) gives NaN for a fully masked query even without weights
+        fast = batched and self._fast_path(query, key, value, attn_mask, key_padding_mask)
+        out = attention(q, k, v, bias, None, p, need_weights, fast)
         out, weights = out if need_weights else (out, None)
         # (N, H, L, D) -> (N, L, E) or (L, N, E)
         out = out.permute(0, 2, 1, 3) if batch_first else out.permute(2, 0, 1, 3)
@@ -467,6 +472,18 @@ class MultiheadAttention(Module):
             if not batched:
                 weights = weights.squeeze(0)
         return out, weights
+
+    def _fast_path(self, query, key, value, attn_mask, key_padding_mask):
+        """Whether PyTorch 2.13 takes MultiheadAttention's fast path (torch._native_multi_head_attention) for
+        batched inputs: batch-first self-attention (query is key is value) in eval mode, even num_heads,
+        packed in_proj with biases, no bias_k / zero attention, no float mask, and no grad to record."""
+        float_mask = any(m is not None and (m._data if isinstance(m, Tensor) else _infer_array(m)).dtype.kind == "f"
+                         for m in (attn_mask, key_padding_mask))
+        needs_grad = is_grad_enabled() and any(t is not None and t.requires_grad for t in (
+            query, self.in_proj_weight, self.in_proj_bias, self.out_proj.weight, self.out_proj.bias))
+        return (query is key is value and not self.training and self.batch_first
+                and self.num_heads % 2 == 0 and self._qkv_same_embed_dim and self.in_proj_bias is not None
+                and self.bias_k is None and not self.add_zero_attn and not float_mask and not needs_grad)
 
     def _split_heads(self, x, batch_first, parts=None):
         """(N, seq, E) or (seq, N, E) -> (N, H, seq, D) as a view; with ``parts``,
