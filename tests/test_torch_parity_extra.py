@@ -608,6 +608,28 @@ def test_class_loss_mean_with_zero_total_weight_is_nan_like_torch(fn, smoothing,
     np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("size_average, reduce", [(True, None), (False, None), (None, False), (False, True)])
+def test_class_losses_take_torchs_deprecated_size_average_and_reduce(size_average, reduce):
+    """Positional order as torch: (weight, size_average, ignore_index, reduce, reduction[, label_smoothing])."""
+    x = np.random.default_rng(4).standard_normal((5, 3))
+    target = np.array([0, 2, 1, 1, 2])
+    for ours, theirs in ((lambda a, t: F.cross_entropy(a, t, None, size_average, 1, reduce),
+                          lambda a, t: TF.cross_entropy(a, t, None, size_average, 1, reduce)),
+                         (lambda a, t: F.nll_loss(a, t, None, size_average, 1, reduce),
+                          lambda a, t: TF.nll_loss(a, t, None, size_average, 1, reduce)),
+                         (lambda a, t: tb.nn.CrossEntropyLoss(None, size_average, 1, reduce)(a, t),
+                          lambda a, t: torch.nn.CrossEntropyLoss(None, size_average, 1, reduce)(a, t)),
+                         (lambda a, t: tb.nn.NLLLoss(None, size_average, 1, reduce)(a, t),
+                          lambda a, t: torch.nn.NLLLoss(None, size_average, 1, reduce)(a, t))):
+        (a, t) = both(x, True)
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated") as want:
+            lt = theirs(t, torch.tensor(target))
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated") as got:
+            la = ours(a, tb.tensor(target))
+        assert str(got[0].message) == str(want[0].message)
+        close(la, lt, 1e-12)
+
+
 @pytest.mark.parametrize("case", [
     # (input shape, target, kwargs, exception, text as torch's)
     ((3, 4), np.array([0, 1]), {}, ValueError, "Expected input batch_size (3) to match target batch_size (2)."),

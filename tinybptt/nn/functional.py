@@ -192,6 +192,18 @@ def _renorm_rows(weight, rows, max_norm, norm_type):
         weight._version += 1
 
 
+def _legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's deprecated ``size_average`` / ``reduce`` as a ``reduction`` (with its warning), else ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+                  UserWarning, stacklevel=3)
+    return reduction
+
+
 def _check_reduction(name, reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r} "
@@ -275,13 +287,16 @@ def _out_of_bounds(name, t, c, ignore_index):
                          f"(Target {t[bad][0]} is out of bounds.)")
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
     """Softmax cross-entropy between logits (N, C) and class indices (N,), fused and stable.
 
     Also (C,) with a 0-d target, (N, C, d1, ...) with target (N, d1, ...), and
     class probabilities as a float target of the input's shape.
     ``reduction='mean'`` divides by the summed weight of the non-ignored targets, as PyTorch.
+    ``size_average`` / ``reduce``: PyTorch's deprecated form of ``reduction`` (with its warning).
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise LossArgumentError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. "
@@ -319,11 +334,13 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing):
     return losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.mean()
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of log-probabilities (N, C) at class indices (N,).
 
     Also (C,) with a 0-d target and (N, C, d1, ...) with target (N, d1, ...).
+    ``size_average`` / ``reduce``: PyTorch's deprecated form of ``reduction`` (with its warning).
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("nll_loss", reduction)
     input, t, shape = _class_rows("nll_loss", input, target)
     t = _targets("nll_loss", input, t)

@@ -746,27 +746,29 @@ class _Loss(Module):
 class CrossEntropyLoss(_Loss):
     """Module form of ``F.cross_entropy``."""
 
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                 label_smoothing=0.0):
+        super().__init__(F._legacy_reduction(size_average, reduce, reduction))
         self._weight_buffer("weight", weight)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
         """Cross-entropy of logits ``input`` against class indices or probabilities ``target``."""
-        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_Loss):
     """Module form of ``F.nll_loss``."""
 
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        super().__init__(F._legacy_reduction(size_average, reduce, reduction))
         self._weight_buffer("weight", weight)
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
         """Negative log-likelihood of log-probabilities ``input`` at class indices ``target``."""
-        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
