@@ -233,6 +233,30 @@ def test_where_takes_a_uint8_condition_with_torchs_deprecation_warning():
         tb.where(tb.tensor(cond.astype(np.int64)), tb.tensor(x), tb.tensor(y))
 
 
+@pytest.mark.parametrize("expr", [
+    "lib.isin(lib.arange(6).reshape(2, 3), lib.tensor([1, 4]))",
+    "lib.isin(lib.arange(6), lib.tensor([1, 4]), invert=True)",
+    "lib.isin(lib.arange(6), 3)",
+    "lib.isin(lib.tensor([1.0, 2.5]), lib.tensor([1, 2]))",
+    "lib.argwhere(lib.arange(6).reshape(2, 3) > 2)",
+    "(lib.arange(6).reshape(2, 3) > 2).argwhere()",
+    "lib.argwhere(lib.tensor(True))",
+    "lib.ones(3).new_ones((2, 2), dtype=lib.bool)",
+    "lib.arange(3).new_ones(2, 3)",
+])
+def test_mask_building_helpers_like_torch(expr):
+    got, want = eval(expr, {"lib": tb}), eval(expr, {"lib": torch})
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_isin_rejects_bool_like_torch():
+    with pytest.raises(RuntimeError, match="Unsupported input type encountered for isin"):
+        torch.isin(torch.tensor([True]), torch.tensor([1]))
+    with pytest.raises(RuntimeError, match="isin: Unsupported input type encountered for isin"):
+        tb.isin(tb.tensor([True]), tb.tensor([1]))
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_of_0d_tensor_like_torch(name):
     want = getattr(torch.tensor(2.5), name)(0).item()

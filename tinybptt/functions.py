@@ -706,6 +706,23 @@ def nonzero(input, *, as_tuple=False):
     return _t(input).nonzero(as_tuple=as_tuple)
 
 
+def argwhere(input):
+    """(n, ndim) int64 indices of the nonzero elements, as ``nonzero(input)``."""
+    return _t(input).argwhere()
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Bool tensor of ``elements``' shape, True where an element occurs in ``test_elements`` (False with ``invert``).
+
+    Either may be a number; bool inputs raise, as in PyTorch.  Not differentiable.
+    """
+    a, b = _infer_array(elements), _infer_array(test_elements)
+    if a.dtype == np.bool_ or b.dtype == np.bool_:
+        raise RuntimeError(f"isin: Unsupported input type encountered for isin(): Bool (elements {a.dtype}, "
+                           f"test_elements {b.dtype})")
+    return Tensor(np.isin(a, b, assume_unique=assume_unique, invert=invert))
+
+
 def lerp(input, end, weight):
     """input + weight * (end - input)."""
     return _t(input).lerp(end, weight)

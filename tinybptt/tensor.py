@@ -455,7 +455,8 @@ class Tensor:
 
     def new_ones(self, *size, dtype=None):
         """Ones of ``size`` with this tensor's dtype (unless ``dtype``)."""
-        return self.new_zeros(*size, dtype=dtype) + 1
+        size = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        return Tensor._wrap(np.ones(size, as_dtype(dtype) or self.dtype))
 
     def new_full(self, size, fill_value, dtype=None):
         """``fill_value`` everywhere in ``size``, with this tensor's dtype (unless ``dtype``)."""
@@ -1231,6 +1232,10 @@ class Tensor:
         if as_tuple:
             return tuple(Tensor._wrap(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(self._data)))
         return Tensor._wrap(np.argwhere(self._data).astype(np.int64))
+
+    def argwhere(self):
+        """(n, ndim) int64 indices of the nonzero elements, as ``nonzero()``."""
+        return self.nonzero()
 
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
         """The distinct values in ascending order (always sorted, as torch on the CPU), or the distinct
