@@ -288,3 +288,13 @@ def test_hidden_state_and_dtype_errors_match_torch(case):
                 "grucell_input_dtype": "got Double and Float", "lstmcell_h_dtype": "got Double and Float",
                 "rnncell_bad_nonlinearity": "Unknown nonlinearity: sigmoid", "grucell_negative_hidden": "negative"}
     assert expected[case] in msg
+
+
+def test_layer_mode_attribute_matches_torch():
+    """``mode`` names the cell as PyTorch: RNN_TANH / RNN_RELU, LSTM, GRU; the relu layer still computes relu."""
+    for kind, (ours, theirs, extra) in LAYER_CASES.items():
+        assert ours(5, 6, **extra).mode == theirs(5, 6, **extra).mode
+    m, tm = pair("rnn_relu", "to_torch")
+    x = np.random.RandomState(0).randn(4, 2, 5)
+    np.testing.assert_allclose(m(tb.tensor(x))[0].detach().numpy(), tm(torch.tensor(x))[0].detach().numpy(),
+                               rtol=1e-10, atol=1e-12)

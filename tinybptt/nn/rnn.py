@@ -350,7 +350,7 @@ def _single_state(name, hx):
 
 
 def _mode(module):
-    return "RNN_" + module.nonlinearity.upper() if module.mode == "RNN" else module.mode
+    return "RNN_" + module.nonlinearity.upper() if module.mode == "RNN" else module.mode  # a cell's mode is 'RNN'
 
 
 def _uniform_init(module):
@@ -591,7 +591,7 @@ class _RNNBase(Module):
         lstm, name = self.mode == "LSTM", type(self).__name__
         x = _tensor(input)
         if x.ndim not in (2, 3):
-            tensor_word = " tensor" if self.mode == "RNN" else ""
+            tensor_word = " tensor" if self.mode.startswith("RNN") else ""
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {x.ndim}D{tensor_word} instead")
         batched, batch_dim = x.ndim == 3, 0 if self.batch_first else 1
         if hx is not None:
@@ -718,6 +718,7 @@ class RNN(_RNNBase):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device,
                          dtype, fused)
         self.nonlinearity, self.residual = nonlinearity, residual
+        self.mode = "RNN_" + nonlinearity.upper()  # as PyTorch: 'RNN_TANH' or 'RNN_RELU', fixed at construction
 
     def extra_repr(self):
         return super().extra_repr() + (", residual=True" if self.residual else "")
