@@ -646,8 +646,14 @@ def test_class_losses_take_torchs_deprecated_size_average_and_reduce(size_averag
     ((3, 4), np.full((3, 4), 0.25), dict(ignore_index=1), RuntimeError,
      "ignore_index is not supported for floating point target"),
     ((3, 4), np.array([0, 1, 2]), dict(reduction="avg"), ValueError, "avg is not a valid value for reduction"),
+    ((3, 4), np.array([0, 1, 2]), dict(weight=np.ones(4, np.float32)), RuntimeError,
+     "expected scalar type Double but found Float"),
+    ((3, 4), np.array([0, 1, 2]), dict(weight=np.ones((1, 4))), RuntimeError,
+     "weight tensor should be defined either for all 4 classes or no classes but got weight tensor of shape: [1, 4]"),
+    ((3, 4), np.full((3, 4), 0.25), dict(weight=np.ones((1, 4))), RuntimeError,
+     "weight tensor should be defined either for all 4 classes or no classes but got weight tensor of shape: [1, 4]"),
 ], ids=["batch", "multi-target", "int-probabilities", "k-dim", "out-of-bounds", "weight-size", "smoothing",
-        "prob-ignore", "reduction"])
+        "prob-ignore", "reduction", "weight-dtype", "weight-2d", "prob-weight-2d"])
 def test_cross_entropy_bad_input_raises_like_torch(case):
     import re
     shape, target, kw, exc, text = case

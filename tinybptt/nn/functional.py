@@ -225,16 +225,23 @@ def _constant_arg(fn, arg, x):
                            "This input cannot have requires_grad True.")
 
 
-def _class_weight(name, weight, c, dtype):
-    """The per-class weight as a (C,) array of ``dtype`` (ones when None)."""
+def _class_weight(name, weight, c, dtype, same_dtype=True):
+    """The per-class weight as a (C,) array of ``dtype`` (ones when None).
+
+    As PyTorch, it must be 1-D, and with ``same_dtype`` (class-index targets) of the input's dtype.
+    """
     if weight is None:
         return np.ones(c, dtype)
     _constant_arg("nll_loss_forward", "weight", weight)
     w = _infer_array(weight)
-    if w.size != c:
+    if w.ndim != 1 or w.size != c:
         raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} classes or no classes "
                            f"but got weight tensor of shape: {list(w.shape)}")
-    return np.ascontiguousarray(w.reshape(c), dtype)
+    if same_dtype and w.dtype != dtype:
+        torch_name = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int"}
+        raise RuntimeError(f"{name}: expected scalar type {torch_name.get(np.dtype(dtype).name, dtype)} but found "
+                           f"{torch_name.get(w.dtype.name, w.dtype)} (weight {w.dtype}, input {np.dtype(dtype)})")
+    return np.ascontiguousarray(w, dtype)
 
 
 def _targets(name, input, target):
@@ -329,7 +336,7 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing):
     logp = input.log_softmax(cdim)
     if weight is not None:
         shape = (c,) + (1,) * (input.ndim - cdim - 1)
-        logp = logp * Tensor(_class_weight("cross_entropy", weight, c, input.dtype).reshape(shape))
+        logp = logp * Tensor(_class_weight("cross_entropy", weight, c, input.dtype, same_dtype=False).reshape(shape))
     losses = -(logp * y).sum(cdim)
     return losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.mean()
 
