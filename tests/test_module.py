@@ -335,6 +335,24 @@ def test_embedding_max_norm_matches_torch(rng):
     np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_embedding_scale_grad_by_freq_matches_torch(padding_idx):
+    """Each row's gradient is divided by how often its index occurs in the batch (was NotImplementedError)."""
+    theirs = torch.nn.Embedding(10, 4, padding_idx=padding_idx, scale_grad_by_freq=True).double()
+    ours = nn.Embedding(10, 4, padding_idx=padding_idx, scale_grad_by_freq=True, dtype=tb.float64)
+    assert repr(ours) == repr(theirs)
+    ours.load_state_dict(theirs.state_dict())
+    idx, cot = np.array([[1, 2, 2], [5, 1, 1]]), np.random.RandomState(0).randn(2, 3, 4)
+    (theirs(torch.tensor(idx)) * torch.tensor(cot)).sum().backward()
+    (ours(tb.tensor(idx)) * tb.tensor(cot)).sum().backward()
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
+    w = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    v = tb.tensor(w.detach().numpy(), requires_grad=True)
+    torch.nn.functional.embedding(torch.tensor(idx), w, scale_grad_by_freq=True).pow(2).sum().backward()
+    nn.functional.embedding(tb.tensor(idx), v, scale_grad_by_freq=True).pow(2).sum().backward()
+    np.testing.assert_allclose(v.grad.numpy(), w.grad.numpy(), rtol=1e-12)
+
+
 def test_container_indexing_like_torch():
     ours = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
     theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))

@@ -927,13 +927,13 @@ def chunk(t, chunks, dim=0):
 
 # ---------------------------------------------------------------- layers' primitives
 class Embedding(Function):
-    def forward(self, weight, idx, padding_idx=None):
+    def forward(self, weight, idx, padding_idx=None, scale_grad_by_freq=False):
         if idx.dtype.kind not in "iu":
             raise RuntimeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
         if idx.size and (idx.min() < 0 or idx.max() >= weight.shape[0]):
             raise IndexError(f"embedding: index out of range: indices span [{idx.min()}, {idx.max()}] "
                              f"but the table has {weight.shape[0]} rows")
-        self.idx, self.shape, self.padding_idx = idx, weight.shape, padding_idx
+        self.idx, self.shape, self.padding_idx, self.by_freq = idx, weight.shape, padding_idx, scale_grad_by_freq
         return weight[idx]
 
     def backward(self, g):
@@ -941,6 +941,9 @@ class Embedding(Function):
         # scatter-add rows in index order: the sums of np.add.at, without its per-element overhead
         kernels().scatter_add_rows(out, np.ascontiguousarray(self.idx.reshape(-1)),
                                    np.ascontiguousarray(g.reshape(-1, self.shape[1])))
+        if self.by_freq:  # each row's gradient divided by how often its index occurs in the batch
+            counts = np.bincount(self.idx.reshape(-1), minlength=self.shape[0])
+            out /= np.maximum(counts, 1).astype(out.dtype)[:, None]
         if self.padding_idx is not None:
             out[self.padding_idx] = 0
         return out, None

@@ -164,11 +164,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     """Rows of ``weight`` picked by the integer tensor ``input``.
 
     ``padding_idx``'s row gets no gradient; with ``max_norm`` the looked-up rows whose
-    ``norm_type``-norm exceeds it are first rescaled in place to that norm (as PyTorch).
+    ``norm_type``-norm exceeds it are first rescaled in place to that norm (as PyTorch);
+    ``scale_grad_by_freq`` divides each row's gradient by how often its index occurs in ``input``.
     Gradients are dense (``sparse`` is ignored).
     """
-    if scale_grad_by_freq:
-        raise NotImplementedError("embedding: scale_grad_by_freq=True is not supported by tinybptt")
     idx = _infer_array(input)
     if weight.ndim != 2:
         raise RuntimeError(f"embedding: 'weight' must be 2-D, got shape {weight.shape}")
@@ -179,7 +178,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         padding_idx %= weight.shape[0]
     if max_norm is not None and idx.dtype.kind in "iu" and idx.size and 0 <= idx.min() and idx.max() < len(weight):
         _renorm_rows(weight, np.unique(idx), max_norm, norm_type)
-    return ops.Embedding.apply(weight, idx, padding_idx=padding_idx)
+    return ops.Embedding.apply(weight, idx, padding_idx=padding_idx, scale_grad_by_freq=bool(scale_grad_by_freq))
 
 
 def _renorm_rows(weight, rows, max_norm, norm_type):

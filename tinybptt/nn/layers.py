@@ -52,7 +52,8 @@ class Embedding(Module):
 
     The ``padding_idx`` row starts at zero and gets no gradient.  With
     ``max_norm`` every looked-up row whose ``norm_type``-norm exceeds it is
-    rescaled in place to norm ``max_norm`` before the lookup, as in PyTorch.
+    rescaled in place to norm ``max_norm`` before the lookup, as in PyTorch.  With
+    ``scale_grad_by_freq`` a row's gradient is divided by how often it was looked up.
     Gradients are always dense (``sparse`` is accepted and ignored).
     """
 
@@ -60,10 +61,8 @@ class Embedding(Module):
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         check_device("nn.Embedding", device)
         super().__init__()
-        if scale_grad_by_freq:
-            raise NotImplementedError("Embedding: scale_grad_by_freq=True is not supported by tinybptt")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, False, sparse
+        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, scale_grad_by_freq, sparse
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise AssertionError(f"Padding_idx must be within num_embeddings (Embedding: padding_idx "
@@ -95,7 +94,8 @@ class Embedding(Module):
 
     def forward(self, input):
         """The rows of the table at the integer indices ``input``; shape input.shape + (embedding_dim,)."""
-        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq)
 
     def extra_repr(self):
         """The constructor arguments shown inside repr()."""
@@ -106,6 +106,8 @@ class Embedding(Module):
             s += f", max_norm={self.max_norm}"
         if self.norm_type != 2:
             s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
         if self.sparse:
             s += ", sparse=True"
         return s
