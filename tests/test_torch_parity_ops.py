@@ -250,6 +250,53 @@ def test_mask_building_helpers_like_torch(expr):
     np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
+@pytest.mark.parametrize("mask_shape, self_shape, source_size", [
+    ((2, 3), (2, 3), 6), ((3,), (2, 3), 6), ((2, 3), (3,), 10), ((2, 3), (2, 3), 0), ((2, 3), (2, 3), 3)],
+    ids=["same", "mask_broadcast", "self_broadcast", "empty_source", "nothing_masked"])
+@pytest.mark.parametrize("how", ["method", "function", "inplace"])
+def test_masked_scatter_values_and_gradients_like_torch(mask_shape, self_shape, source_size, how):
+    rng = np.random.default_rng(5)
+    mask = rng.random(mask_shape) < 0.5
+    if source_size in (0, 3):
+        mask[:] = False
+    x, src = rng.standard_normal(self_shape), rng.standard_normal(source_size)
+    results = []
+    for lib in (tb, torch):
+        a, s = lib.tensor(x, requires_grad=True), lib.tensor(src, requires_grad=True)
+        if how == "inplace":
+            if self_shape != np.broadcast_shapes(mask_shape, self_shape):
+                return  # an in-place op cannot grow its tensor
+            out = a * 1
+            out.masked_scatter_(lib.tensor(mask), s)
+        else:
+            m = lib.tensor(mask)
+            out = a.masked_scatter(m, s) if how == "method" else lib.masked_scatter(a, m, s)
+        (out * lib.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape))).sum().backward()
+        results.append([out.detach().numpy(), a.grad.numpy(), s.grad.numpy()])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+        assert ours.shape == theirs.shape
+
+
+@pytest.mark.parametrize("mask, source, message", [
+    (np.ones((2, 3), np.int32), np.zeros(6), "masked_scatter_ only supports boolean masks"),
+    (np.ones((2, 3), bool), np.zeros(6, np.float32), "masked_scatter: expected self and source to have same dtypes"),
+    (np.ones((2, 3), bool), np.zeros(5), "Number of elements of source < number of ones in mask"),
+])
+def test_masked_scatter_rejects_what_torch_rejects(mask, source, message):
+    x = np.zeros((2, 3))
+    with pytest.raises(RuntimeError, match=message):
+        torch.tensor(x).masked_scatter(torch.tensor(mask), torch.tensor(source))
+    with pytest.raises(RuntimeError, match=message):
+        tb.tensor(x).masked_scatter(tb.tensor(mask), tb.tensor(source))
+
+
+def test_logical_xor_function_like_torch():
+    a, b = np.array([True, True, False, False]), np.array([True, False, True, False])
+    np.testing.assert_array_equal(tb.logical_xor(tb.tensor(a), tb.tensor(b)).numpy(),
+                                  torch.logical_xor(torch.tensor(a), torch.tensor(b)).numpy())
+
+
 def test_isin_rejects_bool_like_torch():
     with pytest.raises(RuntimeError, match="Unsupported input type encountered for isin"):
         torch.isin(torch.tensor([True]), torch.tensor([1]))

@@ -24,7 +24,7 @@ from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, e
                         repeat_interleave, diff, count_nonzero, outer, ger, scatter, scatter_add, index_add,
                         einsum, add, sub, subtract, mul, multiply, div, divide, true_divide, floor_divide, remainder,
                         fmod, clone, detach, eq, ne, lt, le, gt, ge, rsqrt, reciprocal, unique, bincount, nonzero,
-                        lerp, argwhere, isin)
+                        lerp, argwhere, isin, masked_scatter, logical_xor)
 from .devices import device
 from .gradcheck import GradcheckError, gradcheck
 from .random import Generator, default_generator, initial_seed, manual_seed, seed

@@ -414,6 +414,16 @@ def masked_select(x, mask):
     return _t(x).masked_select(mask)
 
 
+def masked_scatter(input, mask, source):
+    """``input`` with the positions where the bool ``mask`` is True filled by ``source``'s first elements."""
+    return _t(input).masked_scatter(mask, source)
+
+
+def logical_xor(input, other):
+    """Elementwise exclusive or of the truth values, a bool tensor."""
+    return _t(input).logical_xor(other)
+
+
 def movedim(x, source, destination):
     """Move dimension(s) ``source`` to position(s) ``destination``."""
     return _t(x).movedim(source, destination)

@@ -1499,6 +1499,32 @@ class Tensor:
         x = self if self.shape == shape else self.expand(shape)
         return x[np.broadcast_to(m, shape)]
 
+    def masked_scatter(self, mask, source):
+        """This tensor with the positions where the bool ``mask`` (broadcast with it) is True filled by
+        the first elements of ``source`` in row-major order; gradients reach both tensors."""
+        m = _infer_array(mask)
+        if m.dtype != np.bool_:
+            raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype {m.dtype}")
+        source = source if isinstance(source, Tensor) else Tensor(_infer_array(source))
+        if source.dtype != self.dtype:
+            raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got {self.dtype} "
+                               f"and {source.dtype}")
+        ops._broadcast_check("masked_scatter", m, self._data)
+        m = np.broadcast_to(m, np.broadcast_shapes(m.shape, self.shape))
+        n = int(m.sum())
+        if n > source.numel():
+            raise RuntimeError(f"masked_scatter: Number of elements of source < number of ones in mask "
+                               f"({source.numel()} < {n}; source {source.shape}, mask {m.shape})")
+        if source.numel() == 0:  # nothing masked; source still gets its (empty) gradient
+            return ops.Where.apply(m, self, self) + source.sum()
+        pos = np.zeros(m.shape, np.int64)
+        pos[m] = np.arange(n)  # the source element each masked position takes (0, unused, elsewhere)
+        return ops.Where.apply(m, source.reshape(-1)[pos], self)
+
+    def masked_scatter_(self, mask, source):
+        """In-place ``masked_scatter``."""
+        return self._inplace("masked_scatter_", lambda t: t.masked_scatter(mask, source))
+
     def movedim(self, source, destination):
         """Move dims ``source`` (int or tuple) to positions ``destination``."""
         src = [_dim(d, self.ndim, "movedim") for d in np.atleast_1d(source)]
