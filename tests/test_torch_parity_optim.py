@@ -634,3 +634,46 @@ def test_new_scheduler_errors_match_torch():
                                              "but got scheduler LinearLR at index 1 has"):
             lib.optim.lr_scheduler.SequentialLR(o1, [lib.optim.lr_scheduler.ConstantLR(o1),
                                                      lib.optim.lr_scheduler.LinearLR(o2)], milestones=[3])
+
+
+def _custom_adam(lib):
+    """A hand-written optimizer as users subclass Optimizer: Tensor buffers and an int step in its state."""
+    class HandAdam(lib.optim.Optimizer):
+        def __init__(self, params, lr=0.01):
+            super().__init__(params, dict(lr=lr))
+
+        @lib.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    st = self.state[p]
+                    if not st:
+                        st["step"], st["m"], st["v"] = 0, lib.zeros_like(p), lib.zeros_like(p)
+                    st["step"] += 1
+                    st["m"].mul_(0.9).add_(p.grad, alpha=0.1)
+                    st["v"].mul_(0.999).addcmul_(p.grad, p.grad, value=0.001)
+                    denom = (st["v"] / (1 - 0.999 ** st["step"])).sqrt().add_(1e-8)
+                    p.addcdiv_(st["m"], denom, value=-group["lr"] / (1 - 0.9 ** st["step"]))
+    return HandAdam
+
+
+def test_custom_optimizer_state_round_trip_keeps_tensors_and_int_step_like_torch():
+    """load_state_dict of a user's Optimizer subclass keeps its Tensor buffers as Tensors (were numpy arrays,
+    breaking st['m'].mul_) and its int step as int (was a float32 array, lowering 0.9 ** step to float32);
+    training on after the round trip equals torch's."""
+    results = []
+    for lib in (torch, tb):
+        p = lib.tensor(np.array([1.0, -2.0, 0.5]), requires_grad=True)
+        opt = _custom_adam(lib)([p])
+        for i in range(6):
+            if i == 3:
+                fresh = _custom_adam(lib)([p])
+                fresh.load_state_dict(copy.deepcopy(opt.state_dict()))
+                st = fresh.state[p]
+                assert isinstance(st["m"], lib.Tensor) and type(st["step"]) is int
+                opt = fresh
+            opt.zero_grad()
+            (p ** 3).sum().backward()
+            opt.step()
+        results.append(p.detach().numpy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-14)

@@ -14,6 +14,8 @@ class Adadelta(Optimizer):
     ``differentiable`` are accepted for compatibility and ignored.
     """
 
+    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
         if isinstance(lr, Tensor) and lr.numel() != 1:

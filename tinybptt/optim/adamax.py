@@ -13,6 +13,8 @@ class Adamax(Optimizer):
     ``differentiable`` are accepted for compatibility and ignored.
     """
 
+    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         _check_adam_args(lr, eps, betas, weight_decay)

@@ -59,6 +59,8 @@ class Optimizer:
     for that group.  Subclasses implement ``step``.
     """
 
+    _array_step = False  # True for the built-ins, whose load_state_dict makes a 'step' number an array
+
     def __init__(self, params, defaults):
         self.defaults = defaults
         if isinstance(params, Tensor):
@@ -189,7 +191,7 @@ class Optimizer:
             if p is None:
                 state[k] = v
                 continue
-            state[p] = {key: _state_value(key, val, p.dtype) for key, val in v.items()}
+            state[p] = {key: _state_value(key, val, p.dtype, self._array_step) for key, val in v.items()}
         for g, s in zip(self.param_groups, saved_groups):
             s["params"] = g["params"]
             if "param_names" in g and "param_names" not in s:
@@ -213,18 +215,23 @@ def _copy_state(s):
     return {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else copy.deepcopy(v) for k, v in s.items()}
 
 
-def _state_value(key, value, dtype):
-    """A copy of a loaded state value: arrays (also Tensors, torch tensors) as numpy, cast to the param's dtype.
+def _state_value(key, value, dtype, array_step=True):
+    """A copy of a loaded state value, cast to the param's dtype if floating (except 'step'), as PyTorch.
 
-    'step' becomes a float32 scalar array, as PyTorch keeps it.
+    Our Tensors stay Tensors (a custom optimizer may keep its buffers as Tensors); other arrays,
+    torch tensors included, become numpy arrays, and an array 'step' a float32 scalar array, as
+    PyTorch keeps it.  Python numbers and other objects are kept as they are (a custom optimizer's
+    int step stays int), except a 'step' number when ``array_step`` (the built-in optimizers).
     """
-    if hasattr(value, "detach"):
-        value = value.detach()
-    if key == "step":
-        return np.array(float(np.asarray(value)), dtype=np.float32)
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, Tensor):
+        a = np.array(value.detach()._data, copy=True)
+        return Tensor(a.astype(dtype, copy=False) if a.dtype.kind == "f" and key != "step" else a)
+    scalar = value is None or isinstance(value, (bool, int, float, str))
+    if key == "step" and (array_step or not scalar):
+        return np.array(float(np.asarray(value.detach() if hasattr(value, "detach") else value)), np.float32)
+    if scalar:
         return value
-    a = np.array(value, copy=True)
+    a = np.array(value.detach() if hasattr(value, "detach") else value, copy=True)
     return a.astype(dtype, copy=False) if a.dtype.kind == "f" else a
 
 

@@ -17,6 +17,8 @@ class RAdam(Optimizer):
     ``foreach``, ``capturable`` and ``differentiable`` are accepted for compatibility and ignored.
     """
 
+    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
         _check_adam_args(lr, eps, betas, weight_decay)

@@ -15,6 +15,8 @@ class RMSprop(Optimizer):
     and ``differentiable`` are accepted for compatibility and ignored.
     """
 
+    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         if not 0.0 <= lr:
