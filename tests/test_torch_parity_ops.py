@@ -291,6 +291,14 @@ def test_masked_scatter_rejects_what_torch_rejects(mask, source, message):
         tb.tensor(x).masked_scatter(tb.tensor(mask), tb.tensor(source))
 
 
+def test_mask_functions_take_torchs_keyword_names():
+    x, mask = np.array([-1.0, 2.0, 3.0]), np.array([True, False, True])
+    for fn, kw in (("masked_fill", dict(value=0.5)), ("masked_select", {})):
+        want = getattr(torch, fn)(input=torch.tensor(x), mask=torch.tensor(mask), **kw).numpy()
+        got = getattr(tb, fn)(input=tb.tensor(x), mask=tb.tensor(mask), **kw).numpy()
+        np.testing.assert_array_equal(got, want)
+
+
 def test_logical_xor_function_like_torch():
     a, b = np.array([True, True, False, False]), np.array([True, False, True, False])
     np.testing.assert_array_equal(tb.logical_xor(tb.tensor(a), tb.tensor(b)).numpy(),

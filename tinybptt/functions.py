@@ -320,9 +320,9 @@ def squeeze(x, dim=None):
     return _t(x).squeeze(dim)
 
 
-def masked_fill(x, mask, value):
-    """Take ``value`` where the bool ``mask`` is True, ``x`` elsewhere."""
-    return _t(x).masked_fill(mask, value)
+def masked_fill(input, mask, value):
+    """Take ``value`` where the bool ``mask`` is True, ``input`` elsewhere."""
+    return _t(input).masked_fill(mask, value)
 
 
 def pow(x, p):  # noqa: A001
@@ -409,9 +409,9 @@ def index_select(x, dim, index):
     return _t(x).index_select(dim, index)
 
 
-def masked_select(x, mask):
+def masked_select(input, mask):
     """A 1-D tensor of the elements where the bool ``mask`` is True."""
-    return _t(x).masked_select(mask)
+    return _t(input).masked_select(mask)
 
 
 def masked_scatter(input, mask, source):
