@@ -13,8 +13,9 @@ Mask conventions follow PyTorch, which uses two opposite ones:
   meaning (True marks padding).
 
 A float mask is always added to the scores (-inf masks out).  A query whose
-every key is masked gets all-zero weights and a zero output, never NaN
-(PyTorch's MultiheadAttention gives NaN there).
+every key is masked gets a zero output from ``scaled_dot_product_attention``, and
+from ``MultiheadAttention`` NaN where PyTorch 2.13 gives NaN (need_weights=True, or its
+fast path in eval mode), else zeros.
 """
 import math
 import warnings
@@ -380,8 +381,8 @@ class MultiheadAttention(Module):
         over all keys incl. bias_k and the zero key) is used in place of ``attn_mask``.
         ``attn_weights``: (N, L, S) averaged over heads, or (N, num_heads, L, S).
         Dropout (training mode) drops attention weights; returned weights are after dropout.
-        A query whose every key is masked gets NaN with need_weights=True and a zero context
-        otherwise, as in PyTorch 2.13.
+        A query whose every key is masked gets NaN with need_weights=True or on PyTorch's fast path
+        (see ``_fast_path``), and a zero context otherwise, as in PyTorch 2.13.
         """
         with scope("attn"):
             return self._forward(query, key, value, key_padding_mask, need_weights, attn_mask,
