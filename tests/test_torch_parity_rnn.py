@@ -298,3 +298,23 @@ def test_layer_mode_attribute_matches_torch():
     x = np.random.RandomState(0).randn(4, 2, 5)
     np.testing.assert_allclose(m(tb.tensor(x))[0].detach().numpy(), tm(torch.tensor(x))[0].detach().numpy(),
                                rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", list(LAYER_CASES))
+@pytest.mark.parametrize("config", [dict(), dict(num_layers=2, bidirectional=True), dict(bias=False, num_layers=3)])
+def test_all_weights_names_and_flat_weights_like_torch(kind, config):
+    """``_all_weights`` (names per layer/direction, used by forget-gate bias init recipes), ``_flat_weights``
+    and ``all_weights`` match PyTorch's (``_all_weights`` and ``_flat_weights`` were missing)."""
+    m, tm = pair(kind, "from_torch", **config)
+    assert m._all_weights == tm._all_weights
+    assert [n for names in m._all_weights for n in names] == m._flat_weights_names == tm._flat_weights_names
+    for ours, theirs in zip(m._flat_weights, tm._flat_weights):
+        np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    assert [[p.shape for p in ps] for ps in m.all_weights] == [[tuple(p.shape) for p in ps] for ps in tm.all_weights]
+    for names in m._all_weights:  # the recipe: forget-gate biases to 1
+        for name in filter(lambda n: "bias" in n, names):
+            bias = getattr(m, name)
+            n = bias.size(0)
+            bias.data[n // 4:n // 2].fill_(1.0)
+    if config.get("bias", True) and kind.startswith("lstm"):
+        assert (m.bias_hh_l0.detach().numpy()[6:12] == 1).all()

@@ -562,9 +562,19 @@ class _RNNBase(Module):
     @property
     def all_weights(self):
         """[[weight_ih, weight_hh, bias_ih, bias_hh(, weight_hr)] per layer and direction] as in PyTorch."""
+        return [[getattr(self, n) for n in names] for names in self._all_weights]
+
+    @property
+    def _all_weights(self):
+        """The parameter names of each layer and direction, as PyTorch's ``_all_weights``."""
         per = (4 if self.bias else 2) + (1 if self.proj_size else 0)
         names = self._flat_weights_names
-        return [[getattr(self, n) for n in names[i:i + per]] for i in range(0, len(names), per)]
+        return [names[i:i + per] for i in range(0, len(names), per)]
+
+    @property
+    def _flat_weights(self):
+        """All weights in ``_flat_weights_names`` order, as PyTorch's ``_flat_weights``."""
+        return [getattr(self, n) for n in self._flat_weights_names]
 
     def _weights(self, k, d):
         """(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr) of layer k, direction d; None where absent."""
