@@ -677,3 +677,35 @@ def test_custom_optimizer_state_round_trip_keeps_tensors_and_int_step_like_torch
             opt.step()
         results.append(p.detach().numpy())
     np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-14)
+
+
+def test_custom_scheduler_subclassing_lrscheduler_and_old_name_like_torch():
+    """A warm-up written as PyTorch users write it, subclassing ``_LRScheduler`` (was missing) or
+    ``LRScheduler`` with only ``get_lr``: the same learning rates as torch, step by step."""
+    rates = []
+    for lib in (torch, tb):
+        sched = lib.optim.lr_scheduler
+
+        class Warmup(sched._LRScheduler):
+            def __init__(self, opt, n, last_epoch=-1):
+                self.n = n
+                super().__init__(opt, last_epoch)
+
+            def get_lr(self):
+                return [b * min(1.0, (self.last_epoch + 1) / self.n) for b in self.base_lrs]
+
+        class Decay(sched.LRScheduler):
+            def get_lr(self):
+                return [g["lr"] * 0.9 for g in self.optimizer.param_groups]
+
+        p = lib.zeros(2, requires_grad=True)
+        opt, opt2 = lib.optim.SGD([p], lr=0.1), lib.optim.SGD([p], lr=0.2)
+        warm, decay = Warmup(opt, 5), Decay(opt2)
+        seen = []
+        for _ in range(7):
+            opt.step(), opt2.step()
+            warm.step(), decay.step()
+            seen += warm.get_last_lr() + [opt2.param_groups[0]["lr"]]
+        rates.append(seen)
+    assert issubclass(tb.optim.lr_scheduler._LRScheduler, tb.optim.lr_scheduler.LRScheduler)
+    np.testing.assert_allclose(rates[1], rates[0], rtol=1e-15)

@@ -149,6 +149,10 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
+class _LRScheduler(LRScheduler):
+    """The old name of ``LRScheduler``, kept as PyTorch keeps it for custom schedulers that subclass it."""
+
+
 class _LambdaScheduler(LRScheduler):
     """A scheduler driven by one function of the epoch per group (one function is shared by all groups)."""
 
