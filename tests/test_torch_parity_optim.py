@@ -709,3 +709,33 @@ def test_custom_scheduler_subclassing_lrscheduler_and_old_name_like_torch():
         rates.append(seen)
     assert issubclass(tb.optim.lr_scheduler._LRScheduler, tb.optim.lr_scheduler.LRScheduler)
     np.testing.assert_allclose(rates[1], rates[0], rtol=1e-15)
+
+
+def test_step_pre_and_post_hooks_like_torch():
+    """register_step_pre_hook / register_step_post_hook (were missing): called with (optimizer, args, kwargs)
+    around every step, also under a scheduler; remove() unregisters; a pre-hook may replace the arguments;
+    any other return value raises RuntimeError."""
+    logs, losses = [], []
+    for lib in (torch, tb):
+        p = lib.ones(2, requires_grad=True)
+        opt, log = lib.optim.Adam([p], lr=0.1), []
+        pre = opt.register_step_pre_hook(lambda o, args, kwargs: log.append(("pre", o is opt, len(args))))
+        post = opt.register_step_post_hook(lambda o, args, kwargs: log.append(("post", o is opt, len(args))))
+        sched = lib.optim.lr_scheduler.StepLR(opt, 1)
+        (p * 2).sum().backward()
+        opt.step()
+        sched.step()
+        pre.remove()
+        opt.step()
+        post.remove()
+        post.remove()
+        opt.step()
+        opt.register_step_pre_hook(lambda o, args, kwargs: (args, {"closure": lambda: 7.0}))
+        losses.append(opt.step())
+        opt.register_step_pre_hook(lambda o, args, kwargs: 3)
+        with pytest.raises(RuntimeError, match="must return None or a tuple of"):
+            opt.step()
+        logs.append(log)
+        pickle.dumps(opt)
+    assert logs[1] == logs[0] == [("pre", True, 1), ("post", True, 1), ("post", True, 1)]
+    assert losses == [7.0, 7.0]

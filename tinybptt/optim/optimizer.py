@@ -5,8 +5,9 @@ recorded on the tape) and bump each parameter's ``_version`` so that a tensor
 saved for a pending backward notices the change.
 """
 import copy
+import functools
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from itertools import chain
 
 import numpy as np
@@ -51,6 +52,44 @@ def _check_adam_args(lr, eps, betas, weight_decay):
         raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
+class _HookHandle:
+    """What ``register_step_pre_hook`` / ``register_step_post_hook`` return: ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, key):
+        self.hooks, self.key = hooks, key
+
+    def remove(self):
+        """Unregister the hook (again: no effect)."""
+        self.hooks.pop(self.key, None)
+
+
+def _with_step_hooks(step):
+    """``step`` running the optimizer's step pre-hooks before it and post-hooks after it, as PyTorch's
+    patched step; a ``super().step()`` inside a hooked step does not run them again."""
+    @functools.wraps(step)
+    def hooked(self, *args, **kwargs):
+        if self.__dict__.get("_in_hooked_step"):
+            return step(self, *args, **kwargs)
+        args = (self, *args)
+        for hook in list(self.__dict__.get("_optimizer_step_pre_hooks", {}).values()):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{step.__qualname__} must return None or a tuple of (new_args, new_kwargs), "
+                                       f"but got {result}.")
+                args, kwargs = result
+        self._in_hooked_step = True
+        try:
+            out = step(*args, **kwargs)
+        finally:
+            self._in_hooked_step = False
+        for hook in list(self.__dict__.get("_optimizer_step_post_hooks", {}).values()):
+            hook(self, args, kwargs)
+        return out
+    hooked._step_hooks = True
+    return hooked
+
+
 class Optimizer:
     """Base class of optimizers, with PyTorch's layout.
 
@@ -60,6 +99,27 @@ class Optimizer:
     """
 
     _array_step = False  # True for the built-ins, whose load_state_dict makes a 'step' number an array
+
+    def __init_subclass__(cls, **kwargs):
+        """Every subclass's own ``step`` runs the step hooks (``register_step_pre_hook``), as in PyTorch."""
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if callable(step) and not getattr(step, "_step_hooks", False):
+            cls.step = _with_step_hooks(step)
+
+    def register_step_pre_hook(self, hook):
+        """Call ``hook(optimizer, args, kwargs)`` before every ``step``; it may return (new_args, new_kwargs)."""
+        return self._add_step_hook("_optimizer_step_pre_hooks", hook)
+
+    def register_step_post_hook(self, hook):
+        """Call ``hook(optimizer, args, kwargs)`` after every ``step``."""
+        return self._add_step_hook("_optimizer_step_post_hooks", hook)
+
+    def _add_step_hook(self, kind, hook):
+        hooks = self.__dict__.setdefault(kind, OrderedDict())
+        key = object()
+        hooks[key] = hook
+        return _HookHandle(hooks, key)
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -201,7 +261,8 @@ class Optimizer:
     def __getstate__(self):
         """For pickle and deepcopy: leave out a scheduler's wrapper around ``step`` (PyTorch keeps only
         defaults, state and param_groups)."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("step", "_opt_called")}
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("step", "_opt_called", "_optimizer_step_pre_hooks", "_optimizer_step_post_hooks")}
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
