@@ -213,3 +213,31 @@ def test_a_change_in_memory_before_an_in_place_op_in_the_graph_is_still_caught()
     with pytest.raises(RuntimeError, match="saved by Mul .*modified by an in-place operation; it is at version 1; "
                                            "expected version 0"):
         y.backward()
+
+
+@pytest.mark.parametrize("name, args", [("sin_", ()), ("cos_", ()), ("triu_", (1,)), ("tril_", (-1,)),
+                                        ("clip_", (-0.5, 0.5)), ("cumsum_", (1,)), ("cumprod_", (0,)),
+                                        ("square_", ()), ("log1p_", ()), ("reciprocal_", ()), ("fmod_", (0.3,)),
+                                        ("remainder_", (0.3,)), ("multiply_", (3.0,)), ("subtract_", (1.0,)),
+                                        ("divide_", (4.0,)), ("true_divide_", (4.0,)), ("round_", ()),
+                                        ("floor_", ()), ("ceil_", ()), ("trunc_", ()), ("sign_", ())])
+def test_generated_in_place_forms_match_torch_in_a_graph(name, args):
+    results = []
+    for lib in (tb, torch):
+        w = lib.tensor(np.abs(W0) + 0.1 if name == "log1p_" else W0.copy(), requires_grad=True)
+        s = w * 1
+        assert getattr(s, name)(*args) is s
+        (s * s * w).sum().backward()
+        results.append((s.detach().numpy(), w.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_in_place_result_of_another_kind_raises_like_torch():
+    for lib in (tb, torch):
+        with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+            lib.tensor([1, 2, 3]).add_(1.5)
+        with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+            lib.tensor([1, 2, 3]).sin_()
+    flags = tb.tensor([1.0, 2.0, 3.0])
+    assert flags.lt_(2.5).tolist() == [1.0, 1.0, 0.0] and flags.dtype == np.float32

@@ -562,10 +562,12 @@ class Tensor:
         self._check_inplace(name)
         if not autograd.is_grad_enabled():
             result = compute(self)
+            _check_cast(name, result.dtype, self.dtype)
         else:
             old = Tensor._wrap(self._data, self._requires_grad)
             old.grad_fn, old._out_index, old._version = self.grad_fn, self._out_index, self._version
             result = compute(old)
+            _check_cast(name, result.dtype, self.dtype)
             if result._requires_grad:
                 if result.dtype != self.dtype:
                     result = result.to(self.dtype)
@@ -1565,6 +1567,29 @@ class Tensor:
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
+
+
+def _check_cast(name, result, target):
+    """An in-place op keeps the tensor's dtype: a result of another kind (float into an integer tensor) raises."""
+    if result != target and not np.can_cast(result, target, "same_kind"):
+        raise RuntimeError(f"{name}: result type {_TORCH_TYPE.get(result.name, result.name)} can't be cast to the "
+                           f"desired output type {_TORCH_TYPE.get(target.name, target.name)}")
+
+
+def _inplace_form(name):
+    """Tensor.<name>_: the method ``name`` written into the tensor (recorded in a graph, see ``Tensor._inplace``)."""
+    def method(self, *args, **kwargs):
+        return self._inplace(name + "_", lambda t: getattr(t, name)(*args, **kwargs))
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"In place: ``self.{name}(...)`` written into this tensor."
+    return method
+
+
+for _name in ("sin", "cos", "floor", "ceil", "round", "trunc", "sign", "reciprocal", "rsqrt", "square", "log1p",
+              "clip", "fmod", "remainder", "floor_divide", "true_divide", "divide", "multiply", "subtract", "cumsum",
+              "cumprod", "logical_not", "logical_and", "logical_or", "logical_xor", "eq", "ne", "lt", "le", "gt", "ge",
+              "triu", "tril"):
+    setattr(Tensor, _name + "_", _inplace_form(_name))
 
 
 _TORCH_TYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
