@@ -241,3 +241,16 @@ def test_in_place_result_of_another_kind_raises_like_torch():
             lib.tensor([1, 2, 3]).sin_()
     flags = tb.tensor([1.0, 2.0, 3.0])
     assert flags.lt_(2.5).tolist() == [1.0, 1.0, 0.0] and flags.dtype == np.float32
+
+
+def test_detach_in_place_lets_go_of_the_values_before_in_place_ops():
+    w = tb.tensor(W0.copy(), requires_grad=True)
+    state = tb.zeros(3, 4, dtype=tb.float64)
+    state.copy_(w * 2)  # a stateful module carrying its state in one tensor
+    old = state._rebased[-1][1]
+    alive = __import__("weakref").ref(old)
+    state.detach_()
+    del old
+    assert alive() is None and state.is_leaf and not state.requires_grad
+    with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+        (w * 1)[None].detach_()

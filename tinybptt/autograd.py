@@ -523,7 +523,7 @@ def rebase(t, old, result, name):
     which changes the memory, raises if one of them saved it).
     """
     node = t.grad_fn
-    if node is not None and node.name in VIEW_OPS and not (node.name == "GetItem" and not _basic_view(node)):
+    if made_as_view(t):
         raise NotImplementedError(
             f"{name}: in-place change of a view (made by {node.name.lower()}) of a tensor that is part of a graph is "
             f"not supported: PyTorch would change the tensor it views too; call clone() on the view first "
@@ -556,10 +556,16 @@ def rebase(t, old, result, name):
     t._data, t.grad_fn, t._out_index, t._requires_grad = result._data, new, result._out_index, True
 
 
-def _basic_view(node):
+def made_as_view(t):
+    """Whether t was made in the graph by an op whose result PyTorch makes a view of its input."""
     from .ops import _basic_index  # here: ops imports this module
-    index = node.fn.__dict__.get("index")  # an index array is gone after backward: not a view then
-    return index is not None and _basic_index(index)
+    node = t.grad_fn
+    if node is None or node.name not in VIEW_OPS:
+        return False
+    if node.name != "GetItem":
+        return True
+    index = node.fn.__dict__.get("index", VIEW_OPS)  # basic indexing only (an index array is gone after backward)
+    return index is not VIEW_OPS and _basic_index(index)
 
 
 def as_recorded(x, version):

@@ -300,12 +300,11 @@ class Tensor:
         As in PyTorch a view made in the graph (indexing, reshape, squeeze, permute, expand)
         cannot be detached in place: use ``detach()``.
         """
-        node = self.grad_fn
-        if node is not None and node.name in autograd.VIEW_OPS and \
-                not (node.name == "GetItem" and not autograd._basic_view(node)):
+        if autograd.made_as_view(self):
             raise RuntimeError(f"Can't detach views in-place. Use detach() instead. (detach_ of a tensor of shape "
-                               f"{self.shape} made by {node.name.lower()} of another tensor of the graph)")
+                               f"{self.shape} made by {self.grad_fn.name.lower()} of another tensor of the graph)")
         self.grad_fn, self._requires_grad = None, False
+        self._rebased = None  # the values it had before in-place ops (and their graphs) are no longer reachable
         return self
 
     def retain_grad(self):
