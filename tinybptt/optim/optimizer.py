@@ -283,7 +283,10 @@ def _state_value(key, value, dtype, array_step=True):
     torch tensors included, become numpy arrays, and an array 'step' a float32 scalar array, as
     PyTorch keeps it.  Python numbers and other objects are kept as they are (a custom optimizer's
     int step stays int), except a 'step' number when ``array_step`` (the built-in optimizers).
+    Lists and tuples (LBFGS's history) stay lists and tuples, loaded element by element.
     """
+    if isinstance(value, (list, tuple)):  # as PyTorch, which casts each element (with no key)
+        return type(value)(_state_value(None, v, dtype, array_step) for v in value)
     if isinstance(value, Tensor):
         a = np.array(value.detach()._data, copy=True)
         return Tensor(a.astype(dtype, copy=False) if a.dtype.kind == "f" and key != "step" else a)

@@ -1,0 +1,63 @@
+"""ASGD: averaged stochastic gradient descent (Polyak & Juditsky 1992)."""
+import numpy as np
+
+from .optimizer import Optimizer, _bump, _fma, _scalar
+from ..tensor import Tensor
+
+
+class ASGD(Optimizer):
+    """ASGD, exactly as ``torch.optim.ASGD``.
+
+    With g the gradient (negated when ``maximize``, plus weight_decay * p) and
+    eta, mu from the state: p = p (1 - lambd eta) - eta g, then the average
+    ax += mu (p - ax) (ax = p while mu is 1).  After step t,
+    eta = lr / (1 + lambd lr t)^alpha and mu = 1 / max(1, t - t0), both kept
+    as float32 numbers as PyTorch keeps them.  ``foreach``, ``differentiable``
+    and ``capturable`` are accepted for compatibility and ignored.
+    """
+
+    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
+                 maximize=False, differentiable=False, capturable=False):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, capturable=capturable)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """One ASGD update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, lambd, alpha, t0 = _scalar(group["lr"]), group["lambd"], group["alpha"], group["t0"]
+            wd = group["weight_decay"]
+            for p, g in self._params_with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = np.zeros((), np.float32)
+                    state["eta"] = np.array(lr, np.float32)
+                    state["mu"] = np.ones((), np.float32)
+                    state["ax"] = np.zeros_like(p._data)
+                state["step"] += 1
+                if group["maximize"]:
+                    g = -g
+                if wd != 0:
+                    g = _fma(p._data, wd, g)
+                eta = float(state["eta"])
+                p._data *= 1 - lambd * eta  # decay term
+                _fma(g, -eta, p._data, out=p._data)
+                ax = state["ax"]
+                if float(state["mu"]) != 1:
+                    ax += (p._data - ax) * state["mu"]
+                else:
+                    ax[...] = p._data
+                t = float(state["step"])
+                state["eta"][...] = np.float32(lr / ((1 + lambd * lr * t) ** alpha))
+                state["mu"][...] = np.float32(1 / max(1, t - t0))
+                _bump(p)
+        return loss
