@@ -254,3 +254,22 @@ def test_detach_in_place_lets_go_of_the_values_before_in_place_ops():
     assert alive() is None and state.is_leaf and not state.requires_grad
     with pytest.raises(RuntimeError, match="Can't detach views in-place"):
         (w * 1)[None].detach_()
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["plain", "graph"])
+def test_bad_assignments_name_the_op_and_shapes(graph):
+    w = tb.tensor(W0.copy(), requires_grad=True)
+    target = w * 1 if graph else tb.zeros(3, 4, dtype=tb.float64)
+    with pytest.raises(IndexError, match=r"setitem: index 5 is out of bounds for dimension 0 with size 3"):
+        target[5] = w[0]
+    with pytest.raises(RuntimeError, match=r"The size of tensor a \(4\) must match the size of tensor b \(5\) at "
+                                           r"non-singleton dimension 1"):
+        target[0] = tb.ones(5, dtype=tb.float64)
+    with pytest.raises(RuntimeError, match=r"The size of tensor a \(4\) must match the size of tensor b \(5\)"):
+        target.copy_(tb.ones(5, dtype=tb.float64))
+    for lib in (torch,):  # the same exception types as torch's
+        t = lib.zeros(3, 4)
+        with pytest.raises(IndexError):
+            t[5] = 1.0
+        with pytest.raises(RuntimeError, match=r"The size of tensor a \(4\) must match the size of tensor b \(5\)"):
+            t.copy_(lib.ones(5))

@@ -392,7 +392,11 @@ class Tensor:
             # reference: then the assignment writes into it (a decoder filling outputs[t] stays O(T))
             sole = sys.getrefcount(self._data) == 2
             return self._inplace(name, lambda t: ops.SetItem.apply(t, value, index=index, inplace=sole))
-        self._data[index] = value._data if isinstance(value, Tensor) else _infer_array(value, self.dtype)
+        value = value._data if isinstance(value, Tensor) else _infer_array(value, self.dtype)
+        try:
+            self._data[index] = value
+        except (IndexError, ValueError) as e:  # numpy's words, turned into the op's and the shapes
+            raise autograd._input_error(name.strip("_"), e, [self._data, value]) from None
         self._bump_version()
         return self
 
