@@ -167,7 +167,7 @@ def test_gradient_beyond_window_is_exactly_zero_and_matches_restart():
 
 @pytest.mark.parametrize("cell", [False, True])
 @pytest.mark.parametrize("kw", [dict(k=10), dict(k=None, k1=4, k2=9), dict(k=6, stagger=True),
-                                dict(k=5, stagger=[4, 0, 2])])
+                                dict(k=5, stagger=[4, 0, 2]), dict(k=None, k1=3, k2=7, stagger=[2, 0, 1])])
 def test_carried_state_equals_full_forward(cell, kw):
     T, B = 53, 3
     model = TinyRNN(cell=cell)
@@ -285,6 +285,74 @@ def test_staggered_windows_cut_each_sequence_at_its_own_boundaries():
         prev = end
 
 
+@pytest.mark.parametrize("cell", [False, True])
+@pytest.mark.parametrize("k1, k2, offsets", [(3, 7, [0, 1, 2, 2]), (4, 6, [3, 0, 1]), (2, 9, [1, 0]),
+                                             (5, 6, [0, 0, 4])])
+def test_staggered_k1_k2_reaches_back_k2_minus_k1_before_each_sequence_boundary(cell, k1, k2, offsets):
+    T, B, back = 23, len(offsets), k2 - k1
+    model = TinyRNN(cell=cell)
+    x, y = data(T, B)
+    x.requires_grad_(True)
+    rec = Recorder(model.params + [x])
+    res = tbptt(model.step, x, y, None, sum_loss, rec, k1=k1, k2=k2, stagger=offsets)
+    ends = list(range(k1, T, k1)) + [T]
+    assert len(res.losses) == len(rec.grads) == len(ends)
+    states = full_states(model, x.detach())  # the weights never change: the carried states are these
+    prev = 0
+    for end, grads, loss in zip(ends, rec.grads, res.losses):
+        ref, ref_loss = [np.zeros_like(g) for g in grads[:-1]], 0.0
+        for b, o in enumerate(offsets):
+            bounds = np.asarray([a for a, _ in window_bounds(T, k1, o)])
+            cut = {j: max(0, int(bounds[bounds <= j].max()) - back) for j in range(prev, end)}
+            alive = np.abs(grads[-1][:, b]).sum(axis=tuple(range(1, grads[-1].ndim - 1))) != 0
+            expect = np.zeros(T, bool)
+            expect[cut[prev]:end] = True
+            np.testing.assert_array_equal(alive, expect)  # exactly back to the earliest cut, no further
+            for c in sorted(set(cut.values())):  # the losses with one cut, by hand, batch of one
+                js = [j for j in cut if cut[j] == c]
+                for p in model.params:
+                    p.grad = None
+                start = tuple(s.detach()[b:b + 1] for s in states[c]) if cell else states[c].detach()[b:b + 1]
+                out, _ = model.step(x.detach()[c:max(js) + 1, b:b + 1], start)
+                part = sum_loss(out[min(js) - c:], y[min(js):max(js) + 1, b:b + 1])
+                part.backward()
+                ref_loss += part.item()
+                for r, p in zip(ref, model.params):
+                    r += p.grad.numpy()
+        assert loss == pytest.approx(ref_loss, rel=1e-12)
+        for g, r in zip(grads, ref):
+            np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)
+        prev = end
+    np.testing.assert_allclose(as_np(res.state)[0], as_np(states[-1])[0], rtol=1e-12)
+
+
+def test_staggered_k1_k2_time_dim_one_and_plain_offsets_agree():
+    T, B = 19, 3
+    model = TinyRNN()
+    x, y = data(T, B)
+
+    def step_bf(xb, h):
+        out, h = model.step(xb.transpose(0, 1), h)
+        return out.transpose(0, 1), h
+
+    rec1, rec2 = Recorder(model.params), Recorder(model.params)
+    r1 = tbptt(model.step, x, y, None, sum_loss, rec1, k1=3, k2=8, stagger=True)
+    r2 = tbptt(step_bf, x.transpose(0, 1), y.transpose(0, 1), None, sum_loss, rec2, k1=3, k2=8, stagger=True,
+               time_dim=1)
+    np.testing.assert_allclose(r1.losses, r2.losses, rtol=1e-13)
+    for g1, g2 in zip(rec1.grads, rec2.grads):
+        for a, b in zip(g1, g2):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    # all offsets 0: the k1/k2 form without staggering
+    rec3, rec4 = Recorder(model.params), Recorder(model.params)
+    r3 = tbptt(model.step, x, y, None, sum_loss, rec3, k1=3, k2=8, stagger=[0] * B)
+    r4 = tbptt(model.step, x, y, None, sum_loss, rec4, k1=3, k2=8)
+    np.testing.assert_allclose(r3.losses, r4.losses, rtol=1e-13)
+    for g3, g4 in zip(rec3.grads, rec4.grads):
+        for a, b in zip(g3, g4):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
 def test_time_dim_one_matches_time_major():
     T, B, k = 17, 3, 5
     model = TinyRNN()
@@ -312,7 +380,9 @@ def _peak(fn):
         tracemalloc.stop()
 
 
-def test_memory_is_bounded_by_the_window():
+@pytest.mark.parametrize("form, short_steps", [(dict(), 50), (dict(k1=10, k2=50, stagger=True), 200)],
+                         ids=["windows", "staggered-k1-k2"])
+def test_memory_is_bounded_by_the_window(form, short_steps):
     B, H, k = 8, 64, 50
     tb.manual_seed(0)
     rnn = tb.nn.RNN(4, H, dtype=tb.float64)
@@ -323,10 +393,10 @@ def test_memory_is_bounded_by_the_window():
         return head(out), h
 
     x, y = data(2000, B, n_in=4, n_out=4)
-    x50, y50 = x[:50].detach(), y[:50].detach()
+    x50, y50 = x[:short_steps].detach(), y[:short_steps].detach()
     tbptt(step, x[:8], y[:8], 4, sum_loss)  # warm up (numba kernels compile once)
-    short = _peak(lambda: tbptt(step, x50, y50, k, sum_loss))
-    long = _peak(lambda: tbptt(step, x, y, k, sum_loss))
+    short = _peak(lambda: tbptt(step, x50, y50, k, sum_loss, **form))
+    long = _peak(lambda: tbptt(step, x, y, k, sum_loss, **form))
     full = _peak(lambda: tbptt(step, x, y, 2000, sum_loss))
     assert long < 2 * short, (short, long)
     assert full > 10 * short, (short, full)
@@ -383,8 +453,6 @@ def test_bad_arguments_raise_clear_errors():
         tbptt(model.step, x, y[:5], 3, sum_loss)
     with pytest.raises(ValueError, match="offsets"):
         tbptt(model.step, x, y, 3, sum_loss, stagger=[0, 1, 2])
-    with pytest.raises(ValueError, match="k1 == k2"):
-        tbptt(model.step, x, y, None, sum_loss, k1=2, k2=4, stagger=True)
     with pytest.raises(ValueError, match="clip"):
         tbptt(model.step, x, y, 3, sum_loss, clip=1.0)
 
@@ -398,7 +466,8 @@ def layer_step(layer, head):
 
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
-@pytest.mark.parametrize("kw", [dict(k=7), dict(k=None, k1=3, k2=8), dict(k=6, stagger=True)])
+@pytest.mark.parametrize("kw", [dict(k=7), dict(k=None, k1=3, k2=8), dict(k=6, stagger=True),
+                                dict(k=None, k1=3, k2=8, stagger=True)])
 @pytest.mark.parametrize("layers", [1, 2])
 def test_nn_layers_carried_state_equals_full_run(mode, kw, layers):
     T, B, H = 40, 5, 6

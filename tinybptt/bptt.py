@@ -40,7 +40,13 @@ Three forms, one function, :func:`tbptt`:
   is replayed back to each sequence's last boundary before it (at most k - 1
   extra steps: memory < 2k steps, forward up to twice a plain pass).  It needs
   to know which axis of each state tensor is the batch (``state_batch_dim``).
-  Staggering is for the k1 = k2 form only.
+  With k1/k2 and staggering, sequence b's own updates would fall at ``o_b + m k1``
+  and each would reach k2 - k1 steps before its chunk: a loss at time j of
+  sequence b is backpropagated to ``c - (k2 - k1)``, where c is b's last
+  boundary at or before j.  Inside one update (the optimizer still steps every
+  k1 steps) a sequence's losses before and after its own boundary u then reach
+  back to different places, so a second replay runs from ``u - (k2 - k1)`` and
+  gives the outputs from u on (memory < 2 k2 + k1 steps).
 """
 import collections
 
@@ -143,8 +149,6 @@ def tbptt(model_step, sequence, targets, k, loss_fn, optimizer=None, state=None,
     params = _clip_parameters(clip, parameters, optimizer)
     offsets = None
     if stagger is not False and stagger is not None:
-        if k1 != k2:
-            raise ValueError(f"tbptt: staggered windows need k1 == k2 (got k1={k1}, k2={k2})")
         batch = x.shape[1 if time_dim == 0 else 0]
         offsets = stagger_offsets(batch, k1) if stagger is True else [int(o) % k1 for o in stagger]
         if len(offsets) != batch:
@@ -153,13 +157,18 @@ def tbptt(model_step, sequence, targets, k, loss_fn, optimizer=None, state=None,
 
     run = _Run(model_step, x, time_dim, state_batch_dim)
     ends = list(range(k1, T, k1)) + [T] if T > 0 else []
-    plans = _stagger_plans(ends, T, k1, offsets) if offsets else _plain_plans(ends, k1, k2)
+    plans = _stagger_plans(ends, T, k1, k2, offsets) if offsets else _plain_plans(ends, k1, k2)
     losses, saved = [], detach_state(state)
-    for start, loss_start, end, events in plans:
+    initial = saved
+    for start, loss_start, end, events, second in plans:
         if optimizer is not None:
             optimizer.zero_grad()
         with enable_grad():
-            out, state, saved = run.span(start, loss_start, end, events, saved)
+            out, state, saved, marks = run.span(start, loss_start, end, events, saved, initial)
+            if second is not None:  # staggered k1/k2: the outputs from each sequence's boundary on
+                start2, events2, switch = second
+                out2 = run.span(start2, max(loss_start, start2), end, events2, marks, initial)[0]
+                out = run.stitch(out, out2, switch, loss_start, max(loss_start, start2), end)
             state = detach_state(state)  # holding the span's graph would double the memory
             window = _time_slice(y, loss_start, end, time_dim) if y is not None else None
             loss = loss_fn(out) if y is None else loss_fn(out, window)
@@ -214,31 +223,43 @@ def _plain_plans(ends, k1, k2):
         events = {}
         if i + 1 < len(ends):
             events[max(0, end - (k2 - k1))] = [("save", None)]
-        plans.append((start, prev, end, events))
+        plans.append((start, prev, end, events, None))
         prev = end
     return plans
 
 
-def _stagger_plans(ends, T, k, offsets):
-    """Updates every k steps; sequence b's gradient is cut at its own window boundaries."""
-    bounds = [np.asarray(_boundaries(T, k, o)) for o in offsets]
-    is_bound = [set(b.tolist()) for b in bounds]
+def _per_sequence(events, kind, times):
+    """Add event ``kind`` at each distinct time of ``times`` (one per sequence, None: none), masked to
+    the sequences with that time."""
+    for u in sorted({t for t in times if t is not None}):
+        events[u].append((kind, np.asarray([t == u for t in times])))
+
+
+def _stagger_plans(ends, T, k1, k2, offsets):
+    """Updates every k1 steps; sequence b's gradient is cut k2 - k1 steps before its own boundaries."""
+    back = k2 - k1
+    bounds = [np.asarray(_boundaries(T, k1, o)) for o in offsets]
     plans, prev = [], 0
     for i, end in enumerate(ends):
-        starts = [int(b[b <= prev].max()) for b in bounds]  # each sequence's window start before prev
+        # each sequence's replay start: back steps before its last boundary at or before prev
+        starts = [max(0, int(b[b <= prev].max()) - back) for b in bounds]
+        # its boundary inside the update, if the losses after it reach back less far than the others
+        inner = [next((int(u) for u in b if prev < u < end and u > back), None) for b in bounds]
         events = collections.defaultdict(list)
-        for u in sorted(set(starts)):
-            if u > min(starts):
-                events[u].append(("reset", np.asarray([s == u for s in starts])))
-        for u in range(prev + 1, end):
-            mask = np.asarray([u in b for b in is_bound])
-            if mask.any():
-                events[u].append(("cut", mask))
-        if i + 1 < len(ends):
-            saves = [int(b[b <= end].max()) for b in bounds]
-            for u in sorted(set(saves)):
-                events[u].append(("save", np.asarray([s == u for s in saves])))
-        plans.append((min(starts), prev, end, dict(events)))
+        _per_sequence(events, "reset", [s if s > min(starts) else None for s in starts])
+        second = None
+        if back == 0:  # the losses after a sequence's boundary reach back to it: cut there
+            _per_sequence(events, "cut", inner)
+        elif any(u is not None for u in inner):  # ... or to back steps before it: a second replay
+            starts2 = [None if u is None else max(0, u - back) for u in inner]
+            _per_sequence(events, "mark", starts2)
+            first2 = min(s for s in starts2 if s is not None)
+            events2 = collections.defaultdict(list)
+            _per_sequence(events2, "reset", [s if s is not None and s > first2 else None for s in starts2])
+            second = (first2, dict(events2), [end if u is None else u for u in inner])
+        if i + 1 < len(ends):  # (a replay from time 0 starts from the initial state: nothing to save)
+            _per_sequence(events, "save", [max(0, int(b[b <= end].max()) - back) or None for b in bounds])
+        plans.append((min(starts), prev, end, dict(events), second))
         prev = end
     return plans
 
@@ -251,16 +272,19 @@ class _Run:
         self.model_step, self.x, self.time_dim = model_step, x, time_dim
         self.state_batch_dim = state_batch_dim
 
-    def span(self, start, loss_start, end, events, saved):
-        """Forward over [start, end); returns (loss-span output, state at end, next saved state)."""
+    def span(self, start, loss_start, end, events, saved, initial):
+        """Forward over [start, end) from ``saved`` (``initial`` when start is 0); returns (loss-span
+        output, state at end, next saved state, marked states (the starts of a second replay))."""
         times = sorted({start, loss_start, end, *events})
-        state, next_saved, outs = saved, saved, []
+        state, next_saved, marks, outs = (initial if start == 0 else saved), saved, None, []
         for u0, u1 in zip(times, times[1:] + [None]):
             for kind, mask in events.get(u0, ()):
                 if kind == "reset":
                     state = self._merge(mask, saved, state)
                 elif kind == "cut":
                     state = self._merge(mask, detach_state(state), state)
+                elif kind == "mark":
+                    marks = self._merge(mask, detach_state(state), marks)
                 else:
                     next_saved = self._merge(mask, detach_state(state), next_saved)
             if u1 is None:
@@ -269,7 +293,20 @@ class _Run:
             if u0 >= loss_start:
                 outs.append(out)
         out = outs[0] if len(outs) == 1 else cat(outs, self.time_dim)
-        return out, state, next_saved
+        return out, state, next_saved, marks
+
+    def stitch(self, out, out2, switch, loss_start, start2, end):
+        """Outputs of [loss_start, end): ``out2`` (which covers [start2, end)) where time >= switch[b]
+        for sequence b, else ``out``."""
+        batch_dim = 1 if self.time_dim == 0 else 0
+        times = np.arange(start2, end)[:, None] >= np.asarray(switch)[None, :]  # (time, batch)
+        if batch_dim == 0:
+            times = times.T
+        times = times.reshape(times.shape + (1,) * (out.ndim - 2))
+        late = Where.apply(times, out2, _time_slice(out, start2 - loss_start, end - loss_start, self.time_dim))
+        if start2 == loss_start:
+            return late
+        return cat([_time_slice(out, 0, start2 - loss_start, self.time_dim), late], self.time_dim)
 
     def _merge(self, mask, new, old):
         """Take ``new`` for the batch elements in ``mask`` (all when None), ``old`` for the rest."""
