@@ -2,8 +2,11 @@
 from . import functional, init, utils
 from .attention import AdditiveAttention, DotAttention, MultiheadAttention
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .layers import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU, Embedding, Flatten, GELU, GLU,
-                     Identity, HuberLoss, KLDivLoss, L1Loss, LayerNorm, LeakyReLU, Linear, LogSoftmax, ModuleDict,
-                     ModuleList, MSELoss, NLLLoss, ParameterDict, ParameterList, ReLU, Sequential, SiLU, Sigmoid,
-                     SmoothL1Loss, Softmax, Softplus, Tanh, Unflatten)
+from .rnn import _CellBase as RNNCellBase, _RNNBase as RNNBase  # the base classes, under PyTorch's names
+from .layers import (BCELoss, BCEWithLogitsLoss, Bilinear, CELU, CosineSimilarity, CrossEntropyLoss, Dropout, ELU,
+                     Embedding, Flatten, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, Identity, HuberLoss, KLDivLoss,
+                     L1Loss, LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, ModuleDict, ModuleList,
+                     MSELoss, NLLLoss, PairwiseDistance, ParameterDict, ParameterList, PReLU, ReLU, ReLU6, SELU,
+                     Sequential, SiLU, Sigmoid, SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
+                     Threshold, Unflatten)
 from .module import Module, Parameter

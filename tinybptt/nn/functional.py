@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import Function, is_grad_enabled
+from ..functions import einsum
 from ..random import rng
 from ..tensor import Tensor, _infer_array
 
@@ -31,14 +32,15 @@ def sigmoid(input):
     return input.sigmoid()
 
 
-def _softmax_along(name, x, dim, dtype):
-    """x (cast to ``dtype`` first) through ``x.<name>(dim)``; dim=None picks PyTorch's implicit dim, with its warning."""
+def _softmax_along(name, x, dim, dtype, method=None, stacklevel=3):
+    """x (cast to ``dtype`` first) through ``x.<method or name>(dim)``; dim=None picks PyTorch's implicit dim,
+    with its warning naming ``name``."""
     x = x if dtype is None else x.to(dtype)
     if dim is None:
         warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
-                      f"Change the call to include dim=X as an argument.", UserWarning, stacklevel=3)
+                      f"Change the call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
         dim = 0 if x.ndim in (0, 1, 3) else 1
-    return getattr(x, name)(dim)
+    return getattr(x, method or name)(dim)
 
 
 def softmax(x, dim=None, dtype=None):
@@ -51,14 +53,166 @@ def log_softmax(x, dim=None, dtype=None):
     return _softmax_along("log_softmax", x, dim, dtype)
 
 
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x) along ``dim``."""
+    return _softmax_along("softmin", -input, dim, dtype, "softmax", _stacklevel)
+
+
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x where x > 0, else negative_slope * x (slope negative_slope at 0, as PyTorch)."""
     return _apply(input, inplace, "leaky_relu_", lambda x: ops.Where.apply(x._data > 0, x, x * negative_slope))
 
 
+_TORCH_TYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+               "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _floating(kernel, x):
+    """PyTorch's NotImplementedError for a kernel that has no integer or bool version."""
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f'"{kernel}_cpu" not implemented for \'{_TORCH_TYPE.get(x.dtype.name, x.dtype)}\'')
+    return x
+
+
+def _elu(x, alpha, scale=1.0, input_scale=1.0):
+    """PyTorch's ELU kernel: scale * x where x > 0 (and at NaN), else alpha * scale * (exp(input_scale * x) - 1).
+
+    The slope at 0 is the left one, alpha * scale * input_scale, as PyTorch's autograd gives.
+    """
+    t = _floating("elu", x)._data.dtype.type
+    neg = ((x.clamp(max=0) * input_scale).exp() - 1) * (t(alpha) * t(scale))  # the coefficient in x's dtype
+    return ops.Where.apply(~(x._data <= 0), x * scale, neg)
+
+
 def elu(input, alpha=1.0, inplace=False):
     """x where x > 0, else alpha * (exp(x) - 1) (slope alpha at 0, as PyTorch)."""
-    return _apply(input, inplace, "elu_", lambda x: ops.Where.apply(x._data > 0, x, (x.clamp(max=0).exp() - 1) * alpha))
+    return _apply(input, inplace, "elu_", lambda x: _elu(x, alpha))
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha * (exp(x / alpha) - 1) (slope 1 at 0, as PyTorch)."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _apply(input, inplace, "celu_", lambda x: _elu(x, alpha, 1.0, 1.0 / alpha))
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with PyTorch's constants alpha = 1.6733, scale = 1.0507 (slope alpha * scale at 0)."""
+    return _apply(input, inplace, "selu_", lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE))
+
+
+def _clip(x, lo, hi):
+    """clamp(x, lo, hi), with gradient 1 strictly inside (lo, hi) and at NaN, 0 on the bounds and beyond
+    (PyTorch's hardtanh; plain clamp passes the gradient on the bounds)."""
+    d = x._data
+    return ops.Where.apply(~((d <= lo) | (d >= hi)), x, np.clip(d, lo, hi).astype(d.dtype))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """min(max(x, min_val), max_val); its gradient is 0 at the bounds, as PyTorch's."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _apply(input, inplace, "hardtanh_", lambda x: _clip(x, min_val, max_val))
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6), i.e. hardtanh(x, 0, 6) (gradient 0 at 0 and 6, as PyTorch)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold (and at NaN), else ``value``; no gradient where replaced."""
+    return _apply(input, inplace, "threshold_",
+                  lambda x: ops.Where.apply(x._data <= threshold, np.asarray(value, x.dtype), x))
+
+
+class _Pointwise(Function):
+    """An elementwise ``value`` of ``a`` with the elementwise derivative ``slope`` (both arrays made by the caller),
+    for PyTorch kernels whose own backward (its kinks and constants) autograd of the formula would not reproduce."""
+
+    def forward(self, a, value, slope):
+        self.slope = slope
+        return value
+
+    def backward(self, g):
+        return g * self.slope
+
+
+def hardsigmoid(input, inplace=False):
+    """min(max(x + 3, 0), 6) / 6; gradient 1/6 (rounded to float32, as PyTorch's kernel) strictly inside
+    (-3, 3), else 0."""
+    def f(x):
+        d = _floating("hardsigmoid", x)._data
+        slope = np.where((d > -3) & (d < 3), np.float32(1 / 6), 0).astype(d.dtype)
+        return _Pointwise.apply(x, value=np.minimum(np.maximum(d + 3, 0), 6) / 6, slope=slope)
+    return _apply(input, inplace, "hardsigmoid_", f)
+
+
+def hardswish(input, inplace=False):
+    """x * min(max(x + 3, 0), 6) / 6; gradient x / 3 + 1/2 strictly inside (-3, 3), 0 at and below -3,
+    1 at and above 3 (as PyTorch)."""
+    def f(x):
+        d = _floating("hardswish", x)._data
+        slope = np.where(d <= -3, 0, np.where(d < 3, d / 3 + 0.5, 1)).astype(d.dtype)
+        return _Pointwise.apply(x, value=d * np.minimum(np.maximum(d + 3, 0), 6) / 6, slope=slope)
+    return _apply(input, inplace, "hardswish_", f)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    return -ops.Softplus.apply(-_floating("log_sigmoid", input))
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    return input - input.tanh()
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    return _apply(input, inplace, "mish_", lambda x: x * ops.Softplus.apply(_floating("mish", x)).tanh())
+
+
+def prelu(input, weight):
+    """x where x > 0, else weight * x; ``weight`` holds one slope or one per channel (dim 1), as PyTorch."""
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {_TORCH_TYPE.get(input.dtype.name)} and "
+                           f"{_TORCH_TYPE.get(weight.dtype.name)}")
+    _floating("prelu", input)
+    n = weight.numel()
+    if n != 1:
+        if input.ndim == 0:
+            raise RuntimeError("Not allow zero-dim input tensor.")
+        channels = input.shape[1] if input.ndim > 1 else 1
+        if channels != n:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                               f"{n} and channel size = {channels}.")
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}")
+    if input.ndim != weight.ndim:
+        weight = weight.reshape([n if i == 1 else 1 for i in range(input.ndim)])
+    return ops.Where.apply(input._data > 0, input, weight * input)
+
+
+def _inplace_form(fn):
+    """``fn`` with inplace=True: PyTorch's F.relu_, F.elu_, ... (changes ``input`` and returns it)."""
+    def inplace(input, *args, **kwargs):
+        return fn(input, *args, inplace=True, **kwargs)
+    inplace.__name__ = inplace.__qualname__ = fn.__name__ + "_"
+    inplace.__doc__ = f"In-place {fn.__name__}: changes ``input`` and returns it."
+    return inplace
+
+
+relu_, elu_, celu_, leaky_relu_, hardtanh_, threshold_ = map(_inplace_form, (relu, elu, celu, leaky_relu, hardtanh,
+                                                                            threshold))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -237,9 +391,8 @@ def _class_weight(name, weight, c, dtype, same_dtype=True):
         raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} classes or no classes "
                            f"but got weight tensor of shape: {list(w.shape)}")
     if same_dtype and w.dtype != dtype:
-        torch_name = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int"}
-        raise RuntimeError(f"{name}: expected scalar type {torch_name.get(np.dtype(dtype).name, dtype)} but found "
-                           f"{torch_name.get(w.dtype.name, w.dtype)} (weight {w.dtype}, input {np.dtype(dtype)})")
+        raise RuntimeError(f"{name}: expected scalar type {_TORCH_TYPE.get(np.dtype(dtype).name, dtype)} but found "
+                           f"{_TORCH_TYPE.get(w.dtype.name, w.dtype)} (weight {w.dtype}, input {np.dtype(dtype)})")
     return np.ascontiguousarray(w, dtype)
 
 
@@ -451,8 +604,53 @@ def kl_div(input, target, reduction="mean", log_target=False):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """x1 . x2 / max(||x1|| ||x2||, eps) along ``dim``."""
-    return (x1 * x2).sum(dim) / (x1.norm(dim=dim) * x2.norm(dim=dim)).clamp(min=eps)
+    """(x1 / max(||x1||, eps)) . (x2 / max(||x2||, eps)) along ``dim`` (x1, x2 broadcast), as PyTorch.
+
+    As PyTorch clamps the norms without recording it, a norm below ``eps`` still passes its gradient.
+    """
+    floats = [x.dtype for x in (x1, x2) if x.dtype.kind == "f"]
+    if not floats:
+        common = np.result_type(x1.dtype, x2.dtype)
+        raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is "
+                           f"{_TORCH_TYPE.get(common.name, common)}")
+    x1, x2 = (x if x.dtype.kind == "f" else x.to(np.result_type(*floats)) for x in (x1, x2))
+    ops._broadcast_check("cosine_similarity", x1._data, x2._data)
+    shape = np.broadcast_shapes(x1.shape, x2.shape)
+
+    def unit(x):
+        x = x if x.shape == shape else x.expand(shape)
+        n = x.norm(dim=dim, keepdim=True)
+        return x / _Pointwise.apply(n, value=np.maximum(n._data, n._data.dtype.type(eps)), slope=np.ones((), n.dtype))
+    return (unit(x1) * unit(x2)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dim (x1, x2 broadcast)."""
+    return (x1 - x2 + eps).norm(p, max(x1.ndim, x2.ndim) - 1, keepdim)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_o = x1^T W_o x2 + b_o for weight (out, in1, in2): inputs (*, in1) and (*, in2) give (*, out)."""
+    named = [("input1", input1), ("input2", input2), ("weight", weight)] + ([("bias", bias)] if bias is not None else [])
+    if len({t.dtype for _, t in named}) > 1:
+        names = {"float32": "float", "float64": "double", "float16": "half", "int64": "long", "int32": "int"}
+        raise RuntimeError("All tensors must have the same dtype, got " +
+                           ", ".join(f"{k}: {names.get(t.dtype.name, t.dtype.name)}" for k, t in named))
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and {input2.ndim}")
+    for i in range(input1.ndim - 1):
+        if input1.shape[i] != input2.shape[i]:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got {input1.shape[i]} "
+                               f"and {input2.shape[i]}")
+    for k, (name, x) in enumerate(named[:2], 1):
+        if x.shape[-1] != weight.shape[k]:
+            raise RuntimeError(f"bilinear(): {name} size does not match weight size: got {x.shape[-1]} but "
+                               f"expected {weight.shape[k]}")
+    if bias is not None and bias.shape[0] != weight.shape[0]:
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got {bias.shape[0]} but expected "
+                           f"{weight.shape[0]}")
+    y = einsum("...i,oij,...j->...o", input1, weight, input2)
+    return y if bias is None else y + bias
 
 
 def pad(input, pad, mode="constant", value=0.0):

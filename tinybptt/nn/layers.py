@@ -1,6 +1,7 @@
 """Basic layers: Linear, Embedding, Dropout, activations and containers."""
 import math
 import operator
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
@@ -134,9 +135,6 @@ class Dropout(Module):
 class _Activation(Module):
     fn = None
 
-    def __init__(self, *args, **kwargs):  # PyTorch's Tanh/Sigmoid/Identity take and ignore any arguments
-        super().__init__()
-
     def forward(self, input):
         """Apply the activation elementwise."""
         return type(self).fn(input)
@@ -192,20 +190,198 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
-class ELU(Module):
-    """x where x > 0, else alpha * (exp(x) - 1)."""
+class _AlphaActivation(Module):
+    fn = None
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
-        """Apply ELU elementwise."""
-        return F.elu(input, self.alpha, self.inplace)
+        """Apply the activation elementwise (into ``input`` itself when ``inplace``)."""
+        return type(self).fn(input, self.alpha, self.inplace)
 
     def extra_repr(self):
         """The constructor arguments shown inside repr()."""
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(_AlphaActivation):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    fn = staticmethod(F.elu)
+
+
+class CELU(_AlphaActivation):
+    """x where x > 0, else alpha * (exp(x / alpha) - 1)."""
+    fn = staticmethod(F.celu)
+
+
+class SELU(_InplaceActivation):
+    """scale * (x where x > 0, else alpha * (exp(x) - 1)) with PyTorch's fixed alpha and scale."""
+    fn = staticmethod(F.selu)
+
+
+class Mish(_InplaceActivation):
+    """Elementwise x * tanh(softplus(x))."""
+    fn = staticmethod(F.mish)
+
+
+class Hardsigmoid(_InplaceActivation):
+    """Elementwise min(max(x + 3, 0), 6) / 6."""
+    fn = staticmethod(F.hardsigmoid)
+    extra_repr = Module.extra_repr  # PyTorch's repr never shows inplace here
+
+
+class Hardswish(_InplaceActivation):
+    """Elementwise x * min(max(x + 3, 0), 6) / 6."""
+    fn = staticmethod(F.hardswish)
+    extra_repr = Module.extra_repr  # PyTorch's repr never shows inplace here
+
+
+class LogSigmoid(_Activation):
+    """Elementwise log(sigmoid(x)), stable."""
+    fn = staticmethod(F.logsigmoid)
+
+
+class Softsign(_Activation):
+    """Elementwise x / (1 + |x|)."""
+    fn = staticmethod(F.softsign)
+
+
+class Tanhshrink(_Activation):
+    """Elementwise x - tanh(x)."""
+    fn = staticmethod(F.tanhshrink)
+
+
+class Hardtanh(Module):
+    """Elementwise min(max(x, min_val), max_val) (``min_value``/``max_value``: PyTorch's deprecated names)."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
+        super().__init__()
+        if min_value is not None:
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`", FutureWarning,
+                          stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`", FutureWarning,
+                          stacklevel=2)
+            max_val = max_value
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+        if self.max_val <= self.min_val:
+            raise AssertionError(f"max_val ({self.max_val}) must be greater than min_val ({self.min_val})")
+
+    def forward(self, input):
+        """Apply hardtanh elementwise (into ``input`` itself when ``inplace``)."""
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """Elementwise min(max(x, 0), 6): Hardtanh(0, 6), as in PyTorch."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self):
+        """'inplace=True' when it was asked for."""
+        return "inplace=True" if self.inplace else ""
+
+
+class Threshold(Module):
+    """x where x > threshold, else ``value``."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        """Apply the threshold elementwise (into ``input`` itself when ``inplace``)."""
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class PReLU(Module):
+    """x where x > 0, else a * x, with a learnable slope ``weight`` (one, or one per channel), all ``init``."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        check_device("nn.PReLU", device)
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = _empty(num_parameters, dtype=dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Set every slope back to ``init``."""
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input):
+        """``F.prelu(input, weight)``."""
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
+        return f"num_parameters={self.num_parameters}"
+
+
+class CosineSimilarity(Module):
+    """Module form of ``F.cosine_similarity`` along ``dim``."""
+
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        """Cosine similarity of ``x1`` and ``x2`` along ``dim``."""
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """Module form of ``F.pairwise_distance`` (the order ``p`` is kept as ``norm``, as in PyTorch)."""
+
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        """The ``p``-norm of x1 - x2 + eps along the last dim."""
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+class Bilinear(Module):
+    """y = x1^T W x2 + b, W of shape (out_features, in1_features, in2_features); W and b U(-1/sqrt(in1), 1/sqrt(in1))."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+        check_device("nn.Bilinear", device)
+        super().__init__()
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        self.weight = _empty(out_features, in1_features, in2_features, dtype=dtype)
+        if bias:
+            self.bias = _empty(out_features, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Redraw weight and bias from U(-1/sqrt(in1_features), 1/sqrt(in1_features))."""
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        """``F.bilinear(input1, input2, weight, bias)``: (*, in1), (*, in2) -> (*, out)."""
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        """The constructor arguments shown inside repr()."""
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
 
 
 class Softplus(Module):
@@ -326,33 +502,43 @@ class LayerNorm(Module):
 class Identity(_Activation):
     """Returns its input."""
 
+    def __init__(self, *args, **kwargs):  # PyTorch's Identity takes and ignores any arguments
+        super().__init__()
+
     def forward(self, input):
         """Return ``input`` itself."""
         return input
 
 
-class Softmax(Module):
-    """Softmax along ``dim`` (None: PyTorch's implicit choice, with its warning)."""
+class _AlongDim(Module):
+    fn = None
 
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):
-        """Softmax of ``input`` along ``dim``."""
-        return F.softmax(input, self.dim)
+        """The function of ``input`` along ``dim``."""
+        return type(self).fn(input, self.dim)
 
     def extra_repr(self):
         """The constructor arguments shown inside repr()."""
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Softmax):
-    """Log-softmax along ``dim``."""
+class Softmax(_AlongDim):
+    """Softmax along ``dim`` (None: PyTorch's implicit choice, with its warning)."""
+    fn = staticmethod(F.softmax)
 
-    def forward(self, input):
-        """Log-softmax of ``input`` along ``dim``."""
-        return F.log_softmax(input, self.dim)
+
+class LogSoftmax(_AlongDim):
+    """Log-softmax along ``dim``."""
+    fn = staticmethod(F.log_softmax)
+
+
+class Softmin(_AlongDim):
+    """Softmax of -x along ``dim``."""
+    fn = staticmethod(F.softmin)
 
 
 def _index(n, i):
