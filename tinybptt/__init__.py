@@ -24,10 +24,12 @@ from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, e
                         repeat_interleave, diff, count_nonzero, outer, ger, scatter, scatter_add, index_add,
                         einsum, add, sub, subtract, mul, multiply, div, divide, true_divide, floor_divide, remainder,
                         fmod, clone, detach, eq, ne, lt, le, gt, ge, rsqrt, reciprocal, unique, bincount, nonzero,
-                        lerp, argwhere, isin, masked_scatter, logical_xor)
+                        lerp, argwhere, isin, masked_scatter, logical_xor, erf, exp2, expm1, log2, log10, trunc,
+                        frac, nan_to_num, broadcast_to, diag, tile, median, bernoulli, take_along_dim, dist,
+                        meshgrid, hstack, vstack, searchsorted, bucketize, cdist, finfo, iinfo)
 from .devices import device
 from .gradcheck import GradcheckError, gradcheck
-from .random import Generator, default_generator, initial_seed, manual_seed, seed
+from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Tensor
 from . import cuda  # noqa: E402
 from . import nn  # noqa: E402
@@ -41,6 +43,7 @@ float32 = float = np.dtype(np.float32)
 float64 = double = np.dtype(np.float64)
 int64 = long = np.dtype(np.int64)
 int32 = np.dtype(np.int32)
+uint8 = np.dtype(np.uint8)  # the dtype of get_rng_state()
 bool = np.dtype(np.bool_)
 
 __version__ = "0.1.0"

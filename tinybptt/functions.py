@@ -6,7 +6,7 @@ import numpy as np
 
 from . import ops
 from .random import rng
-from .tensor import Tensor, _infer_array
+from .tensor import Tensor, _infer_array, _torch_type, default_float
 
 cat, stack, split, chunk = ops.cat, ops.stack, ops.split, ops.chunk
 concat = cat
@@ -736,3 +736,263 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 def lerp(input, end, weight):
     """input + weight * (end - input)."""
     return _t(input).lerp(end, weight)
+
+
+def erf(input):
+    """Elementwise error function (integer input gives float32)."""
+    return _t(input).erf()
+
+
+def exp2(input):
+    """Elementwise 2**x (integer input gives float32)."""
+    return _t(input).exp2()
+
+
+def expm1(input):
+    """Elementwise exp(x) - 1, accurate for small x (integer input gives float32)."""
+    return _t(input).expm1()
+
+
+def log2(input):
+    """Elementwise base-2 logarithm (integer input gives float32)."""
+    return _t(input).log2()
+
+
+def log10(input):
+    """Elementwise base-10 logarithm (integer input gives float32)."""
+    return _t(input).log10()
+
+
+def trunc(input):
+    """Elementwise round toward zero (zero gradient)."""
+    return _t(input).trunc()
+
+
+def frac(input):
+    """Elementwise fractional part x - trunc(x) (gradient 1)."""
+    return _t(input).frac()
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by finite numbers (see Tensor.nan_to_num)."""
+    return _t(input).nan_to_num(nan, posinf, neginf)
+
+
+def broadcast_to(input, shape):
+    """``input`` broadcast to ``shape`` (as Tensor.expand)."""
+    return _t(input).broadcast_to(shape)
+
+
+def diag(input, diagonal=0):
+    """1-D: the square matrix with ``input`` on its ``diagonal``; 2-D: that diagonal as a 1-D tensor."""
+    return _t(input).diag(diagonal)
+
+
+def tile(input, dims):
+    """``input`` repeated ``dims`` times along each dim (``dims`` a tuple; missing leading entries are 1)."""
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"tile(): argument 'dims' (position 2) must be tuple of ints, not {type(dims).__name__}")
+    return _t(input).tile(dims)
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median of all elements; with ``dim``, a (values, indices) pair (see Tensor.median)."""
+    return _t(input).median(dim, keepdim)
+
+
+def bernoulli(input, p=None, *, generator=None):
+    """0/1 draws with the probabilities in ``input`` (or ``p`` for every element), in ``input``'s dtype."""
+    return _t(input).bernoulli(p, generator=generator)
+
+
+def take_along_dim(input, indices, dim=None):
+    """Values of ``input`` picked along ``dim`` by ``indices`` (see Tensor.take_along_dim)."""
+    return _t(input).take_along_dim(indices, dim)
+
+
+def dist(input, other, p=2):
+    """The p-norm of ``input - other``."""
+    return _t(input).dist(other, p)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids of 0-d/1-D tensors (also given as one list): the k-th output has input k's values
+    along dim k, expanded to the shape of all the sizes ('ij'); 'xy' swaps the first two dims of every grid."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    tensors = [_t(t) for t in tensors]
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: a {t.ndim}-D "
+                               f"tensor of shape {t.shape}")
+    if len({t.dtype for t in tensors}) > 1:
+        raise RuntimeError(f"meshgrid expects all tensors to have the same dtype (got "
+                           f"{[str(t.dtype) for t in tensors]})")
+    swap = indexing == "xy" and len(tensors) > 1
+    if swap:
+        tensors[0], tensors[1] = tensors[1], tensors[0]
+    shape = tuple(t.numel() for t in tensors)
+    grids = [t.reshape([-1 if i == k else 1 for i in range(len(shape))]).expand(shape) for k, t in enumerate(tensors)]
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+def _stack_parts(name, tensors, ndim):
+    """``tensors`` with leading size-1 dims added up to ``ndim`` (torch.atleast_1d/2d), checked as torch does."""
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, not "
+                        f"{type(tensors).__name__}")
+    if not tensors:
+        raise RuntimeError(f"{name} expects a non-empty TensorList")
+    return [t.reshape((1,) * (ndim - t.ndim) + t.shape) if t.ndim < ndim else t for t in map(_t, tensors)]
+
+
+def hstack(tensors):
+    """Concatenate horizontally: 0-d/1-D tensors end to end, others along dim 1."""
+    parts = _stack_parts("hstack", tensors, 1)
+    return cat(parts, 0 if parts[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Concatenate vertically along dim 0, 0-d and 1-D tensors first made rows (1, n)."""
+    return cat(_stack_parts("vstack", tensors, 2), 0)
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
+    """For each value of ``input``, the index in the last dim of ``sorted_sequence`` (ascending; 1-D, or with
+    the same leading dims as ``input``) where inserting it keeps the order: the first position whose element
+    is >= the value, or > it with ``right`` (or side='right').  ``sorter`` gives the sorting order of an
+    unsorted sequence.  int64 indices (int32 with ``out_int32``); a number ``input`` gives a 0-d tensor."""
+    seq, vals = _infer_array(sorted_sequence), _infer_array(input)
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, got side of left "
+                               "while right was True")
+        right = side == "right"
+    if seq.ndim == 0:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 "
+                           "dimension")
+    if seq.ndim > 1 and vals.ndim == 0:
+        raise RuntimeError(f"torch.searchsorted(): input value can be a scalar only when boundaries tensor dimension "
+                           f"is 1, but we got boundaries tensor dim({seq.ndim}) and input value's dim(0) numel(1)")
+    if seq.ndim > 1 and seq.shape[:-1] != vals.shape[:-1]:
+        raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
+                           f"dimensions of boundaries tensor and input value tensor must match, but we got boundaries "
+                           f"tensor {list(seq.shape)} and input value tensor {list(vals.shape)}")
+    if sorter is not None:
+        order = _infer_array(sorter)
+        if order.dtype != np.int64:
+            raise RuntimeError(f"torch.searchsorted(): sorter must be a tensor of long dtype but got dtype "
+                               f"{_torch_type(order.dtype)}")
+        if order.shape != seq.shape:
+            raise RuntimeError(f"torch.searchsorted(): boundary and sorter must have the same size, but got boundary "
+                               f"tensor {list(seq.shape)}and got sorter tensor {list(order.shape)}")
+        if order.size and (order.min() < 0 or order.max() >= seq.shape[-1]):
+            raise RuntimeError("torch.searchsorted(): sorter index out of range")
+        seq = np.take_along_axis(seq, order, -1)
+    rows = seq.reshape(int(np.prod(seq.shape[:-1])), seq.shape[-1])
+    v = vals.reshape(len(rows), -1) if seq.ndim > 1 else vals.reshape(1, -1)
+    lo, hi = np.zeros(v.shape, np.int64), np.full(v.shape, rows.shape[1], np.int64)
+    while (lo < hi).any():  # binary search with torch's comparisons: NaNs sort last, a NaN value goes to the end
+        mid = (lo + hi) // 2
+        bound = np.take_along_axis(rows, np.minimum(mid, rows.shape[1] - 1), 1)
+        with np.errstate(invalid="ignore"):
+            after = ~(bound > v) if right else ~(bound >= v)
+        lo, hi = np.where((lo < hi) & after, mid + 1, lo), np.where((lo < hi) & ~after, mid, hi)
+    return Tensor(lo.reshape(vals.shape).astype(np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """For each value of ``input``, the index of its bucket among the ascending 1-D ``boundaries``:
+    boundaries[i-1] < x <= boundaries[i] (boundaries[i-1] <= x < boundaries[i] with ``right``)."""
+    b = _infer_array(boundaries)
+    if b.ndim != 1:
+        raise RuntimeError(f"bucketize: boundaries tensor must be 1 dimension, but got dim({b.ndim})")
+    return searchsorted(b, input, out_int32=out_int32, right=right)
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """p-norm distances between the rows of ``x1`` (..., P, M) and of ``x2`` (..., R, M): (..., P, R), the
+    batch dims broadcast.  Computed directly from the differences for every ``compute_mode`` (PyTorch may use
+    a matrix product for p=2, which is slightly less accurate)."""
+    a, b = _t(x1), _t(x2)
+    modes = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+    if compute_mode not in modes:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    for name, t in (("X1", a), ("X2", b)):
+        if t.dtype.kind != "f":
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {_torch_type(t.dtype)}")
+        if t.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
+    if a.shape[-1] != b.shape[-1]:
+        raise RuntimeError(f"cdist: X1 and X2 must have the same number of columns. X1: {a.shape[-1]} X2: "
+                           f"{b.shape[-1]}")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"cdist: expected scalar type {_torch_type(a.dtype)} but found {_torch_type(b.dtype)}")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+    ops._broadcast_check("cdist", np.broadcast_to(0, a.shape[:-2]), np.broadcast_to(0, b.shape[:-2]))
+    return (a.unsqueeze(-2) - b.unsqueeze(-3)).norm(p, dim=-1)
+
+
+class finfo:
+    """torch.finfo: the machine limits of a floating dtype (tinybptt's, numpy's, or the default dtype when
+    None): bits, eps, max, min, tiny (= smallest_normal), resolution, and dtype (its name)."""
+
+    def __init__(self, type=None):
+        dtype = _info_dtype("finfo", type)
+        if dtype.kind != "f":
+            raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo to handle "
+                            "'torch.finfo'")
+        f = np.finfo(dtype)
+        self.bits, self.eps, self.max, self.min = f.bits, float(f.eps), float(f.max), float(f.min)
+        self.tiny = self.smallest_normal = float(f.smallest_normal)
+        self.resolution, self.dtype = 10.0 ** -f.precision, dtype.name
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.dtype == self.dtype
+
+    def __hash__(self):
+        return hash((type(self), self.dtype))
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """torch.iinfo: the limits of an integer dtype: bits, max, min (Python ints) and dtype (its name)."""
+
+    def __init__(self, type):
+        dtype = _info_dtype("iinfo", type)
+        if dtype == np.bool_:
+            raise TypeError("torch.bool is not supported by torch.iinfo")
+        if dtype.kind not in "iu":
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle 'torch.iinfo'")
+        i = np.iinfo(dtype)
+        self.bits, self.max, self.min, self.dtype = i.bits, int(i.max), int(i.min), dtype.name
+
+    __eq__, __hash__ = finfo.__eq__, finfo.__hash__
+
+    def __repr__(self):
+        return f"iinfo(min={float(self.min):g}, max={float(self.max):g}, dtype={self.dtype})"
+
+
+def _info_dtype(name, type):
+    """finfo/iinfo's argument as a numpy dtype: a dtype or a numpy scalar type (None: the default float)."""
+    if type is None:
+        return default_float()
+    if isinstance(type, np.dtype) or isinstance(type, builtins.type) and issubclass(type, np.generic):
+        return np.dtype(type)
+    raise TypeError(f"{name}(): argument 'type' (position 1) must be torch.dtype, not {builtins.type(type).__name__}")

@@ -260,6 +260,29 @@ class Erf(Function):
         return g * (2 / np.sqrt(np.pi)) * np.exp(-self.a * self.a)
 
 
+class Expm1(Function):
+    """exp(a) - 1, accurate for small |a| (np.expm1); its gradient is exp(a) = result + 1."""
+
+    def forward(self, a):
+        self.y = np.expm1(a)
+        return self.y
+
+    def backward(self, g):
+        return g * (self.y + 1)
+
+
+class LogBase(Function):
+    """Logarithm to ``base`` 2 or 10 (np.log2 / np.log10: exact at powers of the base); gradient 1 / (a ln base)."""
+
+    def forward(self, a, base):
+        self.a, self.ln_base = a, a.dtype.type(np.log(base))
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan, quietly
+            return np.log2(a) if base == 2 else np.log10(a)
+
+    def backward(self, g):
+        return g / (self.a * self.ln_base)
+
+
 class Softplus(Function):
     """log(1 + exp(a)), stable: max(a, 0) + log1p(exp(-|a|)); its derivative is sigmoid(a) (smooth at 0)."""
 
@@ -572,22 +595,22 @@ class Permute(Function):
 
 
 class Expand(Function):
-    def forward(self, a, shape):
+    def forward(self, a, shape, name="expand"):
         if len(shape) < a.ndim:
-            raise RuntimeError(f"expand: cannot expand shape {a.shape} to {shape}: the number of sizes provided "
+            raise RuntimeError(f"{name}: cannot expand shape {a.shape} to {shape}: the number of sizes provided "
                                f"({len(shape)}) must be greater or equal to the number of dimensions in the tensor "
                                f"({a.ndim})")
         lead = len(shape) - a.ndim
         for i, n in enumerate(a.shape):
             if n != 1 and n != shape[lead + i]:
-                raise RuntimeError(f"expand: cannot expand shape {a.shape} to {shape}: The expanded size of the tensor"
+                raise RuntimeError(f"{name}: cannot expand shape {a.shape} to {shape}: The expanded size of the tensor"
                                    f" ({shape[lead + i]}) must match the existing size ({n}) at non-singleton "
                                    f"dimension {lead + i}.  Target sizes: {list(shape)}.  Tensor sizes: "
                                    f"{list(a.shape)}")
         try:
             return np.broadcast_to(a, shape)
         except ValueError:
-            raise RuntimeError(f"expand: cannot expand shape {a.shape} to {shape}") from None
+            raise RuntimeError(f"{name}: cannot expand shape {a.shape} to {shape}") from None
 
     def backward(self, g):
         return g  # summed back to the input's shape by the walk

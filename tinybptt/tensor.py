@@ -1,4 +1,5 @@
 """Tensor: an ``np.ndarray`` plus what autograd needs (grad, grad_fn, hooks)."""
+import builtins
 import collections
 import numbers
 import sys
@@ -768,6 +769,47 @@ class Tensor:
         """Elementwise cosine (integer input gives float32)."""
         return ops.Cos.apply(self._floating())
 
+    def erf(self):
+        """Elementwise error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt (integer input gives float32)."""
+        return ops.Erf.apply(self._floating())
+
+    def exp2(self):
+        """Elementwise 2**x (integer input gives float32)."""
+        x = self._floating()
+        return ops.Pow.apply(np.asarray(2, x.dtype), x)
+
+    def expm1(self):
+        """Elementwise exp(x) - 1, accurate for small x (integer input gives float32)."""
+        return ops.Expm1.apply(self._floating())
+
+    def log2(self):
+        """Elementwise base-2 logarithm (integer input gives float32)."""
+        return ops.LogBase.apply(self._floating(), base=2)
+
+    def log10(self):
+        """Elementwise base-10 logarithm (integer input gives float32)."""
+        return ops.LogBase.apply(self._floating(), base=10)
+
+    def frac(self):
+        """Elementwise fractional part x - trunc(x), with the sign of x (gradient 1; floats only, as PyTorch)."""
+        if self.dtype.kind != "f":
+            raise NotImplementedError(f'frac: "frac_cpu" not implemented for \'{_torch_type(self.dtype)}\'')
+        return self - self.trunc()
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default the dtype's largest
+        and smallest finite values); integer and bool tensors are copied.  The replaced elements get no
+        gradient."""
+        for name, v in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
+            if not (v is None or isinstance(v, (numbers.Real, Tensor)) and np.ndim(v) == 0):
+                raise TypeError(f"nan_to_num(): argument '{name}' must be float, not {type(v).__name__}")
+        if self.dtype.kind != "f":
+            return self.clone()
+        with np.errstate(over="ignore"):  # a posinf beyond the dtype's range becomes inf, as PyTorch
+            filled = np.nan_to_num(self._data, nan=float(nan), posinf=None if posinf is None else float(posinf),
+                                   neginf=None if neginf is None else float(neginf))
+        return ops.Where.apply(np.isfinite(self._data), self, filled)
+
     def _floating(self):
         """This tensor, or for integer and bool dtypes a copy in the default dtype (float32; what PyTorch's
         float functions compute in)."""
@@ -1226,6 +1268,105 @@ class Tensor:
             idx = np.argsort(self._data, axis=dim, kind="stable")
         return ReturnMinMax(self.gather(dim, idx), Tensor._wrap(idx))
 
+    def median(self, dim=None, keepdim=False):
+        """The lower median of all elements (NaN if any is NaN; its gradient is shared by the elements equal
+        to it); with ``dim``, a (values, indices) pair along ``dim`` (gradient to the returned index)."""
+        if self.dtype == np.bool_:
+            raise NotImplementedError("median: \"median_cpu\" not implemented for 'Bool'")
+        if dim is None:
+            flat, a = self.reshape(-1), self._data.reshape(-1)
+            if a.size == 0:
+                return flat.sum() * np.nan  # NaN, in the graph
+            nan = np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
+            if nan.any():  # every NaN shares the gradient, as PyTorch
+                return flat[np.flatnonzero(nan)].mean()
+            v = np.partition(a, (a.size - 1) // 2)[(a.size - 1) // 2]
+            return flat[np.flatnonzero(a == v)].amax()  # the value itself; amax shares its gradient among ties
+        x = self.reshape(1) if self.ndim == 0 else self
+        d = _dim(dim, x.ndim, "median")
+        if x.shape[d] == 0:
+            raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size. (shape {self.shape})")
+        a = x._data
+        idx = np.take(np.argsort(a, axis=d, kind="stable"), [(a.shape[d] - 1) // 2], axis=d)
+        if a.dtype.kind == "f":  # a slice holding NaN: its first NaN
+            nan = np.isnan(a)
+            idx = np.where(nan.any(d, keepdims=True), nan.argmax(d, keepdims=True), idx)
+        values = x.gather(d, idx)
+        if not keepdim or self.ndim == 0:
+            values, idx = values.squeeze(d), idx.squeeze(d)
+        return ReturnMinMax(values, Tensor._wrap(idx))
+
+    def bernoulli(self, p=None, *, generator=None):
+        """0/1 draws, 1 with probability ``self`` (each element in [0, 1]) or, given ``p``, with probability
+        ``p``; the result has this tensor's dtype and shape and a zero gradient (numpy's draws, not PyTorch's)."""
+        from .random import rng
+        if p is not None:
+            _bernoulli_check("bernoulli", p)
+            return Tensor._wrap((rng(generator).random(self.shape) < p).astype(self.dtype))
+        if self.dtype.kind != "f":
+            raise NotImplementedError(f"bernoulli: \"bernoulli_tensor_cpu_p_\" not implemented for "
+                                      f"'{_torch_type(self.dtype)}'")
+        _bernoulli_check("bernoulli", self)
+        u = rng(generator).random(self.shape)
+        return ops.Piecewise.apply(self, f=lambda a: (u < a).astype(a.dtype))
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill in place with 0/1 draws, 1 with probability ``p`` (a number or a tensor of probabilities)."""
+        from .random import rng
+        self._check_inplace("bernoulli_")
+        _bernoulli_check("bernoulli_", p)
+        return self._assign("bernoulli_", Ellipsis, rng(generator).random(self.shape) < _infer_array(p))
+
+    def take_along_dim(self, indices, dim=None):
+        """Values picked along ``dim`` by the int64 ``indices`` (broadcast with this tensor in the other dims;
+        negative indices count from the end); with dim None, from the flattened tensor."""
+        idx = _infer_array(indices)
+        if idx.dtype != np.int64:
+            raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                               f"{_torch_type(idx.dtype)}")
+        if dim is None:
+            x, idx, d = self.reshape(-1), idx.reshape(-1), 0
+        else:
+            if idx.ndim != self.ndim:
+                raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of "
+                                   f"dimensions, but got {self.ndim} dimensions for input, and {idx.ndim} dimensions "
+                                   f"for indices")
+            d = _dim(dim, self.ndim, "take_along_dim")
+            x_sizes = self.shape[:d] + idx.shape[d:d + 1] + self.shape[d + 1:]
+            ops._broadcast_check("take_along_dim", np.broadcast_to(0, x_sizes), idx)
+            shape = np.broadcast_shapes(x_sizes, idx.shape)
+            x, idx = self.expand(shape[:d] + self.shape[d:d + 1] + shape[d + 1:]), np.broadcast_to(idx, shape)
+        n = x.shape[d]
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = idx.max() if idx.max() >= n else idx.min()
+            raise RuntimeError(f"take_along_dim: index {bad} is out of bounds for dimension {d} with size {n}")
+        return x.gather(d, np.where(idx < 0, idx + n, idx))
+
+    def dist(self, other, p=2):
+        """The p-norm of ``self - other`` (broadcast), as ``(self - other).norm(p)``."""
+        if not isinstance(p, numbers.Real):
+            raise TypeError(f"dist(): argument 'p' must be Number, not {type(p).__name__}")
+        a, b = self._pair(other)
+        ops._broadcast_check("dist", a, b)
+        if a.dtype.kind != "f":
+            raise RuntimeError(f"dist: norm(): input dtype should be either floating point or complex. Got "
+                               f"{_torch_type(a.dtype)} instead.")
+        return (a - b).norm(p)
+
+    def diag(self, diagonal=0):
+        """A 1-D tensor as a square matrix with it on the ``diagonal`` (0: main, > 0 above, < 0 below), or
+        a 2-D tensor's ``diagonal`` as a 1-D tensor."""
+        k = diagonal
+        if self.ndim == 2:
+            n, m = self.shape
+            i = np.arange(builtins.max(0, -k), builtins.max(0, builtins.min(n, m - k)))
+            return self[i, i + k]
+        if self.ndim != 1:
+            raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {self.ndim}D (shape {self.shape})")
+        n, i = self.shape[0] + abs(k), np.arange(self.shape[0])
+        return ops.SetItem.apply(np.zeros((n, n), self.dtype), self, index=(i + builtins.max(0, -k),
+                                                                             i + builtins.max(0, k)))
+
     def multinomial(self, num_samples, replacement=False, generator=None):
         """Category indices drawn from each row's weights (see ``tinybptt.multinomial``)."""
         from .functions import multinomial
@@ -1424,9 +1565,19 @@ class Tensor:
     def expand(self, *shape):
         """Broadcast to a larger shape (-1 keeps a size)."""
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return self._expand("expand", shape)
+
+    def broadcast_to(self, shape):
+        """Broadcast to ``shape`` without copying, as ``expand`` (-1 keeps a size)."""
+        return self._expand("broadcast_to", tuple(shape))
+
+    def _expand(self, name, shape):
         lead = len(shape) - self.ndim
+        if -1 in shape[:builtins.max(lead, 0)]:
+            raise RuntimeError(f"{name}: The expanded size of the tensor (-1) isn't allowed in a leading, "
+                               f"non-existing dimension {shape.index(-1)} (sizes {list(shape)}, shape {self.shape})")
         shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
-        return ops.Expand.apply(self, shape=shape)
+        return ops.Expand.apply(self, shape=shape, name=name)
 
     def expand_as(self, other):
         """Broadcast to ``other``'s shape."""
@@ -1435,11 +1586,24 @@ class Tensor:
     def repeat(self, *reps):
         """Tile the tensor ``reps`` times along each dim."""
         reps = reps[0] if len(reps) == 1 and isinstance(reps[0], (tuple, list)) else reps
+        return self._repeat("repeat", reps)
+
+    def tile(self, *dims):
+        """Repeat the tensor ``dims`` times along each dim; fewer ``dims`` than dimensions count from the
+        last dimension (the others repeat once), more add leading dimensions."""
+        dims = tuple(dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+        return self._repeat("tile", (1,) * (self.ndim - len(dims)) + dims)
+
+    def _repeat(self, name, reps):
         if len(reps) < self.ndim:
-            raise RuntimeError(f"repeat: Number of dimensions of repeat dims can not be smaller than number of "
+            raise RuntimeError(f"{name}: Number of dimensions of repeat dims can not be smaller than number of "
                                f"dimensions of tensor (repeats {tuple(reps)}, shape {self.shape})")
         lead = len(reps) - self.ndim
         x = self.reshape((1,) * lead + self.shape)
+        sizes = [r * n for r, n in zip(reps, x.shape)]
+        if builtins.min(sizes, default=0) < 0:
+            raise RuntimeError(f"{name}: Trying to create tensor with negative dimension {builtins.min(sizes)}: "
+                               f"{sizes} (repeats {tuple(reps)}, shape {self.shape})")
         return ops.cat([x] * reps[0], 0) if len(reps) == 1 else ops.Tile.apply(x, reps=tuple(reps))
 
     def split(self, split_size, dim=0):
@@ -1579,6 +1743,23 @@ def _check_cast(name, result, target):
                            f"desired output type {_TORCH_TYPE.get(target.name, target.name)}")
 
 
+def _torch_type(dtype):
+    """PyTorch's name for a dtype in error texts: 'Float', 'Long', ..."""
+    return _TORCH_TYPE.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+def _bernoulli_check(name, p):
+    """Probabilities (a number or a tensor) must lie in [0, 1], as PyTorch checks them."""
+    if isinstance(p, numbers.Real):
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"{name}: bernoulli_ expects p to be in [0, 1], but got p={p}")
+        return
+    a = _infer_array(p)
+    if a.size and not ((a >= 0) & (a <= 1)).all():
+        raise RuntimeError(f"{name}: Expected p_in >= 0 && p_in <= 1 to be true, but got false. (probabilities "
+                           f"in [{np.nanmin(a)}, {np.nanmax(a)}])")
+
+
 def _inplace_form(name):
     """Tensor.<name>_: the method ``name`` written into the tensor (recorded in a graph, see ``Tensor._inplace``)."""
     def method(self, *args, **kwargs):
@@ -1591,7 +1772,7 @@ def _inplace_form(name):
 for _name in ("sin", "cos", "floor", "ceil", "round", "trunc", "sign", "reciprocal", "rsqrt", "square", "log1p",
               "clip", "fmod", "remainder", "floor_divide", "true_divide", "divide", "multiply", "subtract", "cumsum",
               "cumprod", "logical_not", "logical_and", "logical_or", "logical_xor", "eq", "ne", "lt", "le", "gt", "ge",
-              "triu", "tril"):
+              "triu", "tril", "erf", "exp2", "expm1", "log2", "log10", "frac", "nan_to_num"):
     setattr(Tensor, _name + "_", _inplace_form(_name))
 
 
