@@ -1,8 +1,7 @@
 """Neural-network layers, losses and utilities with PyTorch's names."""
 from . import functional, init, utils
 from .attention import AdditiveAttention, DotAttention, MultiheadAttention
-from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .rnn import _CellBase as RNNCellBase, _RNNBase as RNNBase  # the base classes, under PyTorch's names
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .layers import (BCELoss, BCEWithLogitsLoss, Bilinear, CELU, CosineSimilarity, CrossEntropyLoss, Dropout, ELU,
                      Embedding, Flatten, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, Identity, HuberLoss, KLDivLoss,
                      L1Loss, LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, ModuleDict, ModuleList,

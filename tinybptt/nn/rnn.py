@@ -364,7 +364,9 @@ def _new(shape, dtype):
 
 
 # ---------------------------------------------------------------- cells
-class _CellBase(Module):
+class RNNCellBase(Module):
+    """What RNNCell, LSTMCell and GRUCell share: PyTorch's parameters, initialisation and checks."""
+
     mode = None
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, fused=True):
@@ -454,7 +456,7 @@ class _CellBase(Module):
         return s
 
 
-class RNNCell(_CellBase):
+class RNNCell(RNNCellBase):
     """h' = phi(W_ih x + b_ih + W_hh h + b_hh), phi tanh or relu; with ``residual=True``
     h' = h + phi(...) (the residual form that keeps gradients from vanishing).
 
@@ -470,13 +472,13 @@ class RNNCell(_CellBase):
         self.nonlinearity, self.residual = nonlinearity, residual  # as PyTorch, checked by forward
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """One LSTM step, gates i, f, g, o: ``h1, c1 = cell(x, (h0, c0))`` (state zeros if omitted)."""
 
     mode = "LSTM"
 
 
-class GRUCell(_CellBase):
+class GRUCell(RNNCellBase):
     """One GRU step, gates r, z, n with n = tanh(W_in x + b_in + r*(W_hn h + b_hn)): ``h1 = cell(x, h0)``."""
 
     mode = "GRU"
@@ -500,7 +502,10 @@ def _lengths_mask(lengths, steps, batch):
     return np.arange(steps)[:, None] < lens[None, :]
 
 
-class _RNNBase(Module):
+class RNNBase(Module):
+    """What RNN, LSTM and GRU share: layers and directions of cells run over the sequence, PyTorch's
+    parameter names, ``lengths``/PackedSequence masking and dropout between layers."""
+
     mode = None
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
@@ -709,7 +714,7 @@ class _RNNBase(Module):
         return s
 
 
-class RNN(_RNNBase):
+class RNN(RNNBase):
     """Elman RNN layers: h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), phi tanh or relu.
 
     ``residual=True`` gives h_t = h_{t-1} + phi(...).  Returns (output, h_n).
@@ -734,7 +739,7 @@ class RNN(_RNNBase):
         return super().extra_repr() + (", residual=True" if self.residual else "")
 
 
-class LSTM(_RNNBase):
+class LSTM(RNNBase):
     """LSTM layers (gates i, f, g, o); returns (output, (h_n, c_n)).
 
     ``proj_size=P`` (0 < P < hidden_size) projects each step's h to P features,
@@ -754,7 +759,7 @@ class LSTM(_RNNBase):
                          device, dtype, fused)
 
 
-class GRU(_RNNBase):
+class GRU(RNNBase):
     """GRU layers (gates r, z, n with n = tanh(W_in x + b_in + r*(W_hn h + b_hn))); returns (output, h_n)."""
 
     mode = "GRU"
