@@ -273,3 +273,32 @@ def test_bad_assignments_name_the_op_and_shapes(graph):
             t[5] = 1.0
         with pytest.raises(RuntimeError, match=r"The size of tensor a \(4\) must match the size of tensor b \(5\)"):
             t.copy_(lib.ones(5))
+
+
+def test_assigning_into_a_layer_output_that_shares_memory_with_its_saved_states_matches_torch():
+    # the fused LSTM's output rows are views of the buffer its steps saved: the assignment must copy
+    grads = []
+    for lib in (tb, torch):
+        lib.manual_seed(0)
+        lstm = lib.nn.LSTM(3, 4, dtype=lib.float64)
+        if lib is torch:
+            lstm.load_state_dict(ours.state_dict())
+        else:
+            ours = lstm
+        x = lib.tensor(np.random.default_rng(2).standard_normal((5, 2, 3)))
+        out, (h, c) = lstm(x)
+        out[1] = out[3] * 2
+        (out.sum() + h.sum() + c.sum()).backward()
+        grads.append([p.grad.numpy().copy() for p in lstm.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_a_refused_assignment_into_a_view_leaves_the_base_unchanged():
+    w = tb.tensor(W0.copy(), requires_grad=True)
+    s = w * 2
+    before = s.detach().numpy().copy()
+    v = s[0]  # a view (numpy shares s's memory) that only this tensor holds
+    with pytest.raises(NotImplementedError, match="in-place change of a view"):
+        v[1] = w[0, 0] * 5
+    np.testing.assert_array_equal(s.detach().numpy(), before)

@@ -522,17 +522,8 @@ def rebase(t, old, result, name):
     array saved for backward is overwritten, so they stay correct without a copy (where PyTorch,
     which changes the memory, raises if one of them saved it).
     """
+    check_rebase(t, name)
     node = t.grad_fn
-    if made_as_view(t):
-        raise NotImplementedError(
-            f"{name}: in-place change of a view (made by {node.name.lower()}) of a tensor that is part of a graph is "
-            f"not supported: PyTorch would change the tensor it views too; call clone() on the view first "
-            f"(shape {t.shape})")
-    if node is None and (t._data.base is not None or getattr(t, "_base", None) is not None):
-        raise NotImplementedError(
-            f"{name}: writing a value that requires grad into a tensor that shares memory with another (a view or "
-            f"a detach()) is not supported: PyTorch would change the other tensor too; write into the other tensor, "
-            f"or clone() this one first (shape {t.shape})")
     if result.shape != t.shape:
         raise RuntimeError(f"{name}: output with shape {list(t.shape)} doesn't match the broadcast shape "
                            f"{list(result.shape)}")
@@ -554,6 +545,21 @@ def rebase(t, old, result, name):
     old._hooks, t._hooks = t._hooks, None
     new.watched = t._retains_grad
     t._data, t.grad_fn, t._out_index, t._requires_grad = result._data, new, result._out_index, True
+
+
+def check_rebase(t, name):
+    """Raise where ``rebase`` would part from PyTorch: t is a view whose change PyTorch would pass on
+    to the tensor it views (or shares memory with)."""
+    if made_as_view(t):
+        raise NotImplementedError(
+            f"{name}: in-place change of a view (made by {t.grad_fn.name.lower()}) of a tensor that is part of a "
+            f"graph is not supported: PyTorch would change the tensor it views too; call clone() on the view first "
+            f"(shape {t.shape})")
+    if t.grad_fn is None and (t._data.base is not None or getattr(t, "_base", None) is not None):
+        raise NotImplementedError(
+            f"{name}: writing a value that requires grad into a tensor that shares memory with another (a view or "
+            f"a detach()) is not supported: PyTorch would change the other tensor too; write into the other tensor, "
+            f"or clone() this one first (shape {t.shape})")
 
 
 def made_as_view(t):

@@ -389,9 +389,11 @@ class Tensor:
         """self[index] = value in place (``__setitem__``, ``copy_``, ``fill_``); recorded when in a graph."""
         self._check_inplace(name)
         if autograd.is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)):
-            # no record saved this array and no view of it exists when this tensor holds the only
-            # reference: then the assignment writes into it (a decoder filling outputs[t] stays O(T))
-            sole = sys.getrefcount(self._data) == 2
+            autograd.check_rebase(self, name)  # before anything is written
+            # no record saved this array and no view of it exists when it owns its memory and this
+            # tensor holds the only reference: then the assignment writes into it (a decoder filling
+            # outputs[t] stays O(T))
+            sole = self._data.base is None and sys.getrefcount(self._data) == 2
             return self._inplace(name, lambda t: ops.SetItem.apply(t, value, index=index, inplace=sole))
         value = value._data if isinstance(value, Tensor) else _infer_array(value, self.dtype)
         try:
