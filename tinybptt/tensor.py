@@ -627,50 +627,6 @@ class Tensor:
         """In place: clip every element to [min, max] (either bound may be None)."""
         return self._inplace("clamp_", lambda t: t.clamp(min, max))
 
-    def clamp_min_(self, min):
-        """In place: max(self, min) elementwise."""
-        return self.clamp_(min=min)
-
-    def clamp_max_(self, max):
-        """In place: min(self, max) elementwise."""
-        return self.clamp_(max=max)
-
-    def pow_(self, exponent):
-        """In place: self ** exponent."""
-        return self._inplace("pow_", lambda t: t ** exponent)
-
-    def relu_(self):
-        """In place: max(self, 0)."""
-        return self._inplace("relu_", Tensor.relu)
-
-    def sigmoid_(self):
-        """In place: 1 / (1 + exp(-self))."""
-        return self._inplace("sigmoid_", Tensor.sigmoid)
-
-    def tanh_(self):
-        """In place: tanh(self)."""
-        return self._inplace("tanh_", Tensor.tanh)
-
-    def exp_(self):
-        """In place: exp(self)."""
-        return self._inplace("exp_", Tensor.exp)
-
-    def log_(self):
-        """In place: log(self)."""
-        return self._inplace("log_", Tensor.log)
-
-    def sqrt_(self):
-        """In place: sqrt(self)."""
-        return self._inplace("sqrt_", Tensor.sqrt)
-
-    def abs_(self):
-        """In place: |self|."""
-        return self._inplace("abs_", Tensor.abs)
-
-    def neg_(self):
-        """In place: -self."""
-        return self._inplace("neg_", Tensor.__neg__)
-
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill in place with samples from U(a, b)."""
         from .random import rng
@@ -1771,7 +1727,8 @@ def _inplace_form(name):
     return method
 
 
-for _name in ("sin", "cos", "floor", "ceil", "round", "trunc", "sign", "reciprocal", "rsqrt", "square", "log1p",
+for _name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "neg", "pow", "clamp_min", "clamp_max",
+              "sin", "cos", "floor", "ceil", "round", "trunc", "sign", "reciprocal", "rsqrt", "square", "log1p",
               "clip", "fmod", "remainder", "floor_divide", "true_divide", "divide", "multiply", "subtract", "cumsum",
               "cumprod", "logical_not", "logical_and", "logical_or", "logical_xor", "eq", "ne", "lt", "le", "gt", "ge",
               "triu", "tril", "erf", "exp2", "expm1", "log2", "log10", "frac", "nan_to_num"):
