@@ -1,8 +1,7 @@
 """Adadelta (Zeiler 2012)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _effective_grad, _fma, _scalar
-from ..tensor import Tensor
+from .optimizer import Optimizer, _bump, _check_lr, _effective_grad, _fma, _scalar
 
 
 class Adadelta(Optimizer):
@@ -18,10 +17,7 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         if not 0.0 <= eps:

@@ -1,8 +1,7 @@
 """Adafactor: Adam-like steps with a factored second moment (Shazeer & Stern 2018)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _fma, _lerp_, _scalar
-from ..tensor import Tensor
+from .optimizer import Optimizer, _bump, _check_lr, _fma, _lerp_, _scalar
 
 
 def _norm(a):
@@ -30,10 +29,7 @@ class Adafactor(Optimizer):
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
                  foreach=None, maximize=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
+        _check_lr(lr, "Learning rate should be >= 0 but is: {}")
         if not 0.0 >= beta2_decay:
             raise ValueError(f"beta2_decay should be <= 0 but is: {beta2_decay}")
         if eps[0] is not None and not 0.0 <= eps[0]:

@@ -1,8 +1,7 @@
 """ASGD: averaged stochastic gradient descent (Polyak & Juditsky 1992)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _fma, _scalar
-from ..tensor import Tensor
+from .optimizer import Optimizer, _bump, _check_lr, _fma, _scalar
 
 
 class ASGD(Optimizer):
@@ -20,10 +19,7 @@ class ASGD(Optimizer):
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
                  maximize=False, differentiable=False, capturable=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, foreach=foreach,

@@ -1,8 +1,7 @@
 """L-BFGS (Nocedal 1980; Liu & Nocedal 1989) with an optional strong-Wolfe line search, after minFunc."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _fma, _scalar
-from ..tensor import Tensor
+from .optimizer import Optimizer, _bump, _check_lr, _fma, _scalar
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -114,10 +113,7 @@ class LBFGS(Optimizer):
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,

@@ -36,12 +36,17 @@ def _scalar(x):
     return float(np.asarray(x)) if isinstance(x, (Tensor, np.ndarray)) else x
 
 
-def _check_adam_args(lr, eps, betas, weight_decay):
-    """PyTorch's checks, with its error texts, of the hyper-parameters Adam and its variants share."""
+def _check_lr(lr, message="Invalid learning rate: {}"):
+    """PyTorch's check of a learning rate: a number >= 0 or a one-element tensor."""
     if isinstance(lr, Tensor) and lr.numel() != 1:
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
+        raise ValueError(message.format(lr))
+
+
+def _check_adam_args(lr, eps, betas, weight_decay):
+    """PyTorch's checks, with its error texts, of the hyper-parameters Adam and its variants share."""
+    _check_lr(lr)
     if not 0.0 <= eps:
         raise ValueError(f"Invalid epsilon value: {eps}")
     if not 0.0 <= betas[0] < 1.0:

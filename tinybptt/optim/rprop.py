@@ -1,8 +1,7 @@
 """Rprop: resilient backpropagation (Riedmiller & Braun 1993)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _scalar
-from ..tensor import Tensor
+from .optimizer import Optimizer, _bump, _check_lr, _scalar
 
 
 class Rprop(Optimizer):
@@ -20,10 +19,7 @@ class Rprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False, foreach=None,
                  maximize=False, differentiable=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
