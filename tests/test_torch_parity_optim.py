@@ -135,7 +135,8 @@ def test_state_dicts_interchange_with_torch(name, kw):
 
 
 @pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01)),
-                                     ("RMSprop", dict(lr=0.01, centered=True))])
+                                     ("RMSprop", dict(lr=0.01, centered=True)), ("Rprop", dict(lr=0.01)),
+                                     ("ASGD", dict(lr=0.05, t0=10)), ("Adafactor", dict(lr=0.05))])
 def test_training_a_model_matches_torch(name, kw):
     """Real backward passes: a 2-layer net on cross-entropy, trained the same way in both."""
     rng = np.random.default_rng(3)
@@ -153,8 +154,8 @@ def test_training_a_model_matches_torch(name, kw):
         oopt.zero_grad()
         nn.functional.cross_entropy(omodel(tb.tensor(x)), tb.tensor(y)).backward()
         oopt.step()
-    for k, v in tmodel.state_dict().items():
-        np.testing.assert_allclose(omodel.state_dict()[k], v.numpy(), rtol=1e-10, atol=1e-12)
+        for k, v in tmodel.state_dict().items():
+            np.testing.assert_allclose(omodel.state_dict()[k], v.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("make", [
@@ -239,6 +240,12 @@ def test_training_mishaps_match_torch(name, kw, dtype):
     ("Adamax", dict(eps=-1.0)), ("Adamax", dict(betas=(-0.1, 0.9))), ("Adamax", dict(weight_decay=-2.0)),
     ("Adadelta", dict(lr=-1.0)), ("Adadelta", dict(rho=1.5)), ("Adadelta", dict(rho=-0.1)),
     ("Adadelta", dict(eps=-1.0)), ("Adadelta", dict(weight_decay=-1.0)),
+    ("Rprop", dict(lr=-0.1)), ("Rprop", dict(etas=(0.0, 1.2))), ("Rprop", dict(etas=(1.0, 1.2))),
+    ("Rprop", dict(etas=(0.5, 1.0))), ("Rprop", dict(etas=(0.5, 0.9))),
+    ("ASGD", dict(lr=-1.0)), ("ASGD", dict(weight_decay=-0.1)),
+    ("Adafactor", dict(lr=-0.01)), ("Adafactor", dict(beta2_decay=0.5)), ("Adafactor", dict(eps=(-1e-8, 1e-3))),
+    ("Adafactor", dict(eps=(None, -1e-3))), ("Adafactor", dict(d=0.5)), ("Adafactor", dict(weight_decay=-0.1)),
+    ("LBFGS", dict(lr=-1.0)),
 ], ids=lambda v: str(v))
 def test_bad_arguments_raise_torchs_errors(name, kw):
     with pytest.raises(Exception) as theirs:

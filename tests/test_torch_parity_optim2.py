@@ -142,49 +142,12 @@ def test_missing_grads_and_state_dicts_interchange_with_torch(name, kw):
     assert_same_state(topt2.state_dict(), oopt2.state_dict())  # reloaded: eta, mu cast to the parameter's dtype
 
 
-@pytest.mark.parametrize("name,kw", [("Rprop", dict(lr=0.01)), ("ASGD", dict(lr=0.05, t0=10)),
-                                     ("Adafactor", dict(lr=0.05))])
-def test_training_a_model_matches_torch(name, kw):
-    """Real backward passes: a 2-layer net on cross-entropy, trained the same way in both."""
-    rng = np.random.default_rng(3)
-    x, y = rng.standard_normal((32, 5)), rng.integers(0, 4, 32)
-    tmodel = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4)).double()
-    omodel = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 4)).double()
-    omodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
-    topt, oopt = getattr(torch.optim, name)(tmodel.parameters(), **kw), getattr(optim, name)(omodel.parameters(), **kw)
-    for _ in range(20):
-        topt.zero_grad()
-        torch.nn.functional.cross_entropy(tmodel(torch.tensor(x)), torch.tensor(y)).backward()
-        topt.step()
-        oopt.zero_grad()
-        nn.functional.cross_entropy(omodel(tb.tensor(x)), tb.tensor(y)).backward()
-        oopt.step()
-        for k, v in tmodel.state_dict().items():
-            np.testing.assert_allclose(omodel.state_dict()[k], v.numpy(), rtol=1e-10, atol=1e-12)
-
-
 @pytest.mark.parametrize("name", ["Rprop", "ASGD", "Adafactor", "LBFGS"])
 def test_defaults_and_groups_match_torch(name):
     theirs, ours, _ = pair(np.float64)
     topt, oopt = getattr(torch.optim, name)(theirs), getattr(optim, name)(ours)
     assert oopt.defaults == topt.defaults
     assert oopt.state_dict() == {"state": {}, "param_groups": topt.state_dict()["param_groups"]}
-
-
-@pytest.mark.parametrize("name,kw", [
-    ("Rprop", dict(lr=-0.1)), ("Rprop", dict(etas=(0.0, 1.2))), ("Rprop", dict(etas=(1.0, 1.2))),
-    ("Rprop", dict(etas=(0.5, 1.0))), ("Rprop", dict(etas=(0.5, 0.9))),
-    ("ASGD", dict(lr=-1.0)), ("ASGD", dict(weight_decay=-0.1)),
-    ("Adafactor", dict(lr=-0.01)), ("Adafactor", dict(beta2_decay=0.5)), ("Adafactor", dict(eps=(-1e-8, 1e-3))),
-    ("Adafactor", dict(eps=(None, -1e-3))), ("Adafactor", dict(d=0.5)), ("Adafactor", dict(weight_decay=-0.1)),
-    ("LBFGS", dict(lr=-1.0)),
-], ids=lambda v: str(v))
-def test_bad_arguments_raise_torchs_errors(name, kw):
-    with pytest.raises(Exception) as theirs:
-        getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **kw)
-    with pytest.raises(Exception) as ours:
-        getattr(optim, name)([nn.Parameter(np.ones(2))], **kw)
-    assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
 
 
 def test_asgd_averages_from_t0_and_keeps_float32_eta_mu_like_torch():
