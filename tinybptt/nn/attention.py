@@ -399,7 +399,10 @@ class MultiheadAttention(Module):
             kind = "batched (3-D)" if batched else "unbatched (2-D)"
             raise AttentionShapeError(f"{where}: For {kind} `query`, expected `key` and `value` to be "
                                       f"{query.ndim}-D but found {key.ndim}-D and {value.ndim}-D tensors respectively")
-        if is_causal and attn_mask is None:
+        # torch's fast path (its native kernel) ignores the is_causal hint, and gives NaN for a fully
+        # masked query even without weights
+        fast = batched and self._fast_path(query, key, value, attn_mask, key_padding_mask)
+        if is_causal and attn_mask is None and not fast:
             raise AttentionShapeError(f"{where}: Need attn_mask if specifying the is_causal hint (e.g. the (L, L) "
                                       f"mask np.triu(np.ones((L, L), bool), 1))")
         if key_padding_mask is not None:
@@ -435,7 +438,7 @@ class MultiheadAttention(Module):
         # PyTorch's is_causal hint: with no key_padding_mask and need_weights=False, attn_mask is
         # dropped and SDPA's causal mask (key j <= query i, over every key incl. bias_k and the
         # zero key) is used instead
-        causal_hint = is_causal and key_padding_mask is None and not need_weights
+        causal_hint = is_causal and key_padding_mask is None and not need_weights and not fast
         if not causal_hint:
             _check_mask_dtypes(attn_mask, key_padding_mask, query.dtype, need_weights)
 
@@ -458,8 +461,6 @@ class MultiheadAttention(Module):
             bias = _causal_bias(L, k.shape[2], q.dtype)
 
         p = self.dropout if self.training else 0.0
-        # torch's fast path (its native kernel) gives NaN for a fully masked query even without weights
-        fast = batched and self._fast_path(query, key, value, attn_mask, key_padding_mask)
         out = attention(q, k, v, bias, None, p, need_weights, fast)
         out, weights = out if need_weights else (out, None)
         # (N, H, L, D) -> (N, L, E) or (L, N, E)
