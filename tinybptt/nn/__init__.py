@@ -1,6 +1,7 @@
 """Neural-network layers, losses and utilities with PyTorch's names."""
 from . import functional, init, utils
 from .attention import AdditiveAttention, DotAttention, MultiheadAttention
+from .ctc import CTCLoss
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .layers import (BCELoss, BCEWithLogitsLoss, Bilinear, CELU, CosineSimilarity, CrossEntropyLoss, Dropout, ELU,
                      Embedding, Flatten, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, Identity, HuberLoss, KLDivLoss,

@@ -728,3 +728,4 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 from .attention import scaled_dot_product_attention  # noqa: E402,F401  (re-exported; attention.py imports this module)
+from .ctc import ctc_loss  # noqa: E402,F401  (re-exported; ctc.py imports this module)
