@@ -7,6 +7,7 @@ import numpy as np
 
 from ...tensor import Tensor
 from . import rnn  # noqa: F401  (nn.utils.rnn, as torch.nn.utils.rnn)
+from . import parametrize, parametrizations  # noqa: F401  (as torch.nn.utils.parametrize / .parametrizations)
 
 
 def _as_list(tensors):
