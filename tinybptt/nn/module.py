@@ -397,14 +397,19 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        state_dict, (hook_missing, hook_unexpected, hook_errors) = OrderedDict(state_dict), ([], [], [])
+        for prefix, m in self.named_modules(remove_duplicate=False):  # pre-hooks may rename keys of the copy
+            for hook in list(m.__dict__.get("_load_state_dict_pre_hooks", {}).values()):
+                hook(state_dict, prefix + "." if prefix else "", {}, strict, hook_missing, hook_unexpected, hook_errors)
         own = OrderedDict(self._state_tensors())
-        missing = [k for k in own if k not in state_dict]
-        unexpected = self._unexpected_keys(list(state_dict))
+        missing = hook_missing + [k for k in own if k not in state_dict]
+        unexpected = hook_unexpected + self._unexpected_keys(list(state_dict))
         errors, values = [], {}
         if strict and missing:
             errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
         if strict and unexpected:
             errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        errors += hook_errors
         for k, t in own.items():
             if k in state_dict:
                 v = state_dict[k]
@@ -450,6 +455,12 @@ class Module:
     def register_forward_pre_hook(self, hook):
         """Call ``hook(module, args)`` before every forward; a non-None result replaces the inputs."""
         return self._add_hook("_forward_pre_hooks", hook)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """Call ``hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)``
+        (``hook(module, ...)`` with ``with_module``) at the start of ``load_state_dict``, as PyTorch: it may
+        change the state_dict (a copy of the caller's) and append to the lists (``error_msgs`` raise)."""
+        return self._add_hook("_load_state_dict_pre_hooks", (lambda *a: hook(self, *a)) if with_module else hook)
 
     def forward(self, *args, **kwargs):
         """The computation of the module; subclasses define it and are called as ``module(*args)``."""

@@ -7,6 +7,9 @@ import numpy as np
 
 from ...tensor import Tensor
 from . import rnn  # noqa: F401  (nn.utils.rnn, as torch.nn.utils.rnn)
+from . import parametrize, parametrizations  # noqa: F401  (as torch.nn.utils.parametrize / .parametrizations)
+from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401  (the old hook forms, as in torch)
+from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401
 
 
 def _as_list(tensors):
