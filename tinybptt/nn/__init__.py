@@ -9,3 +9,5 @@ from .layers import (BCELoss, BCEWithLogitsLoss, Bilinear, CELU, CosineSimilarit
                      Sequential, SiLU, Sigmoid, SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
                      Threshold, Unflatten)
 from .module import Module, Parameter
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                            InstanceNorm3d, LocalResponseNorm, RMSNorm)
