@@ -9,5 +9,9 @@ from .layers import (BCELoss, BCEWithLogitsLoss, Bilinear, CELU, CosineSimilarit
                      Sequential, SiLU, Sigmoid, SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
                      Threshold, Unflatten)
 from .module import Module, Parameter
+from .likelihood_losses import GaussianNLLLoss, PoissonNLLLoss
+from .margin_losses import (CosineEmbeddingLoss, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelMarginLoss,
+                            MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss, TripletMarginLoss,
+                            TripletMarginWithDistanceLoss)
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                             InstanceNorm3d, LocalResponseNorm, RMSNorm)
