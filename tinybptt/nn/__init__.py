@@ -9,6 +9,8 @@ from .layers import (BCELoss, BCEWithLogitsLoss, Bilinear, CELU, CosineSimilarit
                      Sequential, SiLU, Sigmoid, SmoothL1Loss, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
                      Threshold, Unflatten)
 from .module import Module, Parameter
+from .activations import Hardshrink, RReLU, Softmax2d, Softshrink
+from .dropout import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from .likelihood_losses import GaussianNLLLoss, PoissonNLLLoss
 from .margin_losses import (CosineEmbeddingLoss, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelMarginLoss,
                             MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss, TripletMarginLoss,

@@ -743,6 +743,9 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 from .attention import scaled_dot_product_attention  # noqa: E402,F401  (re-exported; attention.py imports this module)
 # more layers and losses, each in its own module (which imports this one), re-exported here as torch has them
+from .activations import gumbel_softmax, hardshrink, rrelu, rrelu_, softshrink  # noqa: E402,F401
+from .distance import pdist  # noqa: E402,F401
+from .dropout import alpha_dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout  # noqa: E402,F401
 from .likelihood_losses import gaussian_nll_loss, poisson_nll_loss  # noqa: E402,F401
 from .margin_losses import (cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss,  # noqa: E402,F401
                             multi_margin_loss, multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss,
