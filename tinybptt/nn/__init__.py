@@ -10,6 +10,7 @@ from .layers import (BCELoss, BCEWithLogitsLoss, Bilinear, CELU, CosineSimilarit
                      Threshold, Unflatten)
 from .module import Module, Parameter
 from .activations import Hardshrink, RReLU, Softmax2d, Softshrink
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .dropout import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from .likelihood_losses import GaussianNLLLoss, PoissonNLLLoss
 from .margin_losses import (CosineEmbeddingLoss, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelMarginLoss,
