@@ -12,3 +12,12 @@ from .layers import (BCELoss, BCEWithLogitsLoss, Bilinear, CELU, CosineSimilarit
 from .module import Module, Parameter
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
+from .activations import Hardshrink, RReLU, Softmax2d, Softshrink
+from .adaptive import AdaptiveLogSoftmaxWithLoss
+from .dropout import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
+from .likelihood_losses import GaussianNLLLoss, PoissonNLLLoss
+from .margin_losses import (CosineEmbeddingLoss, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelMarginLoss,
+                            MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss, TripletMarginLoss,
+                            TripletMarginWithDistanceLoss)
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                            InstanceNorm3d, LocalResponseNorm, RMSNorm)

@@ -248,19 +248,33 @@ def glu(input, dim=-1):
     return a * b.sigmoid()
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the last len(normalized_shape) dims to zero mean, unit (biased) variance."""
+def _trailing_dims(name, input, normalized_shape, params):
+    """The trailing dims of ``input`` that ``normalized_shape`` covers, checked as PyTorch checks them for
+    layer_norm and rms_norm: the input ends with that shape and each (name, tensor or None) of ``params`` has it."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if input.shape[input.ndim - len(shape):] != shape:
-        raise RuntimeError(f"layer_norm: expected input with shape (*, {', '.join(map(str, shape))}), "
+        raise RuntimeError(f"{name}: expected input with shape (*, {', '.join(map(str, shape))}), "
                            f"got {input.shape}")
-    for name, p in (("weight", weight), ("bias", bias)):
+    for pname, p in params:
         if p is not None and tuple(p.shape) != shape:
-            raise RuntimeError(f"layer_norm: Expected {name} to be of same shape as normalized_shape, but got "
-                               f"{name} of shape {tuple(p.shape)} and normalized_shape = {shape}")
-    dims = tuple(range(input.ndim - len(shape), input.ndim))
-    centred = input - input.mean(dims, keepdim=True)
-    y = centred / ((centred * centred).mean(dims, keepdim=True) + eps).sqrt()
+            raise RuntimeError(f"{name}: Expected {pname} to be of same shape as normalized_shape, but got "
+                               f"{pname} of shape {tuple(p.shape)} and normalized_shape = {shape}")
+    return tuple(range(input.ndim - len(shape), input.ndim))
+
+
+def _standardize(x, dims, eps):
+    """(x - mean) / sqrt(var + eps) over ``dims`` with the biased variance: the core of layer, group, instance
+    and (training-mode) batch norm.  An empty ``x`` is returned as a copy (no mean of an empty slice)."""
+    if x._data.size == 0:
+        return x * 1
+    centred = x - x.mean(dims, keepdim=True)
+    return centred / ((centred * centred).mean(dims, keepdim=True) + eps).sqrt()
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) dims to zero mean, unit (biased) variance."""
+    dims = _trailing_dims("layer_norm", input, normalized_shape, (("weight", weight), ("bias", bias)))
+    y = _standardize(input, dims, eps)
     y = y if weight is None else y * weight
     return y if bias is None else y + bias
 
@@ -729,3 +743,13 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 from .attention import scaled_dot_product_attention  # noqa: E402,F401  (re-exported; attention.py imports this module)
 from .ctc import ctc_loss  # noqa: E402,F401  (re-exported; ctc.py imports this module)
+# more layers and losses, each in its own module (which imports this one), re-exported here as torch has them
+from .activations import gumbel_softmax, hardshrink, rrelu, rrelu_, softshrink  # noqa: E402,F401
+from .distance import pdist  # noqa: E402,F401
+from .dropout import alpha_dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout  # noqa: E402,F401
+from .likelihood_losses import gaussian_nll_loss, poisson_nll_loss  # noqa: E402,F401
+from .margin_losses import (cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss,  # noqa: E402,F401
+                            multi_margin_loss, multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss,
+                            triplet_margin_loss, triplet_margin_with_distance_loss)
+from .normalization import (batch_norm, group_norm, instance_norm, local_response_norm,  # noqa: E402,F401
+                            rms_norm)
