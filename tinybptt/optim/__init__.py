@@ -1,5 +1,5 @@
 """Optimizers with PyTorch's names, defaults and update rules, and learning-rate schedulers."""
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
 from .adafactor import Adafactor
 from .adagrad import Adagrad
@@ -15,4 +15,4 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam", "Adamax", "Adadelta",
-           "Rprop", "ASGD", "LBFGS", "Adafactor", "lr_scheduler"]
+           "Rprop", "ASGD", "LBFGS", "Adafactor", "lr_scheduler", "swa_utils"]
