@@ -395,8 +395,8 @@ def test_update_bn_recomputes_running_stats_like_torch(as_tuples, training):
     assert onet[1].momentum == tnet[1].momentum == 0.3
     assert onet.training == tnet.training == training and onet[1].training == training
     x = batches[0]
-    np.testing.assert_allclose(onet.eval()(tb.tensor(x)).detach().numpy(), tnet.eval()(torch.tensor(x)).detach().numpy(),
-                               rtol=1e-11, atol=1e-12)
+    ours, theirs = onet.eval()(tb.tensor(x)), tnet.eval()(torch.tensor(x))
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-11, atol=1e-12)
 
 
 def test_update_bn_on_an_averaged_model_like_torch():

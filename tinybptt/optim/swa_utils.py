@@ -129,16 +129,14 @@ class AveragedModel(Module):
         """The averaged copy's forward."""
         return self.module(*args, **kwargs)
 
-    def _tensors(self, model, mine):
-        """The parameters (and, with ``use_buffers``, then the buffers) that are averaged."""
-        if self.use_buffers:
-            return list(itertools.chain(model.parameters(), model.buffers()))
-        return list(self.parameters() if mine else model.parameters())
+    def _averaged(self, model):
+        """The parameters (and, with ``use_buffers``, then the buffers) of ``model`` that are averaged."""
+        return itertools.chain(model.parameters(), model.buffers()) if self.use_buffers else model.parameters()
 
     def update_parameters(self, model):
         """Average ``model``'s current weights in (the first call copies them); buffers are copied
         from ``model`` unless ``use_buffers``.  Tensors are paired in order; extra ones are ignored."""
-        pairs = list(zip(self._tensors(self.module, True), self._tensors(model, False)))
+        pairs = list(zip(self._averaged(self.module), self._averaged(model)))
         averaged = [a.detach() for a, _ in pairs]
         current = [c.detach() for _, c in pairs]
         n = self.n_averaged
