@@ -8,8 +8,8 @@ tensor([2., 4.])
 """
 import numpy as np
 
-from .autograd import (current_scope, detect_anomaly, enable_grad, inference_mode, is_grad_enabled, no_grad, scope,
-                       set_grad_enabled)
+from .autograd import (current_scope, detect_anomaly, enable_grad, inference_mode, is_anomaly_check_nan_enabled,
+                       is_anomaly_enabled, is_grad_enabled, no_grad, scope, set_grad_enabled)
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, get_default_dtype,
                        linspace, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
                        set_default_dtype, tensor, zeros, zeros_like)

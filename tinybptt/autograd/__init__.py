@@ -11,17 +11,20 @@ nobody holds is freed by Python like any other object.
 """
 import functools
 import heapq
+import importlib
 import inspect
 import itertools
 import operator
 import re
+import traceback
+import warnings
 import weakref
 
 import numpy as np
 
 Tensor = None  # set by tensor.py once the class exists (avoids an import cycle)
 
-_state = {"grad": True, "anomaly": False}
+_state = {"grad": True, "anomaly": False, "check_nan": True}
 _scopes = []
 _scope_name = [""]  # "/".join(_scopes), kept up to date so recording an op needs no join
 _tape_position = itertools.count()
@@ -119,22 +122,55 @@ def is_grad_enabled():
     return _state["grad"]
 
 
-class detect_anomaly:
-    """Context manager: the first op whose forward or backward gives NaN/inf raises.
+def _set_anomaly(enabled, check_nan):
+    _state["anomaly"], _state["check_nan"] = bool(enabled), bool(check_nan)
 
-    The error names the op and the scope it ran in.  ``check_nan=False``
-    turns the check off (as in PyTorch).
+
+class detect_anomaly:
+    """Context manager for debugging backward passes, as ``torch.autograd.detect_anomaly``.
+
+    Records made inside remember where their forward ran, and an error in their backward first
+    warns with that traceback; with ``check_nan`` (the default) a backward that returns NaN for
+    an input raises RuntimeError naming the function ("Function 'DivBackward0' returned nan values
+    in its 1th output.").  Forward values are not checked, as in PyTorch.
     """
 
     def __init__(self, check_nan=True):
-        self.check_nan = bool(check_nan)
+        self.prev, self.prev_check_nan = _state["anomaly"], _state["check_nan"]
+        self.check_nan = check_nan
+        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and should only be "
+                      "enabled for debugging.", stacklevel=2)
 
     def __enter__(self):
-        self._prev = _state["anomaly"]
-        _state["anomaly"] = self.check_nan
+        _set_anomaly(True, self.check_nan)
 
     def __exit__(self, *exc):
-        _state["anomaly"] = self._prev
+        _set_anomaly(self.prev, self.prev_check_nan)
+
+
+class set_detect_anomaly:
+    """Turn anomaly detection (see ``detect_anomaly``) on or off: as a function call, or as a context
+    manager that restores the previous setting on exit."""
+
+    def __init__(self, mode, check_nan=True):
+        self.prev, self.prev_check_nan = _state["anomaly"], _state["check_nan"]
+        _set_anomaly(mode, check_nan)
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        _set_anomaly(self.prev, self.prev_check_nan)
+
+
+def is_anomaly_enabled():
+    """True while anomaly detection is on."""
+    return _state["anomaly"]
+
+
+def is_anomaly_check_nan_enabled():
+    """True when anomaly detection (if on) checks backward results for NaN."""
+    return _state["check_nan"]
 
 
 class scope:
@@ -244,9 +280,9 @@ class Function:
         record = _state["grad"] and True in needs
         multi = type(out) is tuple
         outs = tuple([Tensor._wrap(o, record) for o in out]) if multi else (Tensor._wrap(out, record),)
-        if _state["anomaly"]:
-            _check_finite(cls.__name__, "forward", [o._data for o in outs], f" (scope '{_scope_name[0]}')")
         if record:
+            if _state["anomaly"]:  # where this record was made, for an error in its backward
+                fn.anomaly_trace = "".join(traceback.format_stack()[:-1])
             fn.needs_input_grad = tuple(needs)
             tensors = inputs if all_tensors else tuple([x if isinstance(x, Tensor) else None for x in inputs])
             node = Node(fn, tensors, tuple(versions), outs)
@@ -294,10 +330,32 @@ def _saved_by(fn, array):
     return any(v is array for v in vars(fn).values())
 
 
-def _check_finite(name, phase, arrays, where=""):
-    for a in arrays:
-        if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
-            raise RuntimeError(f"detect_anomaly: {name} produced NaN/inf in its {phase}{where}")
+def _anomaly_backward(node, grads):
+    """``node.fn.backward(*grads)`` under anomaly detection: an error, or (with check_nan) a NaN in the
+    gradient of an input that needs one, warns with the traceback of the record's forward, as PyTorch."""
+    name = f"{node.name}Backward0"
+
+    def warn_forward():
+        trace = node.fn.__dict__.get("anomaly_trace")
+        warnings.warn(f"Error detected in {name}. " + (
+            f"Traceback of forward call that caused the error:\n{trace}" if trace else
+            "No forward pass information available. Enable detect anomaly during forward pass for more "
+            "information."), stacklevel=4)
+
+    try:
+        in_grads = node.fn.backward(*grads)
+    except Exception:
+        warn_forward()
+        raise
+    if type(in_grads) is not tuple:
+        in_grads = (in_grads,)
+    if _state["check_nan"]:
+        for i, (g, needed) in enumerate(zip(in_grads, node.fn.needs_input_grad)):
+            if needed and g is not None and np.asarray(g).dtype.kind == "f" and np.isnan(g).any():
+                warn_forward()
+                where = f" (scope '{node.scope}')" if node.scope else ""
+                raise RuntimeError(f"Function '{name}' returned nan values in its {i}th output.{where}")
+    return in_grads
 
 
 def unbroadcast(grad, shape):
@@ -417,11 +475,12 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
         _check_versions(node)
         fn = node.fn
         needs = fn.needs_input_grad
-        in_grads = fn.backward(*grads)
-        if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
         if _state["anomaly"]:
-            _check_finite(node.name, "backward", in_grads, f" (scope '{node.scope}')")
+            in_grads = _anomaly_backward(node, grads)
+        else:
+            in_grads = fn.backward(*grads)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
         for x, g, needed, v in zip(node.inputs, in_grads, needs, node.versions):
             if needed and g is not None:
                 if x._version != v:  # changed in place since: the gradient is for the value it had then
@@ -564,7 +623,7 @@ def check_rebase(t, name):
 
 def made_as_view(t):
     """Whether t was made in the graph by an op whose result PyTorch makes a view of its input."""
-    from .ops import _basic_index  # here: ops imports this module
+    from ..ops import _basic_index  # here: ops imports this module
     node = t.grad_fn
     if node is None or node.name not in VIEW_OPS:
         return False
@@ -600,3 +659,11 @@ def _send(x, g, pending, waiting, leaf_grads):
         heapq.heappush(waiting, (-node.position, node))
     i = x._out_index
     slots[i] = g if slots[i] is None else slots[i] + g
+
+
+def __getattr__(name):
+    """``tinybptt.autograd.functional`` is imported on first use (it needs the Tensor class, which imports
+    this module)."""
+    if name == "functional":
+        return importlib.import_module(f"{__name__}.functional")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
