@@ -187,7 +187,8 @@ class _Sequence:
         if not self.weight_grad:
             return None, None
         flat = dhh.reshape(-1, self.gates)
-        return flat.T @ self.h_prev.reshape(len(flat), -1), (flat.sum(0) if bias else None)
+        h_prev = self.h_prev.reshape(len(flat), self.h_prev.shape[-1])  # (an empty batch has no -1 to infer)
+        return flat.T @ h_prev, (flat.sum(0) if bias else None)
 
 
 class _FusedStep(Function):
@@ -319,13 +320,10 @@ def _check_dtype(x, w):
                          f"Convert input: input.to({w.dtype}), or convert model: model.to({x.dtype})")
 
 
-_DTYPE_NAMES = {"float64": "Double", "float32": "Float", "float16": "Half"}
-
-
 def _check_same_dtype(what, x, w):
     """A state (or a cell's input) must have the weights' dtype: PyTorch's RuntimeError from its matmul."""
     if x.dtype != w.dtype:
-        a, b = (_DTYPE_NAMES.get(str(d), str(d)) for d in (x.dtype, w.dtype))
+        a, b = (F._TORCH_TYPE.get(d.name, d.name) for d in (x.dtype, w.dtype))
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {a} and {b} ({what} is {x.dtype}, "
                            f"the weights are {w.dtype})")
 
@@ -497,7 +495,7 @@ def _lengths_mask(lengths, steps, batch):
     if (lens <= 0).any():
         raise ValueError("Length of all samples has to be greater than 0, but found an element in 'lengths' "
                          f"that is <= 0 (lengths: {lens.tolist()})")
-    if lens.max() > steps:
+    if lens.size and lens.max() > steps:
         raise ValueError(f"lengths: a length of {lens.max()} is longer than the input's {steps} time steps")
     return np.arange(steps)[:, None] < lens[None, :]
 
@@ -599,7 +597,12 @@ class RNNBase(Module):
         input may be a PackedSequence instead (batch_first does not apply to it): the output
         is then packed the same way; hx and h_n are in the original batch order.
         """
+        if not isinstance(self.bidirectional, bool):  # accepted by the constructor, refused by PyTorch's kernel
+            raise TypeError(f"{_mode(self).lower()}(): argument 'bidirectional' must be bool, not "
+                            f"{type(self.bidirectional).__name__}")
         if isinstance(input, PackedSequence):  # run the lengths= path on the padded batch
+            if self.mode == "LSTM":  # PyTorch's packed LSTM checks no dtype: its matmul raises RuntimeError
+                _check_same_dtype("input", input.data, self.weight_ih_l0)
             padded, lengths = pad_packed_sequence(input, self.batch_first)
             output, h_n = self.forward(padded, hx, lengths)
             return _pack_like(output, input, self.batch_first), h_n

@@ -73,9 +73,25 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
         """The same packing with float64 data."""
         return self.to(np.float64)
 
+    def long(self):
+        """The same packing with int64 data."""
+        return self.to(np.int64)
+
+    def int(self):
+        """The same packing with int32 data."""
+        return self.to(np.int32)
+
     def cpu(self):
         """Returns self (there is only the CPU)."""
         return self
+
+    def cuda(self, *args, **kwargs):
+        """Raises as ``Tensor.cuda`` does: tinybptt has no CUDA."""
+        return self.data.cuda(*args, **kwargs)
+
+    def is_pinned(self):
+        """False: tinybptt does not pin memory."""
+        return False
 
     is_cuda = False
 
@@ -219,7 +235,9 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     sizes = _array(sequence.batch_sizes).astype(np.int64)
     steps = len(sizes)
     if total_length is not None:
-        if not isinstance(total_length, (int, np.integer)) or isinstance(total_length, bool):
+        if isinstance(total_length, Tensor) and total_length.ndim == 0 and total_length.dtype.kind in "iu":
+            total_length = int(total_length.item())  # PyTorch takes a 0-d integer tensor as an int
+        if not isinstance(total_length, (int, np.integer)):
             raise TypeError("_pad_packed_sequence(): argument 'total_length' (position 5) must be int, not "
                             f"{type(total_length).__name__}")
         if total_length < steps:
@@ -253,6 +271,9 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
         raise RuntimeError("received an empty list of sequences")
     if padding_side not in ("left", "right"):
         raise RuntimeError(f"Expected padding_side to be one of left or right, but got {padding_side}.")
+    if any(s.ndim == 0 for s in seqs):
+        raise RuntimeError("pad_sequence: expected every sequence to have at least 1 dimension (its length), "
+                           "got a 0-d tensor")
     trailing = seqs[0].shape[1:]
     for s in seqs:
         _check_copy((len(s), *trailing), s.shape)
