@@ -274,4 +274,21 @@ def cross_entropy_backward(g, logp, target, weight, ignore_index, smoothing, out
             out[r, j] = g[r] * d
 
 
-__all__ = [n for n in dir() if n.endswith(("_forward", "_backward"))] + ["numba"]
+
+# ---------------------------------------------------------------- ordered sums
+@elementwise
+def outer_running_sum(at, b, start, stop, step, acc):
+    """acc[i, j] += at[k, i] * b[k, j] for k in range(start, stop, step), in that order and each product
+    rounded before it is added (no fused multiply-add): a matrix product summed in a chosen order, for
+    reproducing another library's rounding (``optim.muon``).  The j loop is independent per element, so
+    it vectorises without changing any sum's order."""
+    n, m = acc.shape
+    for i in range(n):
+        row = acc[i]
+        for k in range(start, stop, step):
+            a = at[k, i]
+            bk = b[k]
+            for j in range(m):
+                row[j] += a * bk[j]
+
+__all__ = [n for n in dir() if n.endswith(("_forward", "_backward"))] + ["numba", "outer_running_sum"]

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from ..ops import kernels
 from .optimizer import Optimizer, _bump, _check_lr, _fma, _lerp_, _scalar
 
 EPS = 1e-7
@@ -21,12 +22,10 @@ def _bf16(x):
 
 
 def _running_sum(at, b, ks, init=None):
-    """init (or 0) + the sum over k in ``ks`` of the outer products at[k] b[k] (exact for bfloat16 numbers),
-    added one by one in float32 (``at`` is a transposed, so that row k of both is contiguous)."""
+    """init (or 0) + the sum over k in ``ks`` (a range) of the outer products at[k] b[k] (exact for bfloat16
+    numbers), added one by one in float32 (``at`` is a transposed, so that row k of both is contiguous)."""
     acc = np.zeros((at.shape[1], b.shape[1]), np.float32) if init is None else init
-    products = np.empty_like(acc)
-    for k in ks:
-        acc += np.multiply.outer(at[k], b[k], out=products)
+    kernels().outer_running_sum(at, b, ks.start, ks.stop, ks.step, acc)
     return acc
 
 
