@@ -1,5 +1,5 @@
-"""Helpers shared by the parity tests of the normalisation layers, the margin/likelihood losses and the
-activation/dropout additions: run a function on tinybptt and on torch and compare values and gradients."""
+"""Helpers shared by the parity tests against torch: run a function on tinybptt and on torch and compare
+values and gradients, compare exceptions, move state_dicts between the two libraries."""
 import numpy as np
 import pytest
 import torch
@@ -43,14 +43,35 @@ def check(ours, theirs, arrays, dtype=np.float64, grads=None, seed=0, **tol):
     return ours_in, theirs_in
 
 
+def close(ours, theirs, tol=1e-12):
+    """``assert_close`` with one tolerance, relative and absolute."""
+    assert_close(ours, theirs, rtol=tol, atol=tol)
+
+
+def raises_alike(ours, theirs, match=None):
+    """``ours()`` raises the exception type ``theirs()`` raises, with a message matching ``match``; returns
+    both exceptions."""
+    with pytest.raises(Exception) as their_error:
+        theirs()
+    with pytest.raises(type(their_error.value), match=match) as our_error:
+        ours()
+    return our_error.value, their_error.value
+
+
 def same_error(bad, match=None):
     """``bad(L, T)`` raises with L, T = torch.nn, torch and with tinybptt.nn, tinybptt: the same exception type,
     and our message matches ``match`` (the op's name, usually)."""
-    with pytest.raises(Exception) as theirs:
-        bad(torch.nn, torch)
-    with pytest.raises(type(theirs.value), match=match) as ours:
-        bad(tb.nn, tb)
-    return ours.value, theirs.value
+    return raises_alike(lambda: bad(tb.nn, tb), lambda: bad(torch.nn, torch), match)
+
+
+def to_ours(tm):
+    """A torch module's state_dict as numpy arrays, for our ``load_state_dict``."""
+    return {k: v.detach().numpy().copy() for k, v in tm.state_dict().items()}
+
+
+def to_torch(m):
+    """Our module's state_dict as torch tensors, for torch's ``load_state_dict``."""
+    return {k: torch.from_numpy(np.array(v)) for k, v in m.state_dict().items()}
 
 
 def signature(fn):

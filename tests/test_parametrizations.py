@@ -13,8 +13,9 @@ from tinybptt.nn.utils import parametrizations as PS
 from tinybptt.nn.utils import parametrize as P
 from tinybptt.nn.utils._linalg import householder_product, matrix_exp, solve
 
+from parity import close, raises_alike, to_ours, to_torch
+
 TPS = torch.nn.utils.parametrizations
-TOL = 1e-12
 
 
 def holder(lib, w):
@@ -22,29 +23,6 @@ def holder(lib, w):
     m = lib.nn.Module()
     m.weight = lib.nn.Parameter(tb.tensor(w) if lib is tb else torch.tensor(w))
     return m
-
-
-def to_ours(tm):
-    return {k: v.detach().numpy().copy() for k, v in tm.state_dict().items()}
-
-
-def to_torch(m):
-    return {k: torch.from_numpy(np.array(v)) for k, v in m.state_dict().items()}
-
-
-def close(a, b, tol=TOL):
-    a = a.detach().numpy() if isinstance(a, tb.Tensor) else np.asarray(a)
-    b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
-    assert a.shape == b.shape and a.dtype == b.dtype
-    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-
-
-def same_error(ours, theirs, match):
-    """ours() raises the exception type theirs() raises, with a message matching ``match``."""
-    with pytest.raises(Exception) as info:
-        theirs()
-    with pytest.raises(info.type, match=match):
-        ours()
 
 
 def train_both(mod, tm, loss, tloss, steps=3, lr=0.1, check=None):
@@ -195,21 +173,21 @@ def test_orthogonal_householder_without_trivialization_assignment(rng):
 
 
 def test_orthogonal_errors(rng):
-    same_error(lambda: PS.orthogonal(nn.Linear(3, 3), "bias"), lambda: TPS.orthogonal(torch.nn.Linear(3, 3), "bias"),
-               "Expected a matrix or batch of matrices. Got a tensor of 1 dimensions")
-    same_error(lambda: PS.orthogonal(nn.Linear(3, 3), "weights"),
-               lambda: TPS.orthogonal(torch.nn.Linear(3, 3), "weights"), "has no parameter or buffer with name")
-    same_error(lambda: PS.orthogonal(nn.Linear(3, 3), orthogonal_map="qr"),
-               lambda: TPS.orthogonal(torch.nn.Linear(3, 3), orthogonal_map="qr"), "orthogonal_map has to be one of")
+    raises_alike(lambda: PS.orthogonal(nn.Linear(3, 3), "bias"), lambda: TPS.orthogonal(torch.nn.Linear(3, 3), "bias"),
+                 "Expected a matrix or batch of matrices. Got a tensor of 1 dimensions")
+    raises_alike(lambda: PS.orthogonal(nn.Linear(3, 3), "weights"),
+                 lambda: TPS.orthogonal(torch.nn.Linear(3, 3), "weights"), "has no parameter or buffer with name")
+    raises_alike(lambda: PS.orthogonal(nn.Linear(3, 3), orthogonal_map="qr"),
+                 lambda: TPS.orthogonal(torch.nn.Linear(3, 3), orthogonal_map="qr"), "orthogonal_map has to be one of")
     for m in ("matrix_exp", "cayley"):
         mod, tm = nn.Linear(3, 3), torch.nn.Linear(3, 3)
         PS.orthogonal(mod, orthogonal_map=m, use_trivialization=False)
         TPS.orthogonal(tm, orthogonal_map=m, use_trivialization=False)
-        same_error(lambda: setattr(mod, "weight", tb.eye(3)), lambda: setattr(tm, "weight", torch.eye(3)),
-                   "not possible to assign")
+        raises_alike(lambda: setattr(mod, "weight", tb.eye(3)), lambda: setattr(tm, "weight", torch.eye(3)),
+                     "not possible to assign")
     mod, tm = PS.orthogonal(nn.Linear(3, 3)), TPS.orthogonal(torch.nn.Linear(3, 3))
-    same_error(lambda: setattr(mod, "weight", tb.eye(2)), lambda: setattr(tm, "weight", torch.eye(2)),
-               "Expected a matrix or batch of matrices of shape")
+    raises_alike(lambda: setattr(mod, "weight", tb.eye(2)), lambda: setattr(tm, "weight", torch.eye(2)),
+                 "Expected a matrix or batch of matrices of shape")
     complex_holder = nn.Module()
     complex_holder.register_buffer("weight", tb.Tensor(np.eye(2) * 1j))
     with pytest.raises(NotImplementedError, match="orthogonal: complex"):
@@ -240,10 +218,10 @@ def test_weight_norm_matches_torch(rng, shape, dim):
 
 
 def test_weight_norm_bad_dim():
-    same_error(lambda: PS.weight_norm(nn.Linear(3, 4), dim=2), lambda: TPS.weight_norm(torch.nn.Linear(3, 4), dim=2),
-               "Dimension out of range")
-    same_error(lambda: PS.weight_norm(nn.Linear(3, 4), "w"), lambda: TPS.weight_norm(torch.nn.Linear(3, 4), "w"),
-               "does not have a parameter")
+    raises_alike(lambda: PS.weight_norm(nn.Linear(3, 4), dim=2), lambda: TPS.weight_norm(torch.nn.Linear(3, 4), dim=2),
+                 "Dimension out of range")
+    raises_alike(lambda: PS.weight_norm(nn.Linear(3, 4), "w"), lambda: TPS.weight_norm(torch.nn.Linear(3, 4), "w"),
+                 "does not have a parameter")
 
 
 def test_weight_norm_loads_the_old_weight_g_weight_v_keys(rng):
@@ -335,12 +313,12 @@ def test_spectral_norm_of_a_vector_and_at_registration(rng):
 
 
 def test_spectral_norm_errors():
-    same_error(lambda: PS.spectral_norm(nn.Linear(3, 4), dim=2),
-               lambda: TPS.spectral_norm(torch.nn.Linear(3, 4), dim=2), r"Dimension out of range .*but got 2")
-    same_error(lambda: PS.spectral_norm(nn.Linear(3, 4), n_power_iterations=0),
-               lambda: TPS.spectral_norm(torch.nn.Linear(3, 4), n_power_iterations=0), "n_power_iterations=0")
-    same_error(lambda: PS.spectral_norm(nn.Linear(3, 4), "w"), lambda: TPS.spectral_norm(torch.nn.Linear(3, 4), "w"),
-               "has no parameter or buffer with name 'w'")
+    raises_alike(lambda: PS.spectral_norm(nn.Linear(3, 4), dim=2),
+                 lambda: TPS.spectral_norm(torch.nn.Linear(3, 4), dim=2), r"Dimension out of range .*but got 2")
+    raises_alike(lambda: PS.spectral_norm(nn.Linear(3, 4), n_power_iterations=0),
+                 lambda: TPS.spectral_norm(torch.nn.Linear(3, 4), n_power_iterations=0), "n_power_iterations=0")
+    raises_alike(lambda: PS.spectral_norm(nn.Linear(3, 4), "w"), lambda: TPS.spectral_norm(torch.nn.Linear(3, 4), "w"),
+                 "has no parameter or buffer with name 'w'")
 
 
 # ---------------------------------------------------------------- on RNN layers

@@ -12,8 +12,9 @@ import tinybptt as tb
 import tinybptt.nn as nn
 from tinybptt.nn.utils import parametrize as P
 
+from parity import close, raises_alike, to_ours, to_torch
+
 TP = torch.nn.utils.parametrize
-TOL = 1e-12
 
 
 # ---------------------------------------------------------------- the same parametrizations in both libraries
@@ -71,27 +72,11 @@ def pair(seed=0, n=4, m=3, bias=True):
     return mod, tm
 
 
-def to_ours(tm):
-    return {k: v.detach().numpy().copy() for k, v in tm.state_dict().items()}
-
-
-def to_torch(m):
-    return {k: torch.from_numpy(np.array(v)) for k, v in m.state_dict().items()}
-
-
-def close(a, b, tol=TOL):
-    a = a.detach().numpy() if isinstance(a, tb.Tensor) else np.asarray(a)
-    b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
-    assert a.shape == b.shape
-    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-
-
-def same_error(ours, theirs, match):
-    """ours() raises the exception type theirs() raises, with a message matching ``match``."""
-    with pytest.raises(Exception) as info:
-        theirs()
-    with pytest.raises(info.type, match=match):
-        ours()
+def register_both(mod, tm, name, make, *args, **kw):
+    """Register ``make(lib, *args)`` on ``name`` of ours (lib = tinybptt) and of torch's module; returns ours."""
+    out = P.register_parametrization(mod, name, make(tb, *args), **kw)
+    TP.register_parametrization(tm, name, make(torch, *args), **kw)
+    return out
 
 
 def backward_both(mod, tm, x):
@@ -113,8 +98,7 @@ def grads_match(mod, tm):
 def test_register_swaps_the_class_and_computes_on_every_read(rng):
     mod, tm = pair(n=3, m=3)
     cls = type(mod)
-    out = P.register_parametrization(mod, "weight", symmetric(tb))
-    TP.register_parametrization(tm, "weight", symmetric(torch))
+    out = register_both(mod, tm, "weight", symmetric)
     assert out is mod
     assert type(mod).__name__ == type(tm).__name__ == "ParametrizedLinear"
     assert isinstance(mod, cls) and type(mod).__bases__ == (cls,)
@@ -143,8 +127,7 @@ def test_the_original_parameter_object_is_kept_for_the_optimizer(rng):
     w = mod.weight
     opt = tb.optim.SGD(mod.parameters(), lr=0.1)
     topt = torch.optim.SGD(tm.parameters(), lr=0.1)
-    P.register_parametrization(mod, "weight", symmetric(tb))
-    TP.register_parametrization(tm, "weight", symmetric(torch))
+    register_both(mod, tm, "weight", symmetric)
     assert mod.parametrizations.weight.original is w
     x = rng.standard_normal((4, 3))
     for _ in range(3):
@@ -159,8 +142,7 @@ def test_the_original_parameter_object_is_kept_for_the_optimizer(rng):
 
 def test_assignment_applies_right_inverse_in_place(rng):
     mod, tm = pair(n=3, m=3)
-    P.register_parametrization(mod, "weight", scale(tb, 4.0))
-    TP.register_parametrization(tm, "weight", scale(torch, 4.0))
+    register_both(mod, tm, "weight", scale, 4.0)
     original = mod.parametrizations.weight.original
     close(original, tm.parametrizations.weight.original)  # W / 4
     close(mod.weight, tm.weight)  # W again
@@ -174,22 +156,19 @@ def test_assignment_applies_right_inverse_in_place(rng):
 
 def test_a_parametrization_without_right_inverse_starts_from_the_tensor(rng):
     mod, tm = pair()
-    P.register_parametrization(mod, "weight", shift(tb))
-    TP.register_parametrization(tm, "weight", shift(torch))
+    register_both(mod, tm, "weight", shift)
     close(mod.parametrizations.weight.original, tm.parametrizations.weight.original)
     close(mod.weight, tm.weight)
     # assigning needs a right_inverse for every parametrization: RuntimeError
-    same_error(lambda: setattr(mod, "weight", tb.zeros(3, 4, dtype=tb.float64)),
-               lambda: setattr(tm, "weight", torch.zeros(3, 4, dtype=torch.float64)), "right_inverse")
+    raises_alike(lambda: setattr(mod, "weight", tb.zeros(3, 4, dtype=tb.float64)),
+                 lambda: setattr(tm, "weight", torch.zeros(3, 4, dtype=torch.float64)), "right_inverse")
 
 
 def test_chained_parametrizations_apply_in_order_and_invert_in_reverse(rng):
     mod, tm = pair(n=3, m=3)
-    for lib, m in ((tb, mod), (torch, tm)):
-        reg = P.register_parametrization if lib is tb else TP.register_parametrization
-        reg(m, "weight", symmetric(lib))
-        reg(m, "weight", scale(lib, 3.0))
-        reg(m, "weight", shift(lib))
+    register_both(mod, tm, "weight", symmetric)
+    register_both(mod, tm, "weight", scale, 3.0)
+    register_both(mod, tm, "weight", shift)
     assert len(mod.parametrizations.weight) == 3
     close(mod.parametrizations.weight.original, tm.parametrizations.weight.original)
     close(mod.weight, tm.weight)  # 3 * sym(triu W) + 1
@@ -200,10 +179,8 @@ def test_chained_parametrizations_apply_in_order_and_invert_in_reverse(rng):
 
 def test_chained_assignment_goes_through_every_right_inverse(rng):
     mod, tm = pair(n=3, m=3)
-    for lib, m in ((tb, mod), (torch, tm)):
-        reg = P.register_parametrization if lib is tb else TP.register_parametrization
-        reg(m, "weight", symmetric(lib))
-        reg(m, "weight", scale(lib, 3.0))
+    register_both(mod, tm, "weight", symmetric)
+    register_both(mod, tm, "weight", scale, 3.0)
     v = rng.standard_normal((3, 3))
     mod.weight, tm.weight = tb.tensor(v), torch.tensor(v)
     close(mod.parametrizations.weight.original, tm.parametrizations.weight.original)
@@ -213,8 +190,7 @@ def test_chained_assignment_goes_through_every_right_inverse(rng):
 def test_several_originals(rng):
     mod, tm = pair()
     w = mod.weight
-    P.register_parametrization(mod, "weight", split(tb))
-    TP.register_parametrization(tm, "weight", split(torch))
+    register_both(mod, tm, "weight", split)
     plist = mod.parametrizations.weight
     assert not plist.is_tensor and plist.ntensors == 2 and not hasattr(plist, "original")
     assert list(mod.state_dict()) == list(tm.state_dict()) == \
@@ -243,8 +219,7 @@ def test_a_buffer_can_be_parametrized(rng):
             self.register_buffer("b", torch.arange(9.0, dtype=torch.float64).reshape(3, 3))
 
     mod, tm = Holder(), THolder()
-    P.register_parametrization(mod, "b", symmetric(tb))
-    TP.register_parametrization(tm, "b", symmetric(torch))
+    register_both(mod, tm, "b", symmetric)
     assert list(mod.state_dict()) == list(tm.state_dict()) == ["parametrizations.b.original"]
     assert list(mod.parameters()) == [] and [n for n, _ in mod.named_buffers()] == ["parametrizations.b.original"]
     close(mod.b, tm.b)
@@ -261,8 +236,7 @@ def test_cached_evaluates_once_per_block(rng):
         return Count()
 
     mod, tm = pair()
-    P.register_parametrization(mod, "weight", counting(tb))
-    TP.register_parametrization(tm, "weight", counting(torch))
+    register_both(mod, tm, "weight", counting)
     calls.update({tb: 0, torch: 0})
     for lib, m, ctx in ((tb, mod, P.cached), (torch, tm, TP.cached)):
         m.weight, m.weight
@@ -278,8 +252,7 @@ def test_cached_evaluates_once_per_block(rng):
 
 def test_state_dict_moves_both_ways(rng):
     mod, tm = pair(seed=1, n=3, m=3)
-    P.register_parametrization(mod, "weight", symmetric(tb))
-    TP.register_parametrization(tm, "weight", symmetric(torch))
+    register_both(mod, tm, "weight", symmetric)
     torch.nn.init.normal_(tm.parametrizations.weight.original)
     assert repr(mod.load_state_dict(to_ours(tm))) == "<All keys matched successfully>"
     close(mod.weight, tm.weight)
@@ -296,8 +269,7 @@ def test_state_dict_moves_both_ways(rng):
 def test_remove_leaving_the_parametrized_value(rng):
     mod, tm = pair(n=3, m=3)
     original = mod.weight
-    P.register_parametrization(mod, "weight", symmetric(tb))
-    TP.register_parametrization(tm, "weight", symmetric(torch))
+    register_both(mod, tm, "weight", symmetric)
     assert P.remove_parametrizations(mod, "weight") is mod
     TP.remove_parametrizations(tm, "weight")
     assert type(mod) is nn.Linear and type(tm) is torch.nn.Linear
@@ -312,10 +284,8 @@ def test_remove_leaving_the_parametrized_value(rng):
 
 def test_remove_back_to_the_original(rng):
     mod, tm = pair(n=3, m=3)
-    for lib, m in ((tb, mod), (torch, tm)):
-        reg = P.register_parametrization if lib is tb else TP.register_parametrization
-        reg(m, "weight", symmetric(lib))
-        reg(m, "bias", scale(lib, 2.0))
+    register_both(mod, tm, "weight", symmetric)
+    register_both(mod, tm, "bias", scale, 2.0)
     P.remove_parametrizations(mod, "weight", leave_parametrized=False)
     TP.remove_parametrizations(tm, "weight", leave_parametrized=False)
     assert type(mod).__name__ == "ParametrizedLinear"  # bias is still parametrized
@@ -329,10 +299,9 @@ def test_remove_back_to_the_original(rng):
 
 def test_remove_several_originals(rng):
     mod, tm = pair()
-    P.register_parametrization(mod, "weight", split(tb))
-    TP.register_parametrization(tm, "weight", split(torch))
-    same_error(lambda: P.remove_parametrizations(mod, "weight", leave_parametrized=False),
-               lambda: TP.remove_parametrizations(tm, "weight", leave_parametrized=False), "sequence of tensors")
+    register_both(mod, tm, "weight", split)
+    raises_alike(lambda: P.remove_parametrizations(mod, "weight", leave_parametrized=False),
+                 lambda: TP.remove_parametrizations(tm, "weight", leave_parametrized=False), "sequence of tensors")
     P.remove_parametrizations(mod, "weight")
     TP.remove_parametrizations(tm, "weight")
     assert isinstance(mod.weight, nn.Parameter) and mod.weight.is_leaf
@@ -353,8 +322,7 @@ def test_deepcopy_works_and_pickling_is_refused(rng):
 
 def test_transfer_parametrizations_and_params(rng):
     mod, tm = pair(n=3, m=3)
-    P.register_parametrization(mod, "weight", symmetric(tb))
-    TP.register_parametrization(tm, "weight", symmetric(torch))
+    register_both(mod, tm, "weight", symmetric)
     to, tto = nn.Linear(3, 3).double(), torch.nn.Linear(3, 3).double()
     P.transfer_parametrizations_and_params(mod, to)
     TP.transfer_parametrizations_and_params(tm, tto)
@@ -365,15 +333,15 @@ def test_transfer_parametrizations_and_params(rng):
 
 # ---------------------------------------------------------------- bad registrations: torch's exception types
 def test_missing_name():
-    same_error(lambda: P.register_parametrization(nn.Linear(2, 2), "weights", shift(tb)),
-               lambda: TP.register_parametrization(torch.nn.Linear(2, 2), "weights", shift(torch)),
-               "does not have a parameter, a buffer, or a parametrized element with name 'weights'")
+    raises_alike(lambda: P.register_parametrization(nn.Linear(2, 2), "weights", shift(tb)),
+                 lambda: TP.register_parametrization(torch.nn.Linear(2, 2), "weights", shift(torch)),
+                 "does not have a parameter, a buffer, or a parametrized element with name 'weights'")
 
 
 def test_not_parametrized_removal():
-    same_error(lambda: P.remove_parametrizations(nn.Linear(2, 2), "weight"),
-               lambda: TP.remove_parametrizations(torch.nn.Linear(2, 2), "weight"),
-               "does not have a parametrization on weight")
+    raises_alike(lambda: P.remove_parametrizations(nn.Linear(2, 2), "weight"),
+                 lambda: TP.remove_parametrizations(torch.nn.Linear(2, 2), "weight"),
+                 "does not have a parametrization on weight")
 
 
 @pytest.mark.parametrize("chained", [False, True])
@@ -393,14 +361,12 @@ def test_changing_the_shape_or_dtype_needs_unsafe(chained):
     for make, what in ((transpose, "shape"), (to_float, "dtype")):
         mod, tm = pair(n=4, m=3)
         if chained:
-            P.register_parametrization(mod, "weight", shift(tb))
-            TP.register_parametrization(tm, "weight", shift(torch))
-        same_error(lambda: P.register_parametrization(mod, "weight", make(tb)),
-                   lambda: TP.register_parametrization(tm, "weight", make(torch)),
-                   f"may not change the {what} of the tensor")
+            register_both(mod, tm, "weight", shift)
+        raises_alike(lambda: P.register_parametrization(mod, "weight", make(tb)),
+                     lambda: TP.register_parametrization(tm, "weight", make(torch)),
+                     f"may not change the {what} of the tensor")
         assert P.is_parametrized(mod) == chained and list(mod.state_dict()) == list(tm.state_dict())
-        P.register_parametrization(mod, "weight", make(tb), unsafe=True)
-        TP.register_parametrization(tm, "weight", make(torch), unsafe=True)
+        register_both(mod, tm, "weight", make, unsafe=True)
         assert mod.weight.shape == tuple(tm.weight.shape) and str(mod.weight.dtype) == str(tm.weight.dtype)[6:]
         close(mod.weight, tm.weight, 1e-6)
 
@@ -417,9 +383,9 @@ def test_right_inverse_changing_the_dtype_or_returning_junk():
 
     for result, match in ((lambda X: X.float(), "may not change the dtype"), (lambda X: 3, "must return a Tensor"),
                           (lambda X: [X, 3], "element 1")):
-        same_error(lambda: P.register_parametrization(nn.Linear(2, 2).double(), "weight", bad_inverse(tb, result)),
-                   lambda: TP.register_parametrization(torch.nn.Linear(2, 2).double(), "weight",
-                                                       bad_inverse(torch, result)), match)
+        raises_alike(lambda: P.register_parametrization(nn.Linear(2, 2).double(), "weight", bad_inverse(tb, result)),
+                     lambda: TP.register_parametrization(torch.nn.Linear(2, 2).double(), "weight",
+                                                         bad_inverse(torch, result)), match)
 
 
 def test_chained_right_inverse_must_keep_shape():
@@ -433,21 +399,19 @@ def test_chained_right_inverse_must_keep_shape():
         return Narrow()
 
     mod, tm = pair()
-    P.register_parametrization(mod, "weight", shift(tb))
-    TP.register_parametrization(tm, "weight", shift(torch))
-    same_error(lambda: P.register_parametrization(mod, "weight", narrow(tb)),
-               lambda: TP.register_parametrization(tm, "weight", narrow(torch)),
-               "right_inverse must have the same shape")
+    register_both(mod, tm, "weight", shift)
+    raises_alike(lambda: P.register_parametrization(mod, "weight", narrow(tb)),
+                 lambda: TP.register_parametrization(tm, "weight", narrow(torch)),
+                 "right_inverse must have the same shape")
 
 
 def test_assigning_a_parameter_to_a_parametrized_name():
     mod, tm = pair()
-    P.register_parametrization(mod, "weight", shift(tb))
-    TP.register_parametrization(tm, "weight", shift(torch))
-    same_error(lambda: setattr(mod, "weight", nn.Parameter(tb.zeros(3, 4))),
-               lambda: setattr(tm, "weight", torch.nn.Parameter(torch.zeros(3, 4))), "already exists")
+    register_both(mod, tm, "weight", shift)
+    raises_alike(lambda: setattr(mod, "weight", nn.Parameter(tb.zeros(3, 4))),
+                 lambda: setattr(tm, "weight", torch.nn.Parameter(torch.zeros(3, 4))), "already exists")
 
 
 def test_parametrization_list_needs_modules():
-    same_error(lambda: P.ParametrizationList([], tb.zeros(2)),
-               lambda: TP.ParametrizationList([], torch.zeros(2)), "requires one or more modules")
+    raises_alike(lambda: P.ParametrizationList([], tb.zeros(2)),
+                 lambda: TP.ParametrizationList([], torch.zeros(2)), "requires one or more modules")

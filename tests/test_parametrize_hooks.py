@@ -11,25 +11,9 @@ import tinybptt as tb
 import tinybptt.nn as nn
 from tinybptt.nn.utils import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm
 
+from parity import close, raises_alike, to_ours, to_torch
+
 TU = torch.nn.utils
-
-
-def to_ours(tm):
-    return {k: v.detach().numpy().copy() for k, v in tm.state_dict().items()}
-
-
-def close(a, b, tol=1e-12):
-    a = a.detach().numpy() if isinstance(a, tb.Tensor) else np.asarray(a)
-    b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
-    assert a.shape == b.shape and a.dtype == b.dtype
-    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-
-
-def same_error(ours, theirs, match):
-    with pytest.raises(Exception) as info:
-        theirs()
-    with pytest.raises(info.type, match=match):
-        ours()
 
 
 def quiet(f, *args, **kw):
@@ -104,7 +88,7 @@ def test_weight_norm_lstm(rng, fused):
     assert list(mod.state_dict()) == list(tm.state_dict())
     with tb.no_grad():
         mod.weight_hh_l0_g.mul_(1.5)
-    tm.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in mod.state_dict().items()})
+    tm.load_state_dict(to_torch(mod))
     run_and_compare(mod, tm, rng.standard_normal((6, 2, 3)))
 
 
@@ -112,11 +96,11 @@ def test_weight_norm_errors():
     mod, tm = linear_pair()
     quiet(weight_norm, mod)
     quiet(TU.weight_norm, tm)
-    same_error(lambda: quiet(weight_norm, mod), lambda: quiet(TU.weight_norm, tm), "Cannot register two weight_norm")
-    same_error(lambda: remove_weight_norm(mod, "bias"), lambda: TU.remove_weight_norm(tm, "bias"),
-               "weight_norm of 'bias' not found")
-    same_error(lambda: quiet(weight_norm, nn.Linear(2, 2), "w"),
-               lambda: quiet(TU.weight_norm, torch.nn.Linear(2, 2), "w"), "'w'")
+    raises_alike(lambda: quiet(weight_norm, mod), lambda: quiet(TU.weight_norm, tm), "Cannot register two weight_norm")
+    raises_alike(lambda: remove_weight_norm(mod, "bias"), lambda: TU.remove_weight_norm(tm, "bias"),
+                 "weight_norm of 'bias' not found")
+    raises_alike(lambda: quiet(weight_norm, nn.Linear(2, 2), "w"),
+                 lambda: quiet(TU.weight_norm, torch.nn.Linear(2, 2), "w"), "'w'")
 
 
 # ---------------------------------------------------------------- spectral_norm
@@ -164,11 +148,11 @@ def test_spectral_norm_errors():
     mod, tm = linear_pair()
     spectral_norm(mod)
     TU.spectral_norm(tm)
-    same_error(lambda: spectral_norm(mod), lambda: TU.spectral_norm(tm), "Cannot register two spectral_norm")
-    same_error(lambda: remove_spectral_norm(mod, "bias"), lambda: TU.remove_spectral_norm(tm, "bias"),
-               "spectral_norm of 'bias' not found")
-    same_error(lambda: spectral_norm(nn.Linear(2, 2), n_power_iterations=0),
-               lambda: TU.spectral_norm(torch.nn.Linear(2, 2), n_power_iterations=0), "n_power_iterations=0")
-    same_error(lambda: spectral_norm(nn.Linear(2, 2), "w"), lambda: TU.spectral_norm(torch.nn.Linear(2, 2), "w"), "w")
-    same_error(lambda: spectral_norm(nn.Linear(2, 2, bias=False), "bias"),
-               lambda: TU.spectral_norm(torch.nn.Linear(2, 2, bias=False), "bias"), "parameter `bias` is None")
+    raises_alike(lambda: spectral_norm(mod), lambda: TU.spectral_norm(tm), "Cannot register two spectral_norm")
+    raises_alike(lambda: remove_spectral_norm(mod, "bias"), lambda: TU.remove_spectral_norm(tm, "bias"),
+                 "spectral_norm of 'bias' not found")
+    raises_alike(lambda: spectral_norm(nn.Linear(2, 2), n_power_iterations=0),
+                 lambda: TU.spectral_norm(torch.nn.Linear(2, 2), n_power_iterations=0), "n_power_iterations=0")
+    raises_alike(lambda: spectral_norm(nn.Linear(2, 2), "w"), lambda: TU.spectral_norm(torch.nn.Linear(2, 2), "w"), "w")
+    raises_alike(lambda: spectral_norm(nn.Linear(2, 2, bias=False), "bias"),
+                 lambda: TU.spectral_norm(torch.nn.Linear(2, 2, bias=False), "bias"), "parameter `bias` is None")

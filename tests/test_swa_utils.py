@@ -89,21 +89,28 @@ AVERAGINGS = {
 }
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("kind", list(AVERAGINGS))
-def test_averaged_lstm_model_matches_torch_every_step(kind, dtype):
-    """SGD on an LSTM + Linear in both libraries, the averaged copy updated after every step."""
-    tnet, onet = twin_nets(dtype)
-    tavg = torch.optim.swa_utils.AveragedModel(tnet, **AVERAGINGS[kind](torch.optim.swa_utils))
-    oavg = swa_utils.AveragedModel(onet, **AVERAGINGS[kind](swa_utils))
+def train_and_average(kind, dtype, lr, with_buffers=False, **options):
+    """SGD on the twin nets, each averaged (averaging ``kind``, AveragedModel ``options``) after every step; the
+    averaged models must agree with torch's from the start and after each update.  Returns (tavg, oavg, onet)."""
+    tnet, onet = twin_nets(dtype, with_buffers)
+    tavg = torch.optim.swa_utils.AveragedModel(tnet, **options, **AVERAGINGS[kind](torch.optim.swa_utils))
+    oavg = swa_utils.AveragedModel(onet, **options, **AVERAGINGS[kind](swa_utils))
     assert_same_state(tavg, oavg, dtype)
-    topt, oopt = torch.optim.SGD(tnet.parameters(), lr=0.2), optim.SGD(onet.parameters(), lr=0.2)
+    topt, oopt = torch.optim.SGD(tnet.parameters(), lr=lr), optim.SGD(onet.parameters(), lr=lr)
     for step, (x, y) in enumerate(data(dtype)):
         train_both((tnet, onet), (topt, oopt), x, y, step, dtype)
         tavg.update_parameters(tnet)
         oavg.update_parameters(onet)
         assert_same_state(tavg, oavg, dtype)
         assert int(oavg.n_averaged) == step + 1 and oavg.n_averaged.dtype == np.int64
+    return tavg, oavg, onet
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kind", list(AVERAGINGS))
+def test_averaged_lstm_model_matches_torch_every_step(kind, dtype):
+    """SGD on an LSTM + Linear in both libraries, the averaged copy updated after every step."""
+    tavg, oavg, onet = train_and_average(kind, dtype, lr=0.2)
     # the copy is the averaged model, apart from the trained one, and the forward is the copy's
     assert not np.allclose(oavg.module.head.weight.detach().numpy(), onet.head.weight.detach().numpy())
     assert oavg.module is not onet and oavg.module.head.weight is not onet.head.weight
@@ -146,18 +153,9 @@ def test_swa_multi_avg_fn_weight_is_float32_like_torch():
 @pytest.mark.parametrize("kind", ["swa-default", "ema-avg_fn", "ema-multi"])
 def test_use_buffers_averages_or_copies_buffers_like_torch(kind, use_buffers, dtype):
     """Float and int64 buffers: averaged with use_buffers=True (ints truncated), copied otherwise."""
-    tnet, onet = twin_nets(dtype, with_buffers=True)
-    tavg = torch.optim.swa_utils.AveragedModel(tnet, use_buffers=use_buffers,
-                                               **AVERAGINGS[kind](torch.optim.swa_utils))
-    oavg = swa_utils.AveragedModel(onet, use_buffers=use_buffers, **AVERAGINGS[kind](swa_utils))
-    topt, oopt = torch.optim.SGD(tnet.parameters(), lr=0.1), optim.SGD(onet.parameters(), lr=0.1)
-    for step, (x, y) in enumerate(data(dtype)):
-        train_both((tnet, onet), (topt, oopt), x, y, step, dtype)
-        tavg.update_parameters(tnet)
-        oavg.update_parameters(onet)
-        assert_same_state(tavg, oavg, dtype)
+    _, oavg, onet = train_and_average(kind, dtype, lr=0.1, with_buffers=True, use_buffers=use_buffers)
     copied = oavg.module.scale.numpy() == onet.scale.numpy()
-    assert copied.all() != (use_buffers and step > 0)
+    assert copied.all() != use_buffers  # after STEPS > 1 updates
 
 
 def test_swa_multi_avg_fn_refuses_integer_buffers_like_torch():

@@ -38,18 +38,22 @@ def _tuple_postprocess(res, to_unpack):
     return res
 
 
-def _fresh_inputs(inputs):
-    """New leaves sharing the inputs' data, requiring grad: func sees them, not the caller's tensors."""
-    return tuple(x.detach().requires_grad_(True) for x in inputs)
-
-
-def _check_outputs(outputs, strict):
+def _call(func, inputs, strict, fn_name):
+    """func, with grad enabled, on new leaves that share the inputs' data and require grad (func sees them,
+    not the caller's tensors); inputs and outputs checked as torch checks them.  Returns (were the inputs a
+    tuple, the leaves, were the outputs a tuple, the outputs as a tuple)."""
+    with enable_grad():
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+        inputs = tuple(x.detach().requires_grad_(True) for x in inputs)
+        outputs = func(*inputs)
+        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", fn_name)
     if strict:
         for i, out in enumerate(outputs):
             if not out.requires_grad:
                 raise RuntimeError(f"Output {i} of the user-provided function does not require gradients. The "
                                    "outputs must be computed in a differentiable manner from the input when "
                                    "running in strict mode.")
+    return is_inputs_tuple, inputs, is_outputs_tuple, outputs
 
 
 def _grads(outputs, inputs, grad_outputs, retain_graph=False):
@@ -72,21 +76,16 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     do not depend on gets zeros, or an error with ``strict=True``.  Results are detached.
     """
     _no_create_graph("vjp", create_graph)
-    with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
-        inputs = _fresh_inputs(inputs)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "vjp")
-        _check_outputs(outputs, strict)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "vjp")
-            v = tuple(t.detach() for t in v)
-            _check_v(v, outputs, is_outputs_tuple)
-        else:
-            if len(outputs) != 1 or outputs[0].numel() != 1:
-                raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
-                                   "Tensor with a single element.")
-            v = (None,)
+    is_inputs_tuple, inputs, is_outputs_tuple, outputs = _call(func, inputs, strict, "vjp")
+    if v is not None:
+        _, v = _as_tuple(v, "v", "vjp")
+        v = tuple(t.detach() for t in v)
+        _check_v(v, outputs, is_outputs_tuple)
+    else:
+        if len(outputs) != 1 or outputs[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
+                               "Tensor with a single element.")
+        v = (None,)
     products = []
     for i, (g, x) in enumerate(zip(_grads(outputs, inputs, v), inputs)):
         if g is None:
@@ -132,15 +131,10 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         raise NotImplementedError("jacobian: strategy='forward-mode' is not supported: tinybptt has no forward-mode "
                                   "AD; strategy='reverse-mode' computes the same Jacobian")
     _no_create_graph("jacobian", create_graph)
-    with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        inputs = _fresh_inputs(inputs)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jacobian")
-        _check_outputs(outputs, strict)
-        if vectorize and strict:
-            raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
-                               "supported together. Please either set `strict=False` or `vectorize=False`.")
+    is_inputs_tuple, inputs, is_outputs_tuple, outputs = _call(func, inputs, strict, "jacobian")
+    if vectorize and strict:
+        raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
+                           "supported together. Please either set `strict=False` or `vectorize=False`.")
     jac = []
     for i, out in enumerate(outputs):
         rows = [[] for _ in inputs]  # per input, the gradient of each output element in turn

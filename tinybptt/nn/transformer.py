@@ -154,6 +154,25 @@ def _why_no_fused_kernel(layer):
     return ""
 
 
+def _add_sublayers(layer, attentions, d_model, nhead, dim_feedforward, dropout, layer_norm_eps, batch_first, bias,
+                   dtype):
+    """Give an encoder or decoder layer torch's submodules in torch's order (which fixes the state_dict
+    order and the draws of the random initialisation): a MultiheadAttention per name in ``attentions``,
+    ``linear1``, ``dropout``, ``linear2``, then ``norm1``.. and ``dropout1``.., one per block (each
+    attention and the feed-forward block)."""
+    for name in attentions:
+        setattr(layer, name, MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
+                                                dtype=dtype))
+    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+    layer.dropout = Dropout(dropout)
+    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+    blocks = range(1, len(attentions) + 2)
+    for i in blocks:
+        setattr(layer, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
+    for i in blocks:
+        setattr(layer, f"dropout{i}", Dropout(dropout))
+
+
 def _ff_block(layer, x, activation, dropout_out):
     """dropout_out(linear2(dropout(activation(linear1(x)))))."""
     return dropout_out(layer.linear2(layer.dropout(activation(layer.linear1(x)))))
@@ -181,16 +200,9 @@ class TransformerEncoderLayer(Module):
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         check_device("nn.TransformerEncoderLayer", device)
         super().__init__()
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
-                                            dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        _add_sublayers(self, ("self_attn",), d_model, nhead, dim_feedforward, dropout, layer_norm_eps, batch_first,
+                       bias, dtype)
         self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
         activation = _get_activation(activation)
         self.activation_relu_or_gelu = _relu_or_gelu(activation)
         self.activation = activation
@@ -248,20 +260,9 @@ class TransformerDecoderLayer(Module):
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         check_device("nn.TransformerDecoderLayer", device)
         super().__init__()
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias,
-                                            dtype=dtype)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias,
-                                                 dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        _add_sublayers(self, ("self_attn", "multihead_attn"), d_model, nhead, dim_feedforward, dropout,
+                       layer_norm_eps, batch_first, bias, dtype)
         self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
         self.activation = _get_activation(activation)
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,

@@ -6,7 +6,7 @@ from ...creation import randn
 from ...tensor import Tensor
 from ..module import Parameter
 from .parametrizations import _normalized
-from .weight_norm import _pre_hooks
+from .weight_norm import _hook_key, _remove_hook
 
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
 
@@ -61,9 +61,8 @@ class SpectralNorm:
     @staticmethod
     def apply(module, name, n_power_iterations, dim, eps):
         """Move parameter ``name`` to ``name_orig``, add random unit ``name_u``, ``name_v`` and the hook."""
-        for hook in _pre_hooks(module).values():
-            if isinstance(hook, SpectralNorm) and hook.name == name:
-                raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
+        if _hook_key(module, SpectralNorm, name) is not None:
+            raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
         fn = SpectralNorm(name, n_power_iterations, dim, eps)
         weight = module._parameters[name]
         if weight is None:
@@ -91,10 +90,4 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 def remove_spectral_norm(module, name="weight"):
     """Undo ``spectral_norm`` on ``name`` (ValueError if it has none); returns ``module``."""
-    hooks = _pre_hooks(module)
-    for key, hook in list(hooks.items()):
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del hooks[key]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return _remove_hook(module, SpectralNorm, name, "spectral_norm")

@@ -13,6 +13,22 @@ def _pre_hooks(module):
     return module.__dict__.get("_forward_pre_hooks", {})
 
 
+def _hook_key(module, hook_type, name):
+    """The key of the forward pre-hook of type ``hook_type`` on ``name``, or None."""
+    return next((k for k, h in _pre_hooks(module).items() if isinstance(h, hook_type) and h.name == name), None)
+
+
+def _remove_hook(module, hook_type, name, what):
+    """Undo the ``hook_type`` hook on ``name`` (ValueError naming ``what`` if there is none); returns ``module``."""
+    key = _hook_key(module, hook_type, name)
+    if key is None:
+        raise ValueError(f"{what} of '{name}' not found in {module}")
+    hooks = _pre_hooks(module)
+    hooks[key].remove(module)
+    del hooks[key]
+    return module
+
+
 class WeightNorm:
     """The forward pre-hook: sets ``module.<name>`` from ``<name>_g`` and ``<name>_v``."""
 
@@ -30,9 +46,8 @@ class WeightNorm:
         """Replace parameter ``name`` by ``name_g`` = ||w|| and ``name_v`` = w and register the hook."""
         warnings.warn("`nn.utils.weight_norm` is deprecated in favor of `nn.utils.parametrizations.weight_norm`.",
                       FutureWarning, stacklevel=3)
-        for hook in _pre_hooks(module).values():
-            if isinstance(hook, WeightNorm) and hook.name == name:
-                raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
+        if _hook_key(module, WeightNorm, name) is not None:
+            raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
         fn = WeightNorm(name, dim)
         weight = getattr(module, name)
         del module._parameters[name]
@@ -64,10 +79,4 @@ def weight_norm(module, name="weight", dim=0):
 
 def remove_weight_norm(module, name="weight"):
     """Undo ``weight_norm`` on ``name`` (ValueError if it has none); returns ``module``."""
-    hooks = _pre_hooks(module)
-    for key, hook in list(hooks.items()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
-            hook.remove(module)
-            del hooks[key]
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    return _remove_hook(module, WeightNorm, name, "weight_norm")
