@@ -91,7 +91,8 @@ class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_out_index", "_version",
-                 "_hooks", "_retains_grad", "_base", "_rebased", "__weakref__")  # set only by detach(), autograd.rebase
+                 "_hooks", "_retains_grad", "_base", "_rebased", "_post_hooks", "__weakref__")
+    # _base, _rebased and _post_hooks are set only by detach(), autograd.rebase and register_post_accumulate_grad_hook
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -225,6 +226,12 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
+    def __format__(self, format_spec):
+        """As PyTorch: a 0-d Tensor formats as its value (``f"{loss:.4f}"``), anything else as ``str``."""
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return self._data.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __bool__(self):
         if self._data.size != 1:
             raise RuntimeError(f"bool(): Boolean value of Tensor with more than one value is ambiguous "
@@ -277,6 +284,9 @@ class Tensor:
                                    f"this tensor has shape {self.shape}, pass gradient=")
             gradient = np.array(1, self._data.dtype).reshape(self._data.shape)
         else:
+            if not isinstance(gradient, (Tensor, np.ndarray)):  # numpy arrays are accepted as tensors
+                raise TypeError(f"backward: gradients can be either Tensors or None, but got "
+                                f"{type(gradient).__name__}")
             gradient = _infer_array(gradient, self.dtype)
             if gradient.shape != self.shape:
                 raise RuntimeError(f"backward: Mismatch in shape: gradient has shape {gradient.shape}, tensor has "
@@ -336,6 +346,20 @@ class Tensor:
         hooks = self._hooks
         return _HookHandle(lambda: hook in hooks and hooks.remove(hook))
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after backward has accumulated this leaf's gradient into ``.grad``
+        (``autograd.grad`` does not).  Returns a handle with ``remove()``."""
+        if not self._requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        hooks = getattr(self, "_post_hooks", None)
+        if hooks is None:
+            hooks = self._post_hooks = []
+        hooks.append(hook)
+        return _HookHandle(lambda: hook in hooks and hooks.remove(hook))
+
     def _run_hooks(self, g):
         for hook in list(self._hooks or ()):
             out = hook(Tensor._wrap(g))
@@ -355,6 +379,8 @@ class Tensor:
             self._grad = Tensor._wrap(np.array(g, dtype=self.dtype, copy=True))
         else:
             self._grad._data += g
+        for hook in list(getattr(self, "_post_hooks", None) or ()):
+            hook(self)
 
     def zero_(self):
         """Fill with zeros in place."""
@@ -377,17 +403,25 @@ class Tensor:
         if base is not None and base() is not None:
             base()._bump_version()
 
-    def _check_inplace(self, name):
-        if autograd.is_grad_enabled() and self._requires_grad and self.grad_fn is None:
-            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation. "
+    def _check_inplace(self, name, view=False):
+        """PyTorch's refusal to change in place, while recording, a leaf that requires grad, or a view of one
+        (``view``: the change goes through a basic index of this tensor, as ``x[0] = v``)."""
+        if not autograd.is_grad_enabled():
+            return
+        leaf = self._requires_grad and self.grad_fn is None
+        if leaf or autograd.view_of_leaf(self):
+            what = "a view of a leaf Variable" if view or not leaf else "a leaf Variable"
+            raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation. "
                                f"(Change a leaf tensor that requires grad only inside tinybptt.no_grad().)")
 
     def __setitem__(self, index, value):
-        self._assign("__setitem__", _index_array(index), value)
+        index = _index_array(index)
+        self._assign("__setitem__", index, value, view=index is not Ellipsis and ops._basic_index(index))
 
-    def _assign(self, name, index, value):
-        """self[index] = value in place (``__setitem__``, ``copy_``, ``fill_``); recorded when in a graph."""
-        self._check_inplace(name)
+    def _assign(self, name, index, value, view=False):
+        """self[index] = value in place (``__setitem__``, ``copy_``, ``fill_``); recorded when in a graph
+        (``view``: ``index`` is a basic index, so PyTorch writes through a view of this tensor)."""
+        self._check_inplace(name, view)
         if autograd.is_grad_enabled() and (self._requires_grad or getattr(value, "_requires_grad", False)):
             autograd.check_rebase(self, name)  # before anything is written
             # no record saved this array and no view of it exists when it owns its memory and this

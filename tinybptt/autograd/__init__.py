@@ -105,7 +105,10 @@ class set_grad_enabled(_GradMode):
     """Turn recording on or off (``set_grad_enabled(False)`` is ``no_grad()``)."""
 
     def __init__(self, mode):
-        self.enabled = bool(mode)
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, not "
+                            f"{type(mode).__name__}")
+        self.enabled = mode
         self._prev = _state["grad"]
         _state["grad"] = self.enabled  # also works as a plain function call
 
@@ -414,6 +417,8 @@ def _seeds(name, outputs, grads, arg):
                                    f"has shape {out.shape}, pass {arg}=")
             seeds.append(np.ones(out.shape, out.dtype))
             continue
+        if not isinstance(g, (Tensor, np.ndarray)):  # numpy arrays are accepted as tensors
+            raise TypeError(f"{name}: gradients can be either Tensors or None, but got {type(g).__name__}")
         g = np.asarray(g._data if isinstance(g, Tensor) else g)
         if g.shape != out.shape:
             raise RuntimeError(f"{name}: Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
@@ -534,7 +539,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if not inputs:
-        raise RuntimeError("grad: grad requires non-empty inputs.")
+        raise RuntimeError("grad: `inputs` argument to `grad()` cannot be empty.")
     if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
     seeds = _seeds("grad", outputs, list(grad_outputs), "grad_outputs")
@@ -631,6 +636,14 @@ def made_as_view(t):
         return True
     index = node.fn.__dict__.get("index", VIEW_OPS)  # basic indexing only (an index array is gone after backward)
     return index is not VIEW_OPS and _basic_index(index)
+
+
+def view_of_leaf(t):
+    """Whether t is a view (``made_as_view``, possibly of a view) of a leaf that requires grad."""
+    base = t
+    while made_as_view(base):
+        base = base.grad_fn.inputs[0]
+    return base is not t and base.grad_fn is None and base.requires_grad
 
 
 def as_recorded(x, version):

@@ -1,7 +1,7 @@
 """Adafactor: Adam-like steps with a factored second moment (Shazeer & Stern 2018)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _fma, _lerp_, _scalar
+from .optimizer import Optimizer, _bump, _check_lr, _fma, _lerp_, _scalar, _scalar_dtype
 
 
 def _norm(a):
@@ -54,7 +54,7 @@ class Adafactor(Optimizer):
                     raise RuntimeError("Adafactor does not support complex parameters")
                 state = self.state[p]
                 if not state:
-                    state["step"] = np.zeros((), np.float32)
+                    state["step"] = np.zeros((), _scalar_dtype())
                     if g.ndim > 1:
                         state["row_var"] = np.zeros(g.shape[:-1] + (1,), g.dtype)
                         state["col_var"] = np.zeros(g.shape[:-2] + (1,) + g.shape[-1:], g.dtype)

@@ -1,7 +1,7 @@
 """Adagrad (Duchi, Hazan and Singer 2011)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _effective_grad, _fma, _scalar
+from .optimizer import Optimizer, _bump, _check_lr, _effective_grad, _fma, _scalar, _scalar_dtype
 
 
 class Adagrad(Optimizer):
@@ -19,7 +19,8 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
-        for name, value in (("learning rate", lr), ("lr_decay value", lr_decay), ("weight_decay value", weight_decay),
+        _check_lr(lr)
+        for name, value in (("lr_decay value", lr_decay), ("weight_decay value", weight_decay),
                             ("initial_accumulator_value value", initial_accumulator_value),
                             ("epsilon value", eps)):
             if not 0.0 <= value:
@@ -33,7 +34,7 @@ class Adagrad(Optimizer):
                 self._init_state(p)
 
     def _init_state(self, p):
-        self.state[p].update(step=np.zeros((), np.float32),
+        self.state[p].update(step=np.zeros((), _scalar_dtype()),
                              sum=np.full_like(p._data, self.defaults["initial_accumulator_value"]))
 
     def step(self, closure=None):

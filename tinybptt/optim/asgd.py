@@ -1,7 +1,7 @@
 """ASGD: averaged stochastic gradient descent (Polyak & Juditsky 1992)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _fma, _scalar
+from .optimizer import Optimizer, _bump, _check_lr, _fma, _scalar, _scalar_dtype
 
 
 class ASGD(Optimizer):
@@ -11,7 +11,7 @@ class ASGD(Optimizer):
     eta, mu from the state: p = p (1 - lambd eta) - eta g, then the average
     ax += mu (p - ax) (ax = p while mu is 1).  After step t,
     eta = lr / (1 + lambd lr t)^alpha and mu = 1 / max(1, t - t0), both kept
-    as float32 numbers as PyTorch keeps them.  ``foreach``, ``differentiable``
+    as float32 numbers (float64 when that is the default dtype) as PyTorch keeps them.  ``foreach``, ``differentiable``
     and ``capturable`` are accepted for compatibility and ignored.
     """
 
@@ -35,9 +35,9 @@ class ASGD(Optimizer):
             for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if not state:
-                    state["step"] = np.zeros((), np.float32)
-                    state["eta"] = np.array(lr, np.float32)
-                    state["mu"] = np.ones((), np.float32)
+                    state["step"] = np.zeros((), _scalar_dtype())
+                    state["eta"] = np.array(lr, _scalar_dtype())
+                    state["mu"] = np.ones((), _scalar_dtype())
                     state["ax"] = np.zeros_like(p._data)
                 state["step"] += 1
                 if group["maximize"]:
@@ -53,7 +53,9 @@ class ASGD(Optimizer):
                 else:
                     ax[...] = p._data
                 t = float(state["step"])
-                state["eta"][...] = np.float32(lr / ((1 + lambd * lr * t) ** alpha))
-                state["mu"][...] = np.float32(1 / max(1, t - t0))
+                # rounded to the scalar dtype even when a loaded state holds them wider, as torch's copy_ of as_tensor
+                rounded = _scalar_dtype().type
+                state["eta"][...] = rounded(lr / ((1 + lambd * lr * t) ** alpha))
+                state["mu"][...] = rounded(1 / max(1, t - t0))
                 _bump(p)
         return loss

@@ -15,6 +15,7 @@ from collections import Counter
 from functools import wraps
 
 from .optimizer import Optimizer
+from ..tensor import Tensor
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
            "SequentialLR", "CosineAnnealingLR", "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR",
@@ -30,6 +31,19 @@ EPOCH_DEPRECATION_WARNING = (
 def _check_optimizer(optimizer):
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+
+
+def _group_values(optimizer, key="lr"):
+    """Each group's ``key``; a Tensor is cloned, so the list does not change when the group's value does."""
+    return [g[key].clone() if isinstance(g[key], Tensor) else g[key] for g in optimizer.param_groups]
+
+
+def _set_group_value(group, key, value):
+    """group[key] = value, except that a Tensor there is filled in place (it keeps its identity), as PyTorch."""
+    if isinstance(group[key], Tensor):
+        group[key].fill_(float(value))
+    else:
+        group[key] = value
 
 
 def _track_step_calls(optimizer):
@@ -60,14 +74,15 @@ class LRScheduler:
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
-                group.setdefault("initial_lr", group["lr"])
+                lr = group["lr"]
+                group.setdefault("initial_lr", lr.clone() if isinstance(lr, Tensor) else lr)
             elif "initial_lr" not in group:
                 raise KeyError(
                     f"param 'initial_lr' is not specified in param_groups[{i}] when resuming scheduler with "
                     "last_epoch >= 0.\nThis typically happens when:\n1. You're trying to resume training from a "
                     "checkpoint but haven't properly loaded the optimizer state\n2. You're using last_epoch >= 0 "
                     "for a fresh training run (not recommended)")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs = _group_values(optimizer, "initial_lr")
         self.last_epoch = last_epoch
         _track_step_calls(optimizer)
         self._initial_step()
@@ -136,9 +151,9 @@ class LRScheduler:
             values = compute(*args)
         finally:
             self._get_lr_called_within_step = False
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):  # a group added since: ValueError
+            _set_group_value(group, "lr", lr)
+        self._last_lr = _group_values(self.optimizer)
 
     def state_dict(self):
         """Everything but the optimizer, as a dict."""
@@ -461,13 +476,13 @@ class ChainedScheduler(_SchedulerList):
         self._check_schedulers(schedulers, optimizer)
         self._schedulers = schedulers
         self.optimizer = optimizer
-        self._last_lr = [group["lr"] for group in schedulers[-1].optimizer.param_groups]
+        self._last_lr = _group_values(schedulers[-1].optimizer)
 
     def step(self):
         """Step every scheduler, in order."""
         for scheduler in self._schedulers:
             scheduler.step()
-        self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]
+        self._last_lr = _group_values(self._schedulers[-1].optimizer)
 
 
 class SequentialLR(_SchedulerList):
@@ -486,7 +501,7 @@ class SequentialLR(_SchedulerList):
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
         for group in optimizer.param_groups:  # back to the initial lrs, as if no scheduler had stepped
-            group["lr"] = group["initial_lr"]
+            _set_group_value(group, "lr", group["initial_lr"])
         self.recursive_undo()
         idx = bisect_right(milestones, 0)
         schedulers[idx]._initial_step()
@@ -536,7 +551,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.default_min_lr, self.min_lrs = min_lr, [min_lr] * len(optimizer.param_groups)
         self.patience, self.cooldown, self.eps = patience, cooldown, eps
         self.last_epoch = 0
-        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self._last_lr = _group_values(optimizer)
         self._init_is_better(mode, threshold, threshold_mode)
         self._reset()
 
@@ -579,7 +594,7 @@ class ReduceLROnPlateau(LRScheduler):
         if self.num_bad_epochs > self.patience:
             self._reduce_lr()
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = _group_values(self.optimizer)
 
     def _reduce_lr(self):
         groups = self.optimizer.param_groups
@@ -595,7 +610,7 @@ class ReduceLROnPlateau(LRScheduler):
             old_lr = float(group["lr"])
             new_lr = max(old_lr * self.factor, min_lr)
             if old_lr - new_lr > self.eps:
-                group["lr"] = new_lr
+                _set_group_value(group, "lr", new_lr)
 
     def load_state_dict(self, state_dict):
         """Restore a state from ``state_dict()``."""
@@ -650,7 +665,7 @@ class CyclicLR(LRScheduler):
         base_lrs = _per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups):
-                group["lr"] = lr
+                _set_group_value(group, "lr", lr)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         step_size_up = float(step_size_up)
         step_size_down = float(step_size_down) if step_size_down is not None else step_size_up

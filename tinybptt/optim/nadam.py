@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum (Dozat 2016)."""
 import numpy as np
 
-from .optimizer import Optimizer, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar
+from .optimizer import Optimizer, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar, _scalar_dtype
 
 
 class NAdam(Optimizer):
@@ -13,7 +13,7 @@ class NAdam(Optimizer):
     p -= lr [(1 - mu_t) / (1 - P_t) g + mu_{t+1} / (1 - P_t mu_{t+1}) m] / (sqrt(v / (1 - beta2^t)) + eps).
     Weight decay adds weight_decay * p to g, or with ``decoupled_weight_decay``
     first scales p by (1 - lr * weight_decay).  ``mu_product`` is a float32
-    scalar in the state, as PyTorch keeps it.  ``foreach``, ``capturable`` and
+    scalar in the state (float64 when that is the default dtype), as PyTorch keeps it.  ``foreach``, ``capturable`` and
     ``differentiable`` are accepted for compatibility and ignored.
     """
 
@@ -39,8 +39,8 @@ class NAdam(Optimizer):
             for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if not state:
-                    state["step"] = np.zeros((), np.float32)
-                    state["mu_product"] = np.ones((), np.float32)
+                    state["step"] = np.zeros((), _scalar_dtype())
+                    state["mu_product"] = np.ones((), _scalar_dtype())
                     state["exp_avg"] = np.zeros_like(p._data)
                     state["exp_avg_sq"] = np.zeros_like(p._data)
                 state["step"] += 1

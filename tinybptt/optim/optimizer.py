@@ -13,6 +13,7 @@ from itertools import chain
 import numpy as np
 
 from ..autograd import enable_grad
+from ..creation import get_default_dtype
 from ..tensor import Tensor
 
 
@@ -36,11 +37,17 @@ def _scalar(x):
     return float(np.asarray(x)) if isinstance(x, (Tensor, np.ndarray)) else x
 
 
-def _check_lr(lr, message="Invalid learning rate: {}"):
-    """PyTorch's check of a learning rate: a number >= 0 or a one-element tensor."""
+def _scalar_dtype():
+    """The dtype of the scalar state ('step', NAdam's mu_product, ASGD's eta and mu), as PyTorch's:
+    float64 when the default dtype is float64, else float32."""
+    return np.dtype(np.float64) if get_default_dtype() == np.float64 else np.dtype(np.float32)
+
+
+def _check_lr(lr, message="Invalid learning rate: {}", nan_ok=False):
+    """PyTorch's check of a learning rate: a number >= 0 (or NaN, for SGD's ``nan_ok``) or a one-element tensor."""
     if isinstance(lr, Tensor) and lr.numel() != 1:
         raise ValueError("Tensor lr must be 1-element")
-    if not 0.0 <= lr:
+    if lr < 0.0 if nan_ok else not 0.0 <= lr:
         raise ValueError(message.format(lr))
 
 
@@ -114,17 +121,39 @@ class Optimizer:
 
     def register_step_pre_hook(self, hook):
         """Call ``hook(optimizer, args, kwargs)`` before every ``step``; it may return (new_args, new_kwargs)."""
-        return self._add_step_hook("_optimizer_step_pre_hooks", hook)
+        return self._add_hook("_optimizer_step_pre_hooks", hook)
 
     def register_step_post_hook(self, hook):
         """Call ``hook(optimizer, args, kwargs)`` after every ``step``."""
-        return self._add_step_hook("_optimizer_step_post_hooks", hook)
+        return self._add_hook("_optimizer_step_post_hooks", hook)
 
-    def _add_step_hook(self, kind, hook):
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """Call ``hook(optimizer)`` before ``state_dict()`` builds the dict (first with ``prepend``)."""
+        return self._add_hook("_optimizer_state_dict_pre_hooks", hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """Call ``hook(optimizer, state_dict)`` on ``state_dict()``'s result; a returned dict replaces it."""
+        return self._add_hook("_optimizer_state_dict_post_hooks", hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """Call ``hook(optimizer, state_dict)`` before ``load_state_dict`` loads; a returned dict is loaded instead."""
+        return self._add_hook("_optimizer_load_state_dict_pre_hooks", hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """Call ``hook(optimizer)`` after ``load_state_dict`` has loaded."""
+        return self._add_hook("_optimizer_load_state_dict_post_hooks", hook, prepend)
+
+    def _add_hook(self, kind, hook, prepend=False):
         hooks = self.__dict__.setdefault(kind, OrderedDict())
         key = object()
         hooks[key] = hook
+        if prepend:
+            hooks.move_to_end(key, last=False)
         return _HookHandle(hooks, key)
+
+    def _hooks(self, kind):
+        """The hooks registered as ``kind``, in calling order (a copy: a hook may remove itself)."""
+        return list(self.__dict__.get(kind, {}).values())
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -214,7 +243,7 @@ class Optimizer:
         """p's state with its step counted; made on first use: step 0 and a zero array per name in ``buffers``."""
         state = self.state[p]
         if not state:
-            state["step"] = np.zeros((), np.float32)
+            state["step"] = np.zeros((), _scalar_dtype())
             for name in buffers:
                 state[name] = np.zeros_like(p._data)
         state["step"] += 1
@@ -227,6 +256,8 @@ class Optimizer:
         Parameters are replaced by their position over all groups; state arrays
         are numpy copies.
         """
+        for hook in self._hooks("_optimizer_state_dict_pre_hooks"):
+            hook(self)
         index, groups = {}, []
         for g in self.param_groups:
             packed = {k: v for k, v in g.items() if k != "params"}
@@ -235,13 +266,19 @@ class Optimizer:
             packed["params"] = [index[id(p)] for p in g["params"]]
             groups.append(packed)
         state = {index[id(p)] if isinstance(p, Tensor) else p: _copy_state(s) for p, s in self.state.items()}
-        return {"state": state, "param_groups": groups}
+        state_dict = {"state": state, "param_groups": groups}
+        for hook in self._hooks("_optimizer_state_dict_post_hooks"):
+            state_dict = _or(hook(self, state_dict), state_dict)
+        return state_dict
 
     def load_state_dict(self, state_dict):
         """Load a state from ``state_dict()`` (ours, or PyTorch's with tensors converted to numpy).
 
         State arrays are copied and cast to their parameter's dtype.
         """
+        state_dict = dict(state_dict)  # a hook may change it: not the caller's
+        for hook in self._hooks("_optimizer_load_state_dict_pre_hooks"):
+            state_dict = _or(hook(self, state_dict), state_dict)
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
@@ -262,12 +299,14 @@ class Optimizer:
             if "param_names" in g and "param_names" not in s:
                 s["param_names"] = g["param_names"]
         self.state, self.param_groups = state, saved_groups
+        for hook in self._hooks("_optimizer_load_state_dict_post_hooks"):
+            hook(self)
 
     def __getstate__(self):
-        """For pickle and deepcopy: leave out a scheduler's wrapper around ``step`` (PyTorch keeps only
-        defaults, state and param_groups)."""
+        """For pickle and deepcopy: leave out a scheduler's wrapper around ``step`` and the hooks (PyTorch
+        keeps only defaults, state and param_groups)."""
         return {k: v for k, v in self.__dict__.items()
-                if k not in ("step", "_opt_called", "_optimizer_step_pre_hooks", "_optimizer_step_post_hooks")}
+                if k not in ("step", "_opt_called") and not k.startswith("_optimizer_")}
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -275,6 +314,11 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def _or(result, default):
+    """A hook's result, or ``default`` when it returned None."""
+    return default if result is None else result
 
 
 def _copy_state(s):
@@ -285,9 +329,10 @@ def _state_value(key, value, dtype, array_step=True):
     """A copy of a loaded state value, cast to the param's dtype if floating (except 'step'), as PyTorch.
 
     Our Tensors stay Tensors (a custom optimizer may keep its buffers as Tensors); other arrays,
-    torch tensors included, become numpy arrays, and an array 'step' a float32 scalar array, as
+    torch tensors included, become numpy arrays; an array 'step' keeps its floating dtype, as
     PyTorch keeps it.  Python numbers and other objects are kept as they are (a custom optimizer's
-    int step stays int), except a 'step' number when ``array_step`` (the built-in optimizers).
+    int step stays int), except a 'step' number when ``array_step`` (the built-in optimizers), which
+    becomes a 0-d array of the scalar dtype (float32, or float64 when that is the default dtype).
     Lists and tuples (LBFGS's history) stay lists and tuples, loaded element by element.
     """
     if isinstance(value, (list, tuple)):  # as PyTorch, which casts each element (with no key)
@@ -297,7 +342,8 @@ def _state_value(key, value, dtype, array_step=True):
         return Tensor(a.astype(dtype, copy=False) if a.dtype.kind == "f" and key != "step" else a)
     scalar = value is None or isinstance(value, (bool, int, float, str))
     if key == "step" and (array_step or not scalar):
-        return np.array(float(np.asarray(value.detach() if hasattr(value, "detach") else value)), np.float32)
+        step = np.array(value.detach() if hasattr(value, "detach") else value, copy=True).reshape(())
+        return step if step.dtype.kind == "f" else step.astype(_scalar_dtype())
     if scalar:
         return value
     a = np.array(value.detach() if hasattr(value, "detach") else value, copy=True)

@@ -1,7 +1,7 @@
 """RMSprop (Hinton's lecture 6e; centered variant of Graves 2013)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _effective_grad, _fma, _lerp_, _scalar
+from .optimizer import Optimizer, _bump, _check_lr, _effective_grad, _fma, _lerp_, _scalar
 
 
 class RMSprop(Optimizer):
@@ -19,8 +19,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= momentum:

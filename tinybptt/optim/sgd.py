@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _effective_grad, _fma, _scalar
+from .optimizer import Optimizer, _bump, _check_lr, _effective_grad, _fma, _scalar
 
 
 class SGD(Optimizer):
@@ -16,8 +16,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr, nan_ok=True)
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0.0:

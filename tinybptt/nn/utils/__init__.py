@@ -46,7 +46,10 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if not tensors:
         return Tensor(np.asarray(0.0, np.float32))
     norms = []
-    for t in tensors:
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise RuntimeError(f"get_total_norm: Tensors of the first list of nested Tensor lists are supposed to "
+                               f"be defined but the {i}-th Tensor is not (got {type(t).__name__})")
         a = t._data.astype(np.float64, copy=False).reshape(-1)
         if a.size == 0 and math.isinf(norm_type):  # torch's messages for +inf and -inf
             where, what = ("_foreach_norm", "infinity") if norm_type > 0 else ("linalg.vector_norm", "-inf")
