@@ -183,3 +183,25 @@ def eye(n, m=None, dtype=None, device=None):
     """Identity matrix."""
     check_device("eye", device)
     return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)))
+
+
+def _tri_indices(name, numpy_indices, row, col, offset, dtype, device):
+    """(2, n) int64 (or ``dtype``) row/column indices of a triangle of a row x col matrix, row by row."""
+    check_device(name, device)
+    for what, n in (("row", row), ("col", col)):
+        if n < 0:
+            raise RuntimeError(f"{name}: {what} must be non-negative, got{n}")
+    dtype = np.dtype(as_dtype(dtype) or np.int64)
+    if dtype.kind not in "iu":
+        raise NotImplementedError(f'"{name}" not implemented for {dtype} (the indices need an integer dtype)')
+    return Tensor(np.stack(numpy_indices(row, offset, col)).reshape(2, -1).astype(dtype))
+
+
+def tril_indices(row, col, offset=0, dtype=None, device=None, layout=None):
+    """Indices of the lower triangle (on and below diagonal ``offset``) of a row x col matrix, as (2, n)."""
+    return _tri_indices("tril_indices", np.tril_indices, row, col, offset, dtype, device)
+
+
+def triu_indices(row, col, offset=0, dtype=None, device=None, layout=None):
+    """Indices of the upper triangle (on and above diagonal ``offset``) of a row x col matrix, as (2, n)."""
+    return _tri_indices("triu_indices", np.triu_indices, row, col, offset, dtype, device)

@@ -24,6 +24,9 @@ def where(condition, input=None, other=None):
     """
     if input is None and other is None:
         return tuple(Tensor(i) for i in np.nonzero(_infer_array(condition)))
+    if input is None or other is None:
+        raise TypeError("where() takes the condition alone or with both input and other, got only "
+                        f"{'other' if input is None else 'input'}")
     cond = _infer_array(condition)
     if cond.dtype == np.uint8:  # deprecated in PyTorch, yet accepted with this warning
         warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed in "

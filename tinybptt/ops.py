@@ -349,6 +349,7 @@ class Where(Function):
         """Elements of ``a`` where ``cond`` is True, else of ``b`` (all three broadcast)."""
         _broadcast_check("where", cond, a)
         _broadcast_check("where", a, b)
+        _broadcast_check("where", cond, b)
         self.cond = np.asarray(cond, bool)
         return np.where(self.cond, a, b)
 

@@ -942,7 +942,9 @@ class Tensor:
         m = _bool_mask(mask, self, value)
         if isinstance(value, Tensor) and value.requires_grad:
             return ops.Where.apply(m, value if value.dtype == self.dtype else value.to(self.dtype), self)
-        return ops.Where.apply(m, np.asarray(_infer_array(value), dtype=self.dtype), self)
+        # the number straight to this dtype (not through float32 first: 1e300 stays finite in float64)
+        v = np.asarray(value._data if isinstance(value, Tensor) else value).astype(self.dtype)
+        return ops.Where.apply(m, v, self)
 
     def masked_fill_(self, mask, value):
         """In-place ``masked_fill``."""
@@ -1837,4 +1839,26 @@ def _bool_mask(mask, x, value):
     if np.ndim(_infer_array(value)) != 0:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{np.ndim(_infer_array(value))} dimension(s).")
+    _check_fill_value("masked_fill", value, x.dtype)
     return m
+
+
+_C_TYPE = {"int8": "int8_t", "uint8": "uint8_t", "int16": "short", "int32": "int", "int64": "int64_t",
+           "float16": "c10::Half", "float32": "float", "float64": "double"}
+
+
+def _check_fill_value(name, value, dtype):
+    """Raise, as PyTorch does, when a fill value overflows ``dtype``: NaN/inf or out of range for an integer
+    dtype (unsigned ones also take -max..-1, wrapping), a finite value beyond the largest float."""
+    v = value.item() if isinstance(value, (Tensor, np.ndarray, np.generic)) else value
+    dt = np.dtype(dtype)
+    if dt.kind == "b" or isinstance(v, (bool, complex)):
+        return
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        ok = np.isfinite(v) and (-info.max if dt.kind == "u" else info.min) <= int(v) <= info.max
+    else:
+        ok = not np.isfinite(v) or abs(v) <= np.finfo(dt).max
+    if not ok:
+        raise RuntimeError(f"{name}: value cannot be converted to type {_C_TYPE.get(dt.name, dt.name)} without "
+                           f"overflow (value {v!r} for a {dt.name} tensor)")

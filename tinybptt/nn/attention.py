@@ -526,6 +526,56 @@ class MultiheadAttention(Module):
         return bias
 
 
+class _GivenWeights:
+    """MultiheadAttention's forward run on weights passed in rather than on a module's parameters
+    (``multi_head_attention_forward``); like PyTorch's functional form it never takes the fast path."""
+    _forward = MultiheadAttention._forward
+    _projections = MultiheadAttention._projections
+    _split_heads = MultiheadAttention._split_heads
+    _mask_bias = MultiheadAttention._mask_bias
+
+    def _fast_path(self, *args):
+        return False
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
+                                 bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
+                                 training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
+                                 v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
+                                 is_causal=False):
+    """``torch.nn.functional.multi_head_attention_forward``: MultiheadAttention with its weights as arguments.
+
+    query (L, N, E) or unbatched (L, E) (sequence first), key (S, N, kdim), value (S, N, vdim); masks,
+    ``need_weights``, ``average_attn_weights`` and ``is_causal`` as in ``MultiheadAttention.forward``;
+    dropout ``dropout_p`` only when ``training``.  Returns (attn_output, attn_weights or None).
+    ``static_k`` / ``static_v`` (precomputed projected keys/values) are not supported.
+    """
+    where = "multi_head_attention_forward"
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError(f"{where}: static_k / static_v are not supported in tinybptt")
+    if embed_dim_to_check % num_heads:
+        raise AttentionShapeError(f"{where}: embed_dim {embed_dim_to_check} not divisible by num_heads {num_heads}")
+    if use_separate_proj_weight and any(w is None for w in (q_proj_weight, k_proj_weight, v_proj_weight)):
+        raise AttentionShapeError(f"{where}: use_separate_proj_weight is True but q_proj_weight, k_proj_weight "
+                                  f"or v_proj_weight is None")
+    if not use_separate_proj_weight and in_proj_weight is None:
+        raise AttentionShapeError(f"{where}: use_separate_proj_weight is False but in_proj_weight is None")
+    m = _GivenWeights()
+    m.embed_dim, m.num_heads, m.head_dim = embed_dim_to_check, num_heads, embed_dim_to_check // num_heads
+    m._qkv_same_embed_dim = not use_separate_proj_weight
+    m.in_proj_weight, m.in_proj_bias = (None if use_separate_proj_weight else in_proj_weight), in_proj_bias
+    m.q_proj_weight, m.k_proj_weight, m.v_proj_weight = q_proj_weight, k_proj_weight, v_proj_weight
+    m.kdim = k_proj_weight.shape[1] if use_separate_proj_weight else embed_dim_to_check
+    m.vdim = v_proj_weight.shape[1] if use_separate_proj_weight else embed_dim_to_check
+    m.bias_k, m.bias_v, m.add_zero_attn = bias_k, bias_v, add_zero_attn
+    m.dropout, m.training, m.batch_first = dropout_p, training, False
+    m.out_proj = lambda x: F.linear(x, out_proj_weight, out_proj_bias)
+    with scope("attn"):
+        return m._forward(query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights,
+                          is_causal)
+
+
 # ---------------------------------------------------------------- additive and dot attention
 def _prepare(query, keys, mask, where, qdim, kdim):
     """Check shapes; make query 3-D (N, L, Dq) and keys (N, S, Dk); returns how to undo it."""

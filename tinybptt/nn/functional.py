@@ -471,9 +471,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("cross_entropy", reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
+    if label_smoothing > 1.0:  # as PyTorch, a negative value is taken as no smoothing
         raise LossArgumentError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. "
                                 f"Got: {label_smoothing}")
+    label_smoothing = max(label_smoothing, 0.0)
     t = _infer_array(target)
     if input.ndim and t.shape == input.shape:  # class probabilities
         if t.dtype.kind != "f":
@@ -500,9 +501,14 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing):
     target = target if isinstance(target, Tensor) else Tensor(_infer_array(target, input.dtype))
     y = target * (1 - smoothing) + smoothing / c if smoothing else target
     logp = input.log_softmax(cdim)
-    if weight is not None:
+    if weight is not None:  # composed of tensor ops here, so a weight that requires grad gets its gradient
         shape = (c,) + (1,) * (input.ndim - cdim - 1)
-        logp = logp * Tensor(_class_weight("cross_entropy", weight, c, input.dtype, same_dtype=False).reshape(shape))
+        if isinstance(weight, Tensor) and weight.requires_grad:
+            _class_weight("cross_entropy", weight.detach(), c, input.dtype, same_dtype=False)
+            logp = logp * weight.reshape(shape)
+        else:
+            logp = logp * Tensor(_class_weight("cross_entropy", weight, c, input.dtype, same_dtype=False)
+                                 .reshape(shape))
     losses = -(logp * y).sum(cdim)
     return losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.mean()
 
@@ -741,7 +747,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
-from .attention import scaled_dot_product_attention  # noqa: E402,F401  (re-exported; attention.py imports this module)
+from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402,F401  (re-exported; attention.py imports this module)
 from .ctc import ctc_loss  # noqa: E402,F401  (re-exported; ctc.py imports this module)
 # more layers and losses, each in its own module (which imports this one), re-exported here as torch has them
 from .activations import gumbel_softmax, hardshrink, rrelu, rrelu_, softshrink  # noqa: E402,F401
