@@ -509,8 +509,10 @@ class Prod(Function):
 class Mean(Function):
     def forward(self, a, dim=None, keepdim=False):
         self.shape, axes = a.shape, _axes(dim, a.ndim)
-        y = _float(a).mean(axis=axes, keepdims=True)
-        self.kept_shape, self.n = y.shape, max(a.size // max(y.size, 1), 1)
+        y = _float(a).sum(axis=axes, keepdims=True)
+        n = a.size // max(y.size, 1)
+        y /= n  # (np.mean would warn "Mean of empty slice" where PyTorch quietly gives nan)
+        self.kept_shape, self.n = y.shape, max(n, 1)
         return y if keepdim else y.squeeze(axes)
 
     def backward(self, g):
@@ -998,6 +1000,22 @@ class MSELoss(Function):
             scale = 2 * g / self.d.size if self.reduction == "mean" else 2 * g
             ga = self.d * self.d.dtype.type(scale)
         return ga, (-ga if self.needs_input_grad[1] else None)
+
+
+class BinaryCrossEntropy(Function):
+    """Elementwise -(y log p + (1 - y) log(1 - p)) on probabilities p, each log clamped at -100 as PyTorch."""
+
+    def forward(self, p, y):
+        self.p, self.y = p, y
+        return -(y * np.maximum(np.log(p), -100) + (1 - y) * np.maximum(np.log1p(-p), -100))
+
+    def backward(self, g):
+        # PyTorch's rule: dL/dp = (p - y) / max(p (1 - p), 1e-12), finite at p = 0 and 1 (where the clamped
+        # loss is flat); dL/dy = -logit(p) = -log(p / (1 - p)), unclamped
+        p, y = self.p, self.y
+        gp = g * (p - y) / np.maximum((1 - p) * p, p.dtype.type(np.float32(1e-12)))  # PyTorch's eps is a float
+        gy = -g * np.log(p / (1 - p)) if self.needs_input_grad[1] else None
+        return gp, gy
 
 
 class CrossEntropy(Function):

@@ -743,7 +743,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     for what, a in (("input", input._data), ("target", target._data)):
         if ((a < 0) | (a > 1)).any():
             raise RuntimeError(f"binary_cross_entropy: all elements of {what} should be between 0 and 1")
-    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    loss = ops.BinaryCrossEntropy.apply(input, target)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 

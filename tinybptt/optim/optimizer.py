@@ -92,7 +92,8 @@ def _with_step_hooks(step):
                 args, kwargs = result
         self._in_hooked_step = True
         try:
-            out = step(*args, **kwargs)
+            with np.errstate(all="ignore"):  # an inf or nan gradient spreads quietly, as in PyTorch
+                out = step(*args, **kwargs)
         finally:
             self._in_hooked_step = False
         for hook in list(self.__dict__.get("_optimizer_step_post_hooks", {}).values()):
