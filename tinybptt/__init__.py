@@ -26,7 +26,9 @@ from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, e
                         fmod, clone, detach, eq, ne, lt, le, gt, ge, rsqrt, reciprocal, unique, bincount, nonzero,
                         lerp, argwhere, isin, masked_scatter, logical_xor, erf, exp2, expm1, log2, log10, trunc,
                         frac, nan_to_num, broadcast_to, diag, tile, median, bernoulli, take_along_dim, dist,
-                        meshgrid, hstack, vstack, searchsorted, bucketize, cdist, finfo, iinfo)
+                        meshgrid, hstack, vstack, searchsorted, bucketize, cdist, finfo, iinfo, tan, asin, acos,
+                        atan, sinh, cosh, asinh, acosh, atanh, arcsin, arccos, arctan, arcsinh, arccosh,
+                        arctanh, atan2, arctan2)
 from .devices import device
 from .gradcheck import GradcheckError, gradcheck
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state

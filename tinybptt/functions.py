@@ -557,6 +557,26 @@ def cos(x):
     return _t(x).cos()
 
 
+def _trig_function(name):
+    def function(x):
+        return getattr(_t(x), name)()
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"Elementwise {name}."
+    return function
+
+
+tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh = map(_trig_function, ops.TRIG)
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+
+def atan2(input, other):
+    """Elementwise atan2(input, other): the angle of the point (other, input), in (-pi, pi]."""
+    return _t(input).atan2(other)
+
+
+arctan2 = atan2
+
+
 def square(x):
     """Elementwise x * x."""
     return _t(x).square()

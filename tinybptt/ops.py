@@ -221,6 +221,47 @@ class Cos(Function):
         return -g * np.sin(self.a)
 
 
+class _Unary(Function):
+    """An elementwise op of the ``TRIG`` table: forward f(a), backward g * f'(a)."""
+    f = df = None
+
+    def forward(self, a):
+        self.a = a
+        return type(self).f(a)
+
+    def backward(self, g):
+        return g * type(self).df(self.a)
+
+
+# name: (f, f'): the trigonometric and hyperbolic functions and their inverses (PyTorch's names)
+TRIG = {
+    "tan": (np.tan, lambda a: 1 + np.tan(a) ** 2),
+    "asin": (np.arcsin, lambda a: 1 / np.sqrt(1 - a * a)),
+    "acos": (np.arccos, lambda a: -1 / np.sqrt(1 - a * a)),
+    "atan": (np.arctan, lambda a: 1 / (1 + a * a)),
+    "sinh": (np.sinh, np.cosh),
+    "cosh": (np.cosh, np.sinh),
+    "asinh": (np.arcsinh, lambda a: 1 / np.sqrt(a * a + 1)),
+    "acosh": (np.arccosh, lambda a: 1 / np.sqrt(a * a - 1)),
+    "atanh": (np.arctanh, lambda a: 1 / (1 - a * a)),
+}
+TRIG_OPS = {name: type(name.capitalize(), (_Unary,), {"f": staticmethod(f), "df": staticmethod(df)})
+            for name, (f, df) in TRIG.items()}
+
+
+class Atan2(Function):
+    """atan2(a, b), the angle of the point (b, a): d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.arctan2(a, b)
+
+    def backward(self, g):
+        recip = 1 / (self.a * self.a + self.b * self.b)
+        recip = np.where(np.isposinf(recip), 0, recip)  # at the origin both are 0, as in PyTorch
+        return g * self.b * recip, -g * self.a * recip
+
+
 class Abs(Function):
     def forward(self, a):
         self.a = a

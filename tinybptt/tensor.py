@@ -1754,6 +1754,32 @@ def _bernoulli_check(name, p):
                            f"in [{np.nanmin(a)}, {np.nanmax(a)}])")
 
 
+def _trig_method(name):
+    """Tensor.<name>: the ``ops.TRIG`` entry ``name`` (integer input gives float32)."""
+    op = ops.TRIG_OPS[name]
+
+    def method(self):
+        return op.apply(self._floating())
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"Elementwise {name} (integer input gives float32)."
+    return method
+
+
+for _name in ops.TRIG:
+    setattr(Tensor, _name, _trig_method(_name))
+    if _name[0] == "a":  # torch's numpy-style aliases: arcsin, arccosh, ...
+        setattr(Tensor, "arc" + _name[1:], getattr(Tensor, _name))
+
+
+def _atan2(self, other):
+    """Elementwise atan2(self, other): the angle of the point (other, self), in (-pi, pi]."""
+    a, b = (t if isinstance(t, Tensor) else Tensor(np.asarray(t, self.dtype)) for t in (self, other))
+    return ops.Atan2.apply(a._floating(), b._floating())
+
+
+Tensor.atan2 = Tensor.arctan2 = _atan2
+
+
 def _inplace_form(name):
     """Tensor.<name>_: the method ``name`` written into the tensor (recorded in a graph, see ``Tensor._inplace``)."""
     def method(self, *args, **kwargs):
@@ -1767,7 +1793,8 @@ for _name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "neg", "po
               "sin", "cos", "floor", "ceil", "round", "trunc", "sign", "reciprocal", "rsqrt", "square", "log1p",
               "clip", "fmod", "remainder", "floor_divide", "true_divide", "divide", "multiply", "subtract", "cumsum",
               "cumprod", "logical_not", "logical_and", "logical_or", "logical_xor", "eq", "ne", "lt", "le", "gt", "ge",
-              "triu", "tril", "erf", "exp2", "expm1", "log2", "log10", "frac", "nan_to_num"):
+              "triu", "tril", "erf", "exp2", "expm1", "log2", "log10", "frac", "nan_to_num", "atan2", "arctan2",
+              *ops.TRIG, *("arc" + n[1:] for n in ops.TRIG if n[0] == "a")):
     setattr(Tensor, _name + "_", _inplace_form(_name))
 
 
