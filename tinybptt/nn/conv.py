@@ -15,77 +15,12 @@ import numpy as np
 from ..autograd import Function
 from ..devices import check_device
 from ..tensor import Tensor
+from ..windows import fold, pad_array, unpad_grad, windows
 from . import init
 from .layers import _empty
 from .module import Module
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-# ---------------------------------------------------------------- numpy pieces shared with pooling.py
-def source_index(length, lo, hi, mode):
-    """For padding mode ``mode``, the index into an axis of ``length`` that each of the lo + length + hi
-    padded positions copies (reflect mirrors without repeating the edge, replicate repeats the edge,
-    circular wraps around)."""
-    j = np.arange(-lo, length + hi)
-    if mode == "reflect":
-        return np.where(j < 0, -j, np.where(j >= length, 2 * (length - 1) - j, j))
-    if mode == "replicate":
-        return np.clip(j, 0, length - 1)
-    return j % length  # circular
-
-
-def pad_array(x, pads, mode="zeros", value=0):
-    """Pad the trailing len(pads) axes of ``x`` by pads = ((lo, hi), ...), with ``value`` or by ``mode``."""
-    lead = x.ndim - len(pads)
-    if not any(lo or hi for lo, hi in pads):
-        return x
-    if mode == "zeros":
-        return np.pad(x, ((0, 0),) * lead + tuple(pads), constant_values=value)
-    for i, (lo, hi) in enumerate(pads):
-        x = np.take(x, source_index(x.shape[lead + i], lo, hi, mode), axis=lead + i)
-    return x
-
-
-def unpad_grad(g, shape, pads, mode="zeros"):
-    """The adjoint of ``pad_array``: the gradient of the unpadded array of ``shape`` from that of the padded one."""
-    lead = g.ndim - len(pads)
-    if mode == "zeros":
-        return g[(Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(pads, shape[lead:]))]
-    for i in reversed(range(len(pads))):  # undo the axes in the reverse order of padding
-        axis, (lo, hi) = lead + i, pads[i]
-        if not (lo or hi):
-            continue
-        out = np.zeros(g.shape[:axis] + (shape[axis],) + g.shape[axis + 1:], g.dtype)
-        np.add.at(np.moveaxis(out, axis, 0), source_index(shape[axis], lo, hi, mode), np.moveaxis(g, axis, 0))
-        g = out
-    return g
-
-
-def out_size(length, kernel, stride, dilation):
-    """Number of window positions along an axis of (padded) ``length``."""
-    return (length - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def windows(xp, kernel, stride, dilation):
-    """A strided view (..., *out, *kernel) of the sliding windows over the trailing len(kernel) axes of ``xp``."""
-    nd = len(kernel)
-    axes = tuple(range(xp.ndim - nd, xp.ndim))
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    view = np.lib.stride_tricks.sliding_window_view(xp, span, axis=axes)
-    return view[(Ellipsis,) + tuple(slice(None, None, s) for s in stride) + tuple(slice(None, None, d) for d in dilation)]
-
-
-def fold(cols, shape, kernel, stride, dilation):
-    """The adjoint of ``windows``: sum the window values ``cols`` (..., *out, *kernel) back onto an array of
-    ``shape`` (col2im), one strided slice-add per kernel position."""
-    nd = len(kernel)
-    out = np.zeros(shape, cols.dtype)
-    outs = cols.shape[cols.ndim - 2 * nd:cols.ndim - nd]
-    for pos in np.ndindex(*kernel):
-        dst = tuple(slice(p * d, p * d + s * (o - 1) + 1, s) for p, d, s, o in zip(pos, dilation, stride, outs))
-        out[(Ellipsis,) + dst] += cols[(Ellipsis,) + pos]
-    return out
 
 
 # ---------------------------------------------------------------- the Function

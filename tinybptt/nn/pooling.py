@@ -17,8 +17,8 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
+from ..windows import out_size
 from . import functional as F
-from .conv import out_size
 from .module import Module
 
 
