@@ -282,7 +282,8 @@ class _ConvNd(Module):
         self.transposed, self.output_padding = self._transposed, ntuple(name, "output_padding", output_padding, nd, ValueError)
         self.padding_mode = padding_mode
         # torch's F.pad order: last spatial dim first, (before, after) each
-        self._reversed_padding_repeated_twice = tuple(p for lo_hi in reversed(pads) for p in lo_hi)
+        reversed_pads = [p for lo_hi in reversed(pads) for p in lo_hi]  # a list for a padding string, as torch
+        self._reversed_padding_repeated_twice = reversed_pads if isinstance(padding, str) else tuple(reversed_pads)
         self._pads = pads
         shape = (in_channels, out_channels // groups) if self._transposed else (out_channels, in_channels // groups)
         self.weight = _empty(*shape, *kernel_size, dtype=dtype)
