@@ -83,7 +83,7 @@ def _flat_index(positions, spatial):
         pos = pos.reshape(shape)
         flat, outside = flat * size + pos, outside | (pos < 0)
     flat = np.where(outside, -1, flat)
-    return flat.reshape(flat.shape[:nd] + (-1,))
+    return flat.reshape(flat.shape[:nd] + (int(np.prod(flat.shape[nd:])),))
 
 
 def _window_positions(length, kernel, stride, pad, dilation, out):
@@ -108,7 +108,7 @@ def _adaptive_positions(length, out):
 def _choose_max(x, flat):
     """For each (n, c, *out): the flat spatial index of torch's max over the window ``flat`` (*out, K)."""
     n, c = x.shape[:2]
-    vals = x.reshape(n, c, -1)[:, :, np.maximum(flat, 0)]  # (N, C, *out, K)
+    vals = x.reshape(n, c, int(np.prod(x.shape[2:])))[:, :, np.maximum(flat, 0)]  # (N, C, *out, K)
     vals = np.where(flat < 0, -np.inf, vals)
     arg = np.argmax(vals, axis=-1)  # the first largest
     nan = np.isnan(vals)
@@ -248,10 +248,11 @@ def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_in
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError(f"{name}: divisor must be not zero")
     mats, counts = zip(*[_window_sums(*g, count_include_pad) for g in zip(x.shape[2:], kernel, stride, padding, outs)])
-    if x.dtype.kind != "f":  # integers: the window sums divided with truncation, as torch (no gradient)
-        sums = _Separable().forward(x._data.astype(np.int64), mats)
+    if x.dtype == np.int64:  # torch's one integer kernel: the window sums divided with truncation (no gradient)
+        sums = _Separable().forward(x._data, mats)
         divisor = divisor_override or functools.reduce(np.multiply, np.ix_(*counts))
-        return _unbatch(Tensor((np.sign(sums) * (np.abs(sums) // divisor)).astype(x.dtype)), unbatched)
+        return _unbatch(Tensor(np.sign(sums) * (np.abs(sums) // divisor)), unbatched)
+    F._floating(name, x)  # other than int64, torch has floating-point kernels only
     if divisor_override is None:
         mats = [m / c[:, None] for m, c in zip(mats, counts)]
     return _unbatch(_Separable.apply(x, mats=mats, divisor=divisor_override), unbatched)
