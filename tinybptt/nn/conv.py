@@ -123,8 +123,9 @@ def same_pads(kernel, dilation):
     return tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation))
 
 
-def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups, transposed=False):
-    """Check conv arguments as torch does; returns (batched input, unbatched?, stride, padding, dilation)."""
+def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups, transposed=False, pads=None):
+    """Check conv arguments as torch does; returns (batched input, unbatched?, stride, pads, dilation), pads the
+    (before, after) padding of each spatial dim (given as ``pads`` by a module that pads by its padding_mode)."""
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"{name}(): argument 'input' and 'weight' must be Tensor, not "
                         f"{type(input).__name__} and {type(weight).__name__}")
@@ -138,8 +139,8 @@ def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
                            f"{list(weight.shape)}, but got {x.ndim}-dimensional input of size {list(x.shape)} instead")
     stride = ntuple(name, "stride", stride, nd)
     dilation = ntuple(name, "dilation", dilation, nd)
-    if isinstance(padding, tuple) and padding and isinstance(padding[0], tuple):
-        pads = padding  # (lo, hi) per dim, from a module padding by its padding_mode
+    if pads is not None:
+        pass
     elif isinstance(padding, str):
         if padding not in ("same", "valid"):
             raise RuntimeError(f"{name}: Invalid padding string: '{padding}'")
@@ -192,9 +193,10 @@ def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
     return x, unbatched, stride, pads, dilation
 
 
-def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups, mode="zeros"):
-    """The convolution behind conv1d/conv2d and the Conv modules (``padding`` may be pairs when ``mode`` is given)."""
-    x, unbatched, stride, pads, dilation = _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups)
+def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups, mode="zeros", pads=None):
+    """The convolution behind conv1d/conv2d and the Conv modules (which give ``pads`` and ``mode``)."""
+    x, unbatched, stride, pads, dilation = _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
+                                                      pads=pads)
     y = ConvNd.apply(x, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=groups, mode=mode)
     return y.squeeze(0) if unbatched else y
 
@@ -340,8 +342,8 @@ class _Conv(_ConvNd):
         if self.padding_mode == "zeros":
             return _conv(name, nd, input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
         _check_mode_padding(name, input, self._pads, self.padding_mode, nd)
-        return _conv(name, nd, input, self.weight, self.bias, self.stride, self._pads, self.dilation, self.groups,
-                     self.padding_mode)
+        return _conv(name, nd, input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups,
+                     self.padding_mode, self._pads)
 
 
 def _check_mode_padding(name, input, pads, mode, nd):

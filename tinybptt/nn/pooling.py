@@ -106,17 +106,22 @@ def _adaptive_positions(length, out):
 
 
 def _choose_max(x, flat):
-    """For each (n, c, *out): the flat spatial index of torch's max over the window ``flat`` (*out, K)."""
+    """For each (n, c, *out): the flat spatial index of torch's max over the window ``flat`` (*out, K).
+
+    torch's scan, one window element at a time for all windows at once: start from -inf at the window's
+    first element inside the input, and move to each later element inside that is larger or NaN (so the
+    first of equal maxima wins, and the last NaN)."""
     n, c = x.shape[:2]
-    vals = x.reshape(n, c, int(np.prod(x.shape[2:])))[:, :, np.maximum(flat, 0)]  # (N, C, *out, K)
-    vals = np.where(flat < 0, -np.inf, vals)
-    arg = np.argmax(vals, axis=-1)  # the first largest
-    nan = np.isnan(vals)
-    arg = np.where(nan.any(-1), flat.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1), arg)  # the last NaN
-    index = np.take_along_axis(np.broadcast_to(flat, vals.shape), arg[..., None], -1)[..., 0]
-    # a max in the padding means the window holds only -inf: torch keeps the window's first element inside
-    first_inside = np.take_along_axis(flat, np.argmax(flat >= 0, axis=-1)[..., None], -1)[..., 0]
-    return np.where(index < 0, first_inside, index)
+    xr = x.reshape(n, c, int(np.prod(x.shape[2:])))
+    inside = flat >= 0
+    index = np.take_along_axis(flat, np.argmax(inside, axis=-1)[..., None], -1)[..., 0]  # (*out)
+    index = np.broadcast_to(index, (n, c) + index.shape)
+    best = np.full(index.shape, -np.inf, x.dtype)
+    for j in range(flat.shape[-1]):
+        v = np.take(xr, np.maximum(flat[..., j], 0), axis=2)
+        move = inside[..., j] & ((v > best) | np.isnan(v))
+        best, index = np.where(move, v, best), np.where(move, flat[..., j], index)
+    return index
 
 
 # ---------------------------------------------------------------- argument checks
