@@ -52,7 +52,8 @@ def test_conv_float64(rng, nd, stride, padding, dilation, groups, bias, batched)
 
 
 @pytest.mark.parametrize("nd", [1, 2])
-@pytest.mark.parametrize("kw", [dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2)), dict(padding=(0, 2), stride=(1, 3)),
+@pytest.mark.parametrize("kw", [dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2)),
+                                dict(padding=(0, 2), stride=(1, 3)),
                                 dict(padding="same", dilation=(2, 3)), dict(groups=4), dict(groups=2, padding="same")])
 def test_conv_tuple_arguments(rng, nd, kw):
     kw = {k: (v[:nd] if isinstance(v, tuple) else v) for k, v in kw.items()}
@@ -104,7 +105,8 @@ def check_module(ours, theirs, x, dtype=np.float64, **tol):
 
 @pytest.mark.parametrize("nd", [1, 2])
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("padding,stride,dilation", [(1, 1, 1), ("same", 1, 1), ("same", 1, 2), (2, 2, 1), ((2, 1), 1, 2),
+@pytest.mark.parametrize("padding,stride,dilation", [(1, 1, 1), ("same", 1, 1), ("same", 1, 2), (2, 2, 1),
+                                                      ((2, 1), 1, 2),
                                                       ("valid", 3, 1), (0, 1, 1)])
 @pytest.mark.parametrize("batched", [True, False])
 def test_conv_module_padding_modes(rng, nd, mode, padding, stride, dilation, batched):
@@ -151,7 +153,8 @@ def test_conv_module_attributes_repr_state_dict(name, args, kw):
     theirs.load_state_dict(to_torch(ours))  # the other way round too
 
 
-@pytest.mark.parametrize("name,args", [("Conv1d", (6, 4, 5)), ("Conv2d", (4, 8, (3, 2))), ("Conv2d", (6, 4, 3, 1, 0, 1, 2)),
+@pytest.mark.parametrize("name,args", [("Conv1d", (6, 4, 5)), ("Conv2d", (4, 8, (3, 2))),
+                                       ("Conv2d", (6, 4, 3, 1, 0, 1, 2)),
                                        ("ConvTranspose1d", (4, 6, 3)), ("ConvTranspose2d", (6, 4, 2, 1, 0, 0, 2))])
 def test_conv_init_bounds(name, args):
     """torch's init: kaiming_uniform_(a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and so is the bias."""
@@ -226,7 +229,8 @@ def test_conv_transpose_module(rng, nd):
 
 def test_conv_transpose_float32(rng):
     x, w, b = arrays(rng, np.float32, (2, 3, 6, 5), (3, 4, 3, 3), (4,))
-    check(lambda *a: F.conv_transpose2d(*a, stride=2, padding=1), lambda *a: TF.conv_transpose2d(*a, stride=2, padding=1),
+    check(lambda *a: F.conv_transpose2d(*a, stride=2, padding=1),
+          lambda *a: TF.conv_transpose2d(*a, stride=2, padding=1),
           [x, w, b], np.float32, **F32)
 
 
@@ -255,7 +259,8 @@ def test_conv_transpose_gradcheck(rng):
 
 
 # ---------------------------------------------------------------- Tensor.unfold
-@pytest.mark.parametrize("dim,size,step", [(1, 3, 2), (1, 3, 1), (-1, 2, 2), (0, 3, 5), (1, 0, 1), (1, 10, 3), (2, 1, 1),
+@pytest.mark.parametrize("dim,size,step", [(1, 3, 2), (1, 3, 1), (-1, 2, 2), (0, 3, 5), (1, 0, 1), (1, 10, 3),
+                                           (2, 1, 1),
                                            (0, 1, 1)])
 def test_unfold(rng, dim, size, step):
     x = rng.standard_normal((3, 10, 4))
@@ -344,5 +349,6 @@ def test_module_bad_input(kw, length):
 def test_error_messages_name_the_shapes():
     with pytest.raises(RuntimeError, match=r"conv1d.*weight of size \[6, 3, 3\].*input\[2, 4, 10\].*3 channels"):
         F.conv1d(tb.zeros(2, 4, 10), tb.zeros(6, 3, 3))
-    with pytest.raises(RuntimeError, match=r"conv2d.*padded input size per channel: \(3 x 12\)\. Kernel size: \(5 x 3\)"):
+    with pytest.raises(RuntimeError, match=r"conv2d.*padded input size per channel: \(3 x 12\)\. "
+                                           r"Kernel size: \(5 x 3\)"):
         F.conv2d(tb.zeros(1, 1, 3, 10), tb.zeros(1, 1, 5, 3), padding=(0, 1))

@@ -28,7 +28,8 @@ def check_pool(name, x, dtype=np.float64, **kw):
         ya, yt = ours(tb.tensor(x), **kw), theirs(torch.tensor(x), **kw)
         np.testing.assert_array_equal(ya[1].numpy(), yt[1].numpy())
         assert ya[1].dtype == np.int64
-        check(lambda a: ours(a, **kw)[0], lambda t: theirs(t, **kw)[0], [x], dtype, **(F32 if dtype == np.float32 else {}))
+        check(lambda a: ours(a, **kw)[0], lambda t: theirs(t, **kw)[0], [x], dtype,
+              **(F32 if dtype == np.float32 else {}))
     else:
         check(lambda a: ours(a, **kw), lambda t: theirs(t, **kw), [x], dtype, **(F32 if dtype == np.float32 else {}))
 
@@ -102,7 +103,8 @@ def test_max_pool_with_indices_names():
 
 
 # ---------------------------------------------------------------- average pooling
-AVG_GRID = [g for g in itertools.product([2, 3], [None, 1, 2], [0, 1], [False, True], [False, True]) if g[2] <= g[0] // 2]
+AVG_GRID = [g for g in itertools.product([2, 3], [None, 1, 2], [0, 1], [False, True], [False, True])
+            if g[2] <= g[0] // 2]
 
 
 @pytest.mark.parametrize("nd", [1, 2])
@@ -163,7 +165,8 @@ def test_adaptive_pools_float32_special_values_and_empty(rng):
     check_pool("adaptive_max_pool1d", SPECIAL.reshape(1, 1, -1), output_size=6)
     check_pool("adaptive_avg_pool1d", data(rng, 1)[:0], output_size=3)
     for name in ("adaptive_avg_pool1d", "adaptive_max_pool1d"):  # an empty output (torch's backward refuses it)
-        assert getattr(F, name)(tb.tensor(data(rng, 1)), 0).shape == tuple(getattr(TF, name)(torch.zeros(2, 3, 9), 0).shape)
+        theirs = getattr(TF, name)(torch.zeros(2, 3, 9), 0)
+        assert getattr(F, name)(tb.tensor(data(rng, 1)), 0).shape == tuple(theirs.shape)
     y, i = F.adaptive_max_pool1d_with_indices(tb.tensor(SPECIAL.reshape(1, -1)), 3)
     np.testing.assert_array_equal(i.numpy(), TF.adaptive_max_pool1d_with_indices(torch.tensor(SPECIAL.reshape(1, -1)),
                                                                                    3)[1].numpy())
@@ -180,7 +183,8 @@ def test_pools_gradcheck(rng):
 
 
 # ---------------------------------------------------------------- modules
-MODULES = [("MaxPool1d", (3,), {}), ("MaxPool1d", (3, 2, 1, 2, True, True), {}), ("MaxPool2d", ((3, 2),), dict(stride=1)),
+MODULES = [("MaxPool1d", (3,), {}), ("MaxPool1d", (3, 2, 1, 2, True, True), {}),
+           ("MaxPool2d", ((3, 2),), dict(stride=1)),
            ("MaxPool2d", (2,), dict(padding=1, return_indices=True)), ("AvgPool1d", (3,), {}),
            ("AvgPool1d", (3, 2, 1, True, False), {}), ("AvgPool2d", ((3, 2), 1, 1, True, False, 3), {}),
            ("AvgPool2d", (3,), {}), ("AdaptiveAvgPool1d", (3,), {}), ("AdaptiveAvgPool2d", ((None, 3),), {}),

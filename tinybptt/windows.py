@@ -1,6 +1,6 @@
 """Sliding windows over numpy arrays, shared by convolution, pooling and ``Tensor.unfold``: padding (zeros,
 reflect, replicate, circular) and its adjoint, a strided view of the windows (no copy) and its adjoint
-``fold`` (col2im), and the ``Unfold`` Function behind ``Tensor.unfold``."""
+``fold`` (col2im), the int-or-tuple argument rule, and the ``Unfold`` Function behind ``Tensor.unfold``."""
 import numpy as np
 
 from .autograd import Function
@@ -56,7 +56,8 @@ def windows(xp, kernel, stride, dilation):
     axes = tuple(range(xp.ndim - nd, xp.ndim))
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     view = np.lib.stride_tricks.sliding_window_view(xp, span, axis=axes)
-    return view[(Ellipsis,) + tuple(slice(None, None, s) for s in stride) + tuple(slice(None, None, d) for d in dilation)]
+    steps = tuple(slice(None, None, s) for s in stride) + tuple(slice(None, None, d) for d in dilation)
+    return view[(Ellipsis,) + steps]
 
 
 def fold(cols, shape, kernel, stride, dilation):
@@ -69,6 +70,21 @@ def fold(cols, shape, kernel, stride, dilation):
         dst = tuple(slice(p * d, p * d + s * (o - 1) + 1, s) for p, d, s, o in zip(pos, dilation, stride, outs))
         out[(Ellipsis,) + dst] += cols[(Ellipsis,) + pos]
     return out
+
+
+def ntuple(name, arg, value, nd, error=RuntimeError):
+    """``value`` (an int, or a sequence of one or nd ints) as an nd-tuple, else torch's error naming ``arg``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value),) * nd
+    if isinstance(value, (tuple, list)) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                                for v in value):
+        if len(value) == 1:
+            return (int(value[0]),) * nd
+        if len(value) == nd:
+            return tuple(int(v) for v in value)
+        raise error(f"{name}: expected {arg} to be a single integer value or a list of {nd} values to match the "
+                    f"{nd} spatial dimensions, but got {arg}={list(value)}")
+    raise TypeError(f"{name}(): argument '{arg}' must be tuple of ints, not {type(value).__name__}")
 
 
 class Unfold(Function):

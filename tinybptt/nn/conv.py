@@ -1,5 +1,5 @@
 """Convolutions over 1 or 2 spatial dims with torch 2.13's names and semantics: F.conv1d, F.conv2d,
-F.conv_transpose1d, nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d.
+F.conv_transpose1d, F.conv_transpose2d and the modules Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d.
 
 One N-d implementation serves every spatial rank.  The forward pass pads the input (zeros, reflect,
 replicate or circular), takes a strided view of its sliding windows (N, C, *out, *kernel), copies it
@@ -15,7 +15,7 @@ import numpy as np
 from ..autograd import Function
 from ..devices import check_device
 from ..tensor import Tensor
-from ..windows import fold, pad_array, unpad_grad, windows
+from ..windows import fold, ntuple, pad_array, unpad_grad, windows
 from . import init
 from .layers import _empty
 from .module import Module
@@ -36,7 +36,8 @@ class ConvNd(Function):
         outs = win.shape[2:2 + nd]
         p, ck = int(np.prod(outs)), (c // g) * int(np.prod(kernel))
         # im2col: (G, N * P, C/G * K), the one copy of the input windows
-        cols = np.moveaxis(win.reshape((n, g, c // g) + win.shape[2:]), 2, 2 + nd).swapaxes(0, 1).reshape(g, n * p, ck)
+        cols = np.moveaxis(win.reshape((n, g, c // g) + win.shape[2:]), 2, 2 + nd).swapaxes(0, 1)
+        cols = cols.reshape(g, n * p, ck)
         wmat = w.reshape(g, o // g, ck)
         y = np.matmul(cols, wmat.swapaxes(1, 2))  # (G, N * P, O/G)
         y = np.moveaxis(y.reshape((g, n, p, o // g)), 0, 1).swapaxes(2, 3).reshape((n, o) + outs)
@@ -71,7 +72,8 @@ class ConvTransposeNd(Function):
         nd, n, c, g = len(stride), x.shape[0], x.shape[1], groups
         kernel, og = w.shape[2:], w.shape[1]
         ins = x.shape[2:]
-        full = tuple((i - 1) * s + d * (k - 1) + 1 + op for i, s, d, k, op in zip(ins, stride, dilation, kernel, output_padding))
+        full = tuple((i - 1) * s + d * (k - 1) + 1 + op
+                     for i, s, d, k, op in zip(ins, stride, dilation, kernel, output_padding))
         p, ck = int(np.prod(ins)), og * int(np.prod(kernel))
         xm = x.reshape(n, g, c // g, p).transpose(1, 0, 3, 2).reshape(g, n * p, c // g)  # (G, N * P, C_in/G)
         wmat = w.reshape(g, c // g, ck)
@@ -89,13 +91,16 @@ class ConvTransposeNd(Function):
         nd, (n, c), g = len(stride), xshape[:2], self.wmat.shape[0]
         kernel, og, ins = wshape[2:], wshape[1], xshape[2:]
         gfull = np.pad(gy, ((0, 0), (0, 0)) + tuple(pads)) if any(lo or hi for lo, hi in pads) else gy
-        win = windows(gfull, kernel, stride, dilation)[(Ellipsis,) + tuple(slice(0, i) for i in ins) + (slice(None),) * nd]
+        p = int(np.prod(ins))
+        win = windows(gfull, kernel, stride, dilation)
+        win = win[(Ellipsis,) + tuple(slice(0, i) for i in ins) + (slice(None),) * nd]
         # (G, N * P, C_out/G * K): the windows of the output gradient, one column per input position
-        gcols = np.moveaxis(win.reshape((n, g, og) + win.shape[2:]), 2, 2 + nd).swapaxes(0, 1).reshape(g, n * int(np.prod(ins)), self.wmat.shape[2])
+        gcols = np.moveaxis(win.reshape((n, g, og) + win.shape[2:]), 2, 2 + nd).swapaxes(0, 1)
+        gcols = gcols.reshape(g, n * p, self.wmat.shape[2])
         gx = gw = gb = None
         if self.needs_input_grad[0]:
             gx = np.matmul(gcols, self.wmat.swapaxes(1, 2))  # (G, N * P, C_in/G)
-            gx = gx.reshape(g, n, int(np.prod(ins)), c // g).transpose(1, 0, 3, 2).reshape(xshape)
+            gx = gx.reshape(g, n, p, c // g).transpose(1, 0, 3, 2).reshape(xshape)
         if self.needs_input_grad[1]:
             gw = np.matmul(self.xm.swapaxes(1, 2), gcols).reshape(wshape)
         if self.needs_input_grad[2]:
@@ -104,20 +109,6 @@ class ConvTransposeNd(Function):
 
 
 # ---------------------------------------------------------------- argument checks
-def ntuple(name, arg, value, nd, error=RuntimeError):
-    """``value`` (an int or a sequence of nd ints) as an nd-tuple, else torch's error naming ``arg``."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return (int(value),) * nd
-    if isinstance(value, (tuple, list)) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-        if len(value) == 1:
-            return (int(value[0]),) * nd
-        if len(value) == nd:
-            return tuple(int(v) for v in value)
-        raise error(f"{name}: expected {arg} to be a single integer value or a list of {nd} values to match the "
-                    f"convolution dimensions, but got {arg}={list(value)}")
-    raise TypeError(f"{name}(): argument '{arg}' must be tuple of ints, not {type(value).__name__}")
-
-
 def same_pads(kernel, dilation):
     """torch's split of padding='same': d (k - 1) in total, the smaller half before (the extra one after)."""
     return tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation))
@@ -222,13 +213,15 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
     for op, s, d in zip(output_padding, stride, dilation):
         if op < 0 or op >= max(s, d):
             raise RuntimeError(f"{name}: output padding must be smaller than either stride or dilation, but got "
-                               f"output_padding={list(output_padding)}, stride={list(stride)}, dilation={list(dilation)}")
+                               f"output_padding={list(output_padding)}, stride={list(stride)}, "
+                               f"dilation={list(dilation)}")
     full = [(i - 1) * s + d * (k - 1) + 1 + op for i, s, d, k, op in
             zip(x.shape[2:], stride, dilation, weight.shape[2:], output_padding)]
     if any(f - lo - hi <= 0 for f, (lo, hi) in zip(full, pads)):
         raise RuntimeError(f"{name}: Given input size per channel: ({' x '.join(map(str, x.shape[2:]))}). "
                            f"Calculated output size per channel: "
-                           f"({' x '.join(str(f - lo - hi) for f, (lo, hi) in zip(full, pads))}). Output size is too small")
+                           f"({' x '.join(str(f - lo - hi) for f, (lo, hi) in zip(full, pads))}). Output size is "
+                           f"too small")
     y = ConvTransposeNd.apply(x, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=groups,
                               output_padding=output_padding)
     return y.squeeze(0) if unbatched else y
@@ -237,17 +230,19 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-D transposed convolution (the input-gradient of conv1d) of (N, C_in, L) or (C_in, L) with weight
     (C_in, C_out / groups, k): output length (L - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1."""
-    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-D transposed convolution of (N, C_in, H, W) or (C_in, H, W) with weight (C_in, C_out / groups, kH, kW)."""
-    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
 
 
 # ---------------------------------------------------------------- modules
 class _ConvNd(Module):
-    """Shared constructor, initialisation, repr and forward of Conv1d/Conv2d/ConvTranspose1d."""
+    """The constructor, initialisation and repr shared by the convolution modules."""
 
     _nd = 1
     _transposed = False
@@ -281,7 +276,8 @@ class _ConvNd(Module):
                              f"padding_mode={padding_mode!r}")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.transposed, self.output_padding = self._transposed, ntuple(name, "output_padding", output_padding, nd, ValueError)
+        self.transposed = self._transposed
+        self.output_padding = ntuple(name, "output_padding", output_padding, nd, ValueError)
         self.padding_mode = padding_mode
         # torch's F.pad order: last spatial dim first, (before, after) each
         reversed_pads = [p for lo_hi in reversed(pads) for p in lo_hi]  # a list for a padding string, as torch
@@ -322,10 +318,6 @@ class _ConvNd(Module):
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"
         return s
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self.__dict__.setdefault("padding_mode", "zeros")
 
 
 class _Conv(_ConvNd):
@@ -387,8 +379,6 @@ class _ConvTranspose(_ConvNd):
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
-        if isinstance(padding, str):
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of ints, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
                          device, dtype, output_padding)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ..windows import out_size
+from ..windows import ntuple, out_size
 from . import functional as F
 from .module import Module
 
@@ -125,19 +125,6 @@ def _choose_max(x, flat):
 
 
 # ---------------------------------------------------------------- argument checks
-def _ints(name, arg, value, nd):
-    """An int or a sequence of nd ints (or one) as an nd-tuple, else torch's error naming ``arg``."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return (int(value),) * nd
-    if isinstance(value, (tuple, list)) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                                for v in value):
-        if len(value) in (1, nd):
-            return tuple(int(v) for v in value) * (nd // len(value))
-        raise RuntimeError(f"{name}: {arg} must either be a single int, or a tuple of {nd} ints, but got "
-                           f"{arg}={tuple(value)}")
-    raise TypeError(f"{name}(): argument '{arg}' must be tuple of ints, not {type(value).__name__}")
-
-
 def _batched(name, nd, input, all_dims=True):
     """``input`` as (N, C, *spatial) and whether it came without the batch dim; torch's checks on its shape
     (non-empty dims but the batch dim: all of them, or with ``all_dims=False`` the spatial ones)."""
@@ -157,10 +144,10 @@ def _batched(name, nd, input, all_dims=True):
 
 def _window_args(name, nd, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Checked (kernel, stride, padding, dilation, output sizes) of a sliding-window pool."""
-    kernel = _ints(name, "kernel_size", kernel_size, nd)
+    kernel = ntuple(name, "kernel_size", kernel_size, nd)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
-        _ints(name, "stride", stride, nd)
-    padding, dilation = _ints(name, "padding", padding, nd), _ints(name, "dilation", dilation, nd)
+        ntuple(name, "stride", stride, nd)
+    padding, dilation = ntuple(name, "padding", padding, nd), ntuple(name, "dilation", dilation, nd)
     for arg, vals in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
         if any(v <= 0 for v in vals):
             raise RuntimeError(f"{name}: {arg} must be greater than zero, but got {arg}={vals}")
