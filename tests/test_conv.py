@@ -13,7 +13,7 @@ import torch
 import tinybptt as tb
 import tinybptt.nn as nn
 import tinybptt.nn.functional as F
-from parity import TOL, assert_close, check, raises_alike, same_error, to_ours, to_torch
+from parity import assert_close, check, raises_alike, same_error, to_ours, to_torch
 
 TF = torch.nn.functional
 F32 = dict(rtol=2e-5, atol=2e-5)

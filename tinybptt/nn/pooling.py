@@ -134,7 +134,7 @@ def _batched(name, nd, input, all_dims=True):
         raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D (batch mode) tensor with optional 0 dim batch "
                            f"size for input, but got:{list(input.shape)}")
     unbatched = input.ndim == nd + 1
-    checked = range(unbatched ^ 1, input.ndim) if all_dims else range(input.ndim - nd, input.ndim)
+    checked = range(0 if unbatched else 1, input.ndim) if all_dims else range(input.ndim - nd, input.ndim)
     for d in checked:
         if input.shape[d] == 0:
             raise RuntimeError(f"{name}: Expected input to have non-zero size for non-batch dimensions, but input "
