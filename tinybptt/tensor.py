@@ -11,6 +11,7 @@ import numpy as np
 from . import autograd
 from . import ops
 from .devices import CPU, check_device, to_dtype
+from .windows import Unfold
 
 ReturnMinMax = collections.namedtuple("ReturnMinMax", ["values", "indices"])
 _default_float = [np.dtype(np.float32)]  # set by tinybptt.set_default_dtype
@@ -1626,6 +1627,22 @@ class Tensor:
         if length < 0 or start + length > n:
             raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}).")
         return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def unfold(self, dimension, size, step):
+        """The windows of ``size`` elements, ``step`` apart, along ``dimension``: that dim becomes the number of
+        windows and a new last dim of ``size`` holds each window (a copy, where torch returns a view)."""
+        for arg, v in (("dimension", dimension), ("size", size), ("step", step)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+                raise TypeError(f"unfold(): argument '{arg}' must be int, not {type(v).__name__}")
+        d = _dim(dimension, max(self.ndim, 1), "unfold")
+        n = self.shape[d] if self.ndim else 1
+        if size > n:
+            raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {n} but size is {size}")
+        if step <= 0:
+            raise RuntimeError(f"unfold: step is {step} but must be > 0")
+        if size < 0:
+            raise RuntimeError(f"unfold: size is {size} but must be >= 0")
+        return Unfold.apply(self, dim=d, size=int(size), step=int(step))
 
     def select(self, dim, index):
         """The slice at ``index`` along ``dim``, with that dimension removed."""

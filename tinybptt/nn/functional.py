@@ -759,3 +759,8 @@ from .margin_losses import (cosine_embedding_loss, hinge_embedding_loss, margin_
                             triplet_margin_loss, triplet_margin_with_distance_loss)
 from .normalization import (batch_norm, group_norm, instance_norm, local_response_norm,  # noqa: E402,F401
                             rms_norm)
+from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: E402,F401
+                      adaptive_max_pool1d_with_indices, adaptive_max_pool2d, adaptive_max_pool2d_with_indices,
+                      avg_pool1d, avg_pool2d, max_pool1d, max_pool1d_with_indices, max_pool2d,
+                      max_pool2d_with_indices)
