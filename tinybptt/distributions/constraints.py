@@ -34,13 +34,22 @@ def _data(x):
 class _Dependent(Constraint):
     """Placeholder for a set that depends on other parameters (not checked)."""
 
-    def __init__(self, is_discrete=False, event_dim=0):
+    def __init__(self, is_discrete=NotImplemented, event_dim=NotImplemented):
         self._is_discrete, self._event_dim = is_discrete, event_dim
 
-    is_discrete = property(lambda self: self._is_discrete)
-    event_dim = property(lambda self: self._event_dim)
+    @property
+    def is_discrete(self):
+        if self._is_discrete is NotImplemented:
+            raise NotImplementedError(".is_discrete cannot be determined statically")
+        return self._is_discrete
 
-    def __call__(self, *, is_discrete=False, event_dim=0):
+    @property
+    def event_dim(self):
+        if self._event_dim is NotImplemented:
+            raise NotImplementedError(".event_dim cannot be determined statically")
+        return self._event_dim
+
+    def __call__(self, *, is_discrete=NotImplemented, event_dim=NotImplemented):
         return _Dependent(is_discrete, event_dim)
 
     def check(self, value):
@@ -68,6 +77,16 @@ class _GreaterThan(Constraint):
 
     def check(self, value):
         return _bool(_data(value) > _data(self.lower_bound))
+
+
+class _LessThan(Constraint):
+    """Values strictly below ``upper_bound``."""
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, value):
+        return _bool(_data(value) < _data(self.upper_bound))
 
 
 class _Interval(Constraint):
@@ -147,6 +166,7 @@ real = _Real()
 real_vector = _IndependentConstraint(real, 1)
 positive = _GreaterThan(0.0)
 greater_than = _GreaterThan
+less_than = _LessThan
 unit_interval = _Interval(0.0, 1.0)
 interval = _Interval
 integer_interval = _IntegerInterval

@@ -11,16 +11,16 @@ class Uniform(Distribution):
     """Uniform on [low, high) (numbers or tensors, broadcast together); ``rsample`` is
     low + u * (high - low) with u ~ U[0, 1) from tinybptt's generator."""
 
-    arg_constraints = {"low": constraints.dependent(is_discrete=False, event_dim=0),
-                       "high": constraints.dependent(is_discrete=False, event_dim=0)}
     has_rsample = True
+
+    @property
+    def arg_constraints(self):
+        return {"low": constraints.less_than(self.high), "high": constraints.greater_than(self.low)}
 
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = broadcast_all(low, high)
         scalar = isinstance(low, numbers.Number) and isinstance(high, numbers.Number)
         super().__init__(() if scalar else self.low.shape, validate_args=validate_args)
-        if self._validate_args and not (self.low < self.high)._data.all():
-            raise ValueError("Uniform is not defined when low>= high")
 
     @property
     def support(self):
