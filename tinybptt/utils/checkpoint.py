@@ -9,9 +9,10 @@ Two variants, as PyTorch:
 
 * ``use_reentrant=True`` (what ``None`` means, with PyTorch's warning): the forward runs under
   ``no_grad``; the recomputation runs a nested ``backward`` that accumulates into the ``.grad`` of
-  parameters used inside and hands back the inputs' gradients.  As in PyTorch, when no tensor
-  argument requires grad the outputs do not either (parameters inside get no gradient), and keyword
-  arguments are refused.
+  parameters used inside and hands back the inputs' gradients.  As in PyTorch, only the returned
+  tensor or the tensors directly in a returned tuple are differentiable (``lstm(x, (h, c))`` must be
+  returned flat as ``y, h, c``), when no tensor argument requires grad the outputs do not either
+  (parameters inside get no gradient), and keyword arguments are refused.
 * ``use_reentrant=False``: the forward is recorded and its graph dropped at once, keeping only the
   tensors from outside that it read (inputs, parameters, tensors captured by closures): these become
   the inputs of one record, so parameters get their gradient through the ordinary walk (also with
@@ -100,20 +101,27 @@ def _seeds(outs, grads):
     return [np.asarray(g, dtype=o.dtype) for o, g in zip(outs, grads)]
 
 
+def _top_level(out):
+    """The floating-point tensors the reentrant variant differentiates: ``out`` itself or the items of a
+    returned tuple (as PyTorch's, tensors nested deeper come back without gradient)."""
+    items = [out] if isinstance(out, Tensor) else list(out) if isinstance(out, tuple) else []
+    return [t for t in items if isinstance(t, Tensor) and t.dtype.kind == "f"]
+
+
 def _checkpoint_reentrant(function, args, state):
     inputs = [a for a in args if isinstance(a, Tensor)]
     with no_grad():
         out = function(*args)
     if not any(x.requires_grad for x in inputs) or not is_grad_enabled():
         return out
-    routed = [t for t in _tensors(out) if t.dtype.kind == "f"]
+    routed = _top_level(out)
     if not routed:
         return out
 
     def recompute(grads):
         detached = [Tensor._wrap(a._data, a._requires_grad) if isinstance(a, Tensor) else a for a in args]
         with _rng_state(state), enable_grad():
-            outs = [t for t in _tensors(function(*detached)) if t.dtype.kind == "f"]
+            outs = _top_level(function(*detached))
         pairs = [(o, g) for o, g in zip(outs, grads) if o.requires_grad]
         if not pairs:
             raise RuntimeError("none of output has requires_grad=True, this checkpoint() is not necessary")
