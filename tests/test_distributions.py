@@ -567,3 +567,25 @@ def test_sample_n_warns():
         warnings.simplefilter("always")
         assert D.Normal(0.0, 1.0).sample_n(4).shape == (4,)
     assert any("sample_n" in str(w.message) for w in caught)
+
+
+def test_float32_parity():
+    """float32 parameters give float32 results close to torch's (to float32 rounding)."""
+    rng = np.random.default_rng(9)
+    logits, loc, scale = (rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32),
+                          rng.uniform(0.5, 2, 4).astype(np.float32))
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    pairs = [
+        (D.Categorical(logits=tb.tensor(logits)).entropy(), TD.Categorical(logits=torch.tensor(logits)).entropy()),
+        (D.Categorical(logits=tb.tensor(logits)).log_prob(tb.tensor([0, 3, 1])),
+         TD.Categorical(logits=torch.tensor(logits)).log_prob(torch.tensor([0, 3, 1]))),
+        (D.Bernoulli(logits=tb.tensor(logits)).entropy(), TD.Bernoulli(logits=torch.tensor(logits)).entropy()),
+        (D.Normal(tb.tensor(loc), tb.tensor(scale)).log_prob(tb.tensor(x)),
+         TD.Normal(torch.tensor(loc), torch.tensor(scale)).log_prob(torch.tensor(x))),
+        (D.kl_divergence(D.Normal(tb.tensor(loc), tb.tensor(scale)), D.Normal(tb.tensor(x[0]), tb.tensor(scale[::-1].copy()))),
+         TD.kl_divergence(TD.Normal(torch.tensor(loc), torch.tensor(scale)),
+                          TD.Normal(torch.tensor(x[0]), torch.tensor(scale[::-1].copy())))),
+    ]
+    for a, b in pairs:
+        assert a.dtype == np.float32
+        close(a, b, 2e-6)
