@@ -78,7 +78,8 @@ def categorical_quantities():
         "log_prob": lambda d, m: d.log_prob(m.tensor(np.arange(np.prod(d.batch_shape, dtype=int)).reshape(
             d.batch_shape) % d.param_shape[-1])),
         "log_prob_sample_dims": lambda d, m: d.log_prob(m.tensor(
-            np.arange(3 * max(1, int(np.prod(d.batch_shape)))).reshape((3,) + tuple(d.batch_shape)) % d.param_shape[-1])),
+            np.arange(3 * max(1, int(np.prod(d.batch_shape)))).reshape((3,) + tuple(d.batch_shape))
+            % d.param_shape[-1])),
         "log_prob_broadcast": lambda d, m: d.log_prob(m.tensor([[0], [1]] if d.batch_shape else [0, 1])),
     }
 
@@ -289,7 +290,8 @@ def test_uniform_parity():
         parity(make, quantity, low, high)
     ours, theirs = D.Uniform(tb.tensor(low), tb.tensor(high)), TD.Uniform(torch.tensor(low), torch.tensor(high))
     assert repr(ours) == repr(theirs) and ours.batch_shape == theirs.batch_shape and ours.has_rsample
-    f32, tf32 = D.Uniform(tb.tensor(low, dtype=tb.float32), 5.0), TD.Uniform(torch.tensor(low, dtype=torch.float32), 5.0)
+    f32 = D.Uniform(tb.tensor(low, dtype=tb.float32), 5.0)
+    tf32 = TD.Uniform(torch.tensor(low, dtype=torch.float32), 5.0)
     assert repr(f32.support) == repr(tf32.support)
     outside = D.Uniform(tb.tensor(low), tb.tensor(high), validate_args=False)
     touts = TD.Uniform(torch.tensor(low), torch.tensor(high), validate_args=False)
@@ -351,11 +353,13 @@ def kl_cases():
     p1, p2 = RNG.uniform(0.05, 1, (3, 4)), RNG.uniform(0.05, 1, (3, 4))
     return {
         "normal": (lambda m, a, b, c, d: (m.Normal(a, b), m.Normal(c, d)),
-                   (RNG.standard_normal((3,)), RNG.uniform(0.3, 2, 3), RNG.standard_normal((2, 3)), RNG.uniform(0.3, 2, 3))),
+                   (RNG.standard_normal((3,)), RNG.uniform(0.3, 2, 3), RNG.standard_normal((2, 3)),
+                    RNG.uniform(0.3, 2, 3))),
         "categorical": (lambda m, a, b: (m.Categorical(a), m.Categorical(b)), (p1, p2)),
         "categorical_logits": (lambda m, a, b: (m.Categorical(logits=a), m.Categorical(logits=b)), (p1 * 5, p2 * 5)),
         "categorical_zeros": (lambda m, a, b: (m.Categorical(a), m.Categorical(b)),
-                              (np.array([[0.0, 0.5, 0.5], [0.2, 0.3, 0.5]]), np.array([[0.3, 0.0, 0.7], [0.2, 0.3, 0.5]]))),
+                              (np.array([[0.0, 0.5, 0.5], [0.2, 0.3, 0.5]]),
+                               np.array([[0.3, 0.0, 0.7], [0.2, 0.3, 0.5]]))),
         "onehot": (lambda m, a, b: (m.OneHotCategorical(a), m.OneHotCategorical(b)), (p1, p2)),
         "bernoulli": (lambda m, a, b: (m.Bernoulli(a), m.Bernoulli(b)), (p1, p2)),
         "bernoulli_logits": (lambda m, a, b: (m.Bernoulli(logits=a), m.Bernoulli(logits=b)), (p1 * 9 - 4, p2 * 9 - 4)),
@@ -461,7 +465,8 @@ def test_parameter_validation_messages():
     same_error(lambda: D.Categorical(tb.tensor(1.0)), lambda: TD.Categorical(torch.tensor(1.0)))
     same_error(lambda: D.Categorical(logits=tb.tensor(1.0)), lambda: TD.Categorical(logits=torch.tensor(1.0)))
     same_error(lambda: D.Bernoulli(), lambda: TD.Bernoulli())
-    same_error(lambda: D.OneHotCategorical(tb.tensor([-1.0, 2.0])), lambda: TD.OneHotCategorical(torch.tensor([-1.0, 2.0])))
+    same_error(lambda: D.OneHotCategorical(tb.tensor([-1.0, 2.0])),
+               lambda: TD.OneHotCategorical(torch.tensor([-1.0, 2.0])))
 
 
 def test_value_validation_messages():
@@ -546,7 +551,6 @@ def test_vae_style_elbo_gradients_match_torch():
     x = (rng.uniform(size=(3, 4)) > 0.5).astype(np.float64)
     q = D.Normal(mu, (0.5 * logvar).exp())
     z = q.rsample()
-    eps = (z.detach().numpy() - mu.detach().numpy()) / (0.5 * logvar.detach().numpy()).__array__()
     eps = (z.detach().numpy() - mu.detach().numpy()) / np.exp(0.5 * logvar.detach().numpy())
     tq = TD.Normal(tmu, (0.5 * tlogvar).exp())
     tz = tmu + torch.tensor(eps) * tq.scale
@@ -582,7 +586,8 @@ def test_float32_parity():
         (D.Bernoulli(logits=tb.tensor(logits)).entropy(), TD.Bernoulli(logits=torch.tensor(logits)).entropy()),
         (D.Normal(tb.tensor(loc), tb.tensor(scale)).log_prob(tb.tensor(x)),
          TD.Normal(torch.tensor(loc), torch.tensor(scale)).log_prob(torch.tensor(x))),
-        (D.kl_divergence(D.Normal(tb.tensor(loc), tb.tensor(scale)), D.Normal(tb.tensor(x[0]), tb.tensor(scale[::-1].copy()))),
+        (D.kl_divergence(D.Normal(tb.tensor(loc), tb.tensor(scale)),
+                         D.Normal(tb.tensor(x[0]), tb.tensor(scale[::-1].copy()))),
          TD.kl_divergence(TD.Normal(torch.tensor(loc), torch.tensor(scale)),
                           TD.Normal(torch.tensor(x[0]), torch.tensor(scale[::-1].copy())))),
     ]

@@ -8,7 +8,6 @@ from ..creation import arange
 from ..functions import where
 from ..nn.functional import binary_cross_entropy_with_logits
 from . import constraints
-from .categorical import _probs_or_logits
 from .distribution import Distribution, _shape, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 

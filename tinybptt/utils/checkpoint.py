@@ -135,6 +135,11 @@ def _made_inside(t, start):
     return t.grad_fn is not None and t.grad_fn.position > start
 
 
+def _made_since(out, start):
+    """The floating-point tensors in ``out`` that records made after tape position ``start`` produced."""
+    return [t for t in _tensors(out) if t.dtype.kind == "f" and _made_inside(t, start)]
+
+
 def _outside_inputs(routed, start):
     """The tensors requiring grad that the records made after tape position ``start`` read from outside
     them (in the order first met), found by walking back from ``routed``."""
@@ -157,7 +162,7 @@ def _outside_inputs(routed, start):
 def _checkpoint_recorded(function, args, kwargs, state):
     start = next(autograd._tape_position)
     out = function(*args, **kwargs)
-    routed = [t for t in _tensors(out) if t.dtype.kind == "f" and _made_inside(t, start)]
+    routed = _made_since(out, start)
     if not routed:
         return out
     outside = _outside_inputs(routed, start)
@@ -171,7 +176,7 @@ def _checkpoint_recorded(function, args, kwargs, state):
                 x.grad_fn, x._hooks = None, None
             begin = next(autograd._tape_position)
             with _rng_state(state), enable_grad():
-                outs = [t for t in _tensors(function(*args, **kwargs)) if t.dtype.kind == "f" and _made_inside(t, begin)]
+                outs = _made_since(function(*args, **kwargs), begin)
             if [o.shape for o in outs] != shapes:
                 raise RuntimeError("torch.utils.checkpoint: the recomputed forward gave outputs of shapes "
                                    f"{[o.shape for o in outs]}, the forward pass {shapes}")
