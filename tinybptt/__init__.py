@@ -39,7 +39,7 @@ from . import optim  # noqa: E402
 from . import models  # noqa: E402
 from . import bptt  # noqa: E402
 from . import viz  # noqa: E402
-from . import utils  # noqa: E402
+from . import distributions, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 float32 = float = np.dtype(np.float32)

@@ -38,10 +38,11 @@ def _broadcast_check(name, a, b):
 
 def _flat_kernel(f, *arrays):
     """Run an elementwise kernel over contiguous flat views; returns the output array."""
+    shape = np.shape(arrays[0])  # ascontiguousarray makes a 0-d array 1-d
     arrays = [np.ascontiguousarray(a) for a in arrays]
     out = np.empty_like(arrays[0])
     f(*[a.reshape(-1) for a in arrays], out.reshape(-1))
-    return out
+    return out.reshape(shape)
 
 
 def _float(a):

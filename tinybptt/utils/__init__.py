@@ -1,2 +1,3 @@
-"""torch.utils's counterpart: ``tinybptt.utils.data`` (datasets, samplers and the DataLoader)."""
-from . import data  # noqa: F401
+"""torch.utils's counterpart: ``utils.data`` (datasets, samplers, the DataLoader) and ``utils.checkpoint``
+(activation checkpointing)."""
+from . import checkpoint, data  # noqa: F401
