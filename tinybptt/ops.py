@@ -1306,9 +1306,10 @@ class ScatterReduce(Function):
             ga = np.where(self.self_in, g * others(a, nz, zeros), 0)
             gsrc = g[grid] * others(s, nz[grid], zeros[grid])
         else:  # amax / amin: split evenly among the contributors equal to the result
-            self_wins = self.self_in & (self.a == self.out)
+            self_wins = self.a == self.out  # counted even where a does not take part, as PyTorch counts it
             src_wins = self.s == self.out[grid]
             n = self_wins.astype(np.int64)
+            self_wins = self_wins & self.self_in
             np.add.at(n, grid, src_wins.astype(np.int64))
             share = g / np.maximum(n, 1)
             ga, gsrc = np.where(self_wins, share, 0), np.where(src_wins, share[grid], 0)

@@ -1970,7 +1970,7 @@ class Tensor:
         """Elementwise self * 2**other (integer input gives float32)."""
         x = self._floating()
         e = other if isinstance(other, Tensor) else Tensor(_infer_array(other))
-        e = e if e.dtype.kind == "f" else e.to(x.dtype)
+        x, e = x._pair(e if e.dtype.kind == "f" else e.to(x.dtype))  # 2**e in the result's dtype
         return x * e.exp2()
 
     def frexp(self):
@@ -2604,14 +2604,10 @@ def _check_batches(name, b1, b2):
 
 
 def _add_scaled(name, input, product, beta, alpha):
-    """beta * input + alpha * product (input broadcast to the product's shape, ignored when beta is 0),
-    with PyTorch's checks on the dtypes and on float factors for integer tensors."""
+    """beta * input + alpha * product (input broadcast to the product's shape, ignored when beta is 0)."""
     if input.dtype != product.dtype:
         raise RuntimeError(f"{name}: expected self and the product to have the same dtype, but got: "
                            f"{_torch_type(input.dtype)} != {_torch_type(product.dtype)}")
-    if product.dtype.kind in "biu" and (isinstance(beta, float) or isinstance(alpha, float)):
-        raise RuntimeError(f"{name}: For integral input tensors, argument {'beta' if isinstance(beta, float) else 'alpha'}"
-                           f" must not be a floating point number.")
     try:
         ops._broadcast_check(name, np.broadcast_to(0, input.shape), np.broadcast_to(0, product.shape))
         base = input.expand(product.shape)
