@@ -204,6 +204,8 @@ def test_aminmax(dim, keepdim):
     a, t = tb.aminmax(tb.tensor([1, 5, 2])), torch.aminmax(torch.tensor([1, 5, 2]))
     assert (a.min.item(), a.max.item()) == (t.min.item(), t.max.item()) and a._fields == ("min", "max")
     bad(lambda lib: lib.aminmax(lib.zeros(0)), "aminmax")
+    bad(lambda lib: lib.aminmax(lib.zeros(2, 0), dim=1), "non-zero size")
+    run(lambda lib, x: lib.aminmax(x, dim=0).max, [np.zeros((3, 0))])
 
 
 # ---------------------------------------------------------------- products with an added term
@@ -278,6 +280,7 @@ def test_dot_vdot_mv_inner_outer():
     bad(lambda lib: lib.mv(lib.ones(3, 2), lib.ones(3)), "size mismatch")
     bad(lambda lib: lib.mv(lib.ones(3), lib.ones(3)), "mv")
     bad(lambda lib: lib.inner(lib.ones(2, 3), lib.ones(2)), "last dimension must match")
+    bad(lambda lib: lib.inner(lib.tensor([1, 2]), lib.tensor([1.5, 2])), "same dtype")
 
 
 def test_cross_kron_tensordot():
@@ -458,6 +461,7 @@ def test_heaviside_signbit_isposinf_isneginf_isreal_nextafter_frexp():
     bad(lambda lib: lib.heaviside(lib.tensor([1.0, 0.0]), lib.tensor([1])), "different dtypes")
     bad(lambda lib: lib.nextafter(lib.tensor([1]), lib.tensor([2])), "nextafter")
     bad(lambda lib: lib.positive(lib.tensor([True])), "bool")
+    bad(lambda lib: lib.negative(lib.tensor([True])), "bool")
     v = np.array([8.0, 0.3, -5.0, 0.0, 1e-310, INF, NAN, -0.75])
     for dtype in (np.float64, np.float32):
         o, t = tb.frexp(tb.tensor(v.astype(dtype))), torch.frexp(torch.tensor(v.astype(dtype)))
@@ -546,6 +550,7 @@ def test_index_copy_index_fill(dim):
     assert_close(a, t)
     bad(lambda lib: lib.index_copy(lib.ones(2), 0, lib.tensor([0], dtype=lib.int32), lib.ones(1)), "long tensor")
     bad(lambda lib: lib.index_copy(lib.ones(2), 0, lib.tensor([5]), lib.ones(1)), "out of")
+    bad(lambda lib: lib.index_copy(lib.ones(2, 3), 1, lib.tensor([0, 2]), lib.zeros(2, 3)), "Number of indices")
 
 
 @pytest.mark.parametrize("accumulate", [False, True])

@@ -575,7 +575,12 @@ class Tensor:
     def __rpow__(self, o): return ops.Pow.apply(*self._pair(o)[::-1])
     def __matmul__(self, o): return ops.MatMul.apply(self, _infer_array(o) if not isinstance(o, Tensor) else o)
     def __rmatmul__(self, o): return ops.MatMul.apply(_infer_array(o), self)
-    def __neg__(self): return ops.Neg.apply(self)
+    def __neg__(self):
+        if self._data.dtype == np.bool_:
+            raise RuntimeError("neg: Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                               "to invert a mask, use the `~` or `logical_not()` operator instead.")
+        return ops.Neg.apply(self)
+
     def __pos__(self): return self
     def __abs__(self): return ops.Abs.apply(self)
 
@@ -1825,9 +1830,12 @@ class Tensor:
 
     def aminmax(self, *, dim=None, keepdim=False):
         """(min, max) over ``dim`` (all elements when None), as ``amin`` and ``amax`` (gradients shared by ties)."""
-        if self.numel() == 0 and (dim is None or self.ndim == 0 or self.shape[_dim(dim, self.ndim, "aminmax")] == 0):
-            raise (RuntimeError if dim is None else IndexError)(
-                "aminmax(): cannot compute aminmax over an empty dimension as the operation has no identity.")
+        if self.numel() == 0 and dim is None:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                               "identity.")
+        if dim is not None and self.ndim and self.shape[_dim(dim, self.ndim, "aminmax")] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {_dim(dim, self.ndim, 'aminmax')} to have non-zero "
+                             f"size. (shape {list(self.shape)})")
         if dim is not None:
             dim = _dim(dim, self.ndim, "aminmax")
         return ReturnAminmax(self.amin(dim, keepdim), self.amax(dim, keepdim))
@@ -2071,6 +2079,9 @@ class Tensor:
         o = _as_tensor(other)
         if self.ndim == 0 or o.ndim == 0:
             return self * o
+        if self.dtype != o.dtype:
+            raise RuntimeError(f"inner: both inputs should have same dtype (got {_torch_type(self.dtype)} and "
+                               f"{_torch_type(o.dtype)})")
         if self.shape[-1] != o.shape[-1]:
             raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
                                f"{list(self.shape)} and {list(o.shape)}")
@@ -2286,6 +2297,9 @@ class Tensor:
             raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
                                f"{_torch_type(self.dtype)} and (source) {_torch_type(src.dtype)}")
         want = self.shape[:d] + (len(idx),) + self.shape[d + 1:] if self.ndim else (len(idx),) if idx.size > 1 else ()
+        if src.ndim and src.ndim == len(want) and src.shape[d] != len(idx):
+            raise IndexError(f"index_copy_(): Number of indices ({len(idx)}) should be equal to source.size(dim) "
+                             f"({src.shape[d]})")
         if src.shape != want and src.numel() != int(np.prod(want)):
             raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice shapes. Destination "
                                f"slice shape: {list(self.shape)} at dimension {d} and source slice shape: "
