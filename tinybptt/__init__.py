@@ -29,6 +29,16 @@ from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, e
                         meshgrid, hstack, vstack, searchsorted, bucketize, cdist, finfo, iinfo, tan, asin, acos,
                         atan, sinh, cosh, asinh, acosh, atanh, arcsin, arccos, arctan, arcsinh, arccosh,
                         arctanh, atan2, arctan2)
+from .functions import (nansum, nanmean, nanmedian, quantile, nanquantile, kthvalue, mode, cummax, cummin,  # noqa
+                        logcumsumexp, aminmax, addmm, addmv, addmv_, addr, addbmm, baddbmm, addcmul, addcdiv, dot,
+                        vdot, mv, inner, cross, kron, tensordot, trace, diagonal, diag_embed, diagflat, erfc, erfc_,
+                        erfinv, lgamma, digamma, xlogy, xlogy_, logit, logit_, logaddexp, logaddexp2, hypot, sinc,
+                        sinc_, heaviside, fmax, fmin, float_power, copysign, deg2rad, deg2rad_, rad2deg, rad2deg_, sgn,
+                        signbit, negative, negative_, positive, fix, fix_, isposinf, isneginf, isreal, nextafter,
+                        ldexp, ldexp_, frexp, tensor_split, hsplit, vsplit, dsplit, split_with_sizes, rot90, fliplr,
+                        flipud, ravel, index_copy, index_fill, index_put, index_put_, scatter_reduce, take,
+                        narrow_copy, histc, nonzero_static, unique_consecutive, is_complex, is_signed, is_nonzero,
+                        is_same_size)
 from .devices import device
 from .gradcheck import GradcheckError, gradcheck
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
@@ -46,6 +56,8 @@ float32 = float = np.dtype(np.float32)
 float64 = double = np.dtype(np.float64)
 int64 = long = np.dtype(np.int64)
 int32 = np.dtype(np.int32)
+int16 = short = np.dtype(np.int16)
+int8 = np.dtype(np.int8)
 uint8 = np.dtype(np.uint8)  # the dtype of get_rng_state()
 bool = np.dtype(np.bool_)
 

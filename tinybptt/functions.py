@@ -587,14 +587,19 @@ def log1p(x):
     return _t(x).log1p()
 
 
-def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
-    """Elementwise |a - b| <= atol + rtol * |b|, as a bool tensor."""
-    return Tensor._wrap(np.isclose(np.asarray(_t(a)), np.asarray(_t(b)), rtol=rtol, atol=atol, equal_nan=equal_nan))
+def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Elementwise |input - other| <= atol + rtol * |other| (equal infinities are close), a bool tensor;
+    both must have the same dtype."""
+    a, b = _t(input), _t(other)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"isclose: {_torch_type(a.dtype)} did not match {_torch_type(b.dtype)}")
+    ops._broadcast_check("isclose", a._data, b._data)
+    return Tensor._wrap(np.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
-def allclose(a, b, rtol=1e-5, atol=1e-8):
-    """True when all elements are close (as ``np.allclose``)."""
-    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol))
+def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """True when all elements are close (see :func:`isclose`; numpy arrays are taken as they are)."""
+    return bool(np.allclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def is_tensor(x):
@@ -1019,3 +1024,88 @@ def _info_dtype(name, type):
     if isinstance(type, np.dtype) or isinstance(type, builtins.type) and issubclass(type, np.generic):
         return np.dtype(type)
     raise TypeError(f"{name}(): argument 'type' (position 1) must be torch.dtype, not {builtins.type(type).__name__}")
+
+
+def _method_function(name):
+    """torch.<name>(input, ...): the Tensor method ``name`` of ``input``."""
+    method = getattr(Tensor, name)
+
+    def function(input, *args, **kwargs):
+        return method(_t(input), *args, **kwargs)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = method.__doc__
+    return function
+
+
+(nansum, nanmean, nanmedian, quantile, nanquantile, kthvalue, mode, cummax, cummin, logcumsumexp, aminmax, addmm,
+ addmv, addmv_, addr, addbmm, baddbmm, addcmul, addcdiv, dot, vdot, mv, inner, cross, kron, trace, diagonal,
+ diag_embed, diagflat, erfc, erfc_, erfinv, lgamma, digamma, logit, logit_, hypot, sinc, sinc_, heaviside, fmax, fmin,
+ copysign, deg2rad, deg2rad_, rad2deg, rad2deg_, sgn, signbit, negative, negative_, positive, fix, fix_, isposinf,
+ isneginf, isreal, nextafter, ldexp, ldexp_, frexp, tensor_split, hsplit, vsplit, dsplit, split_with_sizes, rot90,
+ fliplr, flipud, ravel, index_copy, index_fill, index_put, index_put_, scatter_reduce, take, narrow_copy, histc,
+ nonzero_static, unique_consecutive, is_complex, is_signed, is_nonzero, is_same_size) = map(_method_function, (
+    "nansum", "nanmean", "nanmedian", "quantile", "nanquantile", "kthvalue", "mode", "cummax", "cummin",
+    "logcumsumexp", "aminmax", "addmm", "addmv", "addmv_", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv", "dot",
+    "vdot", "mv", "inner", "cross", "kron", "trace", "diagonal", "diag_embed", "diagflat", "erfc", "erfc_", "erfinv",
+    "lgamma", "digamma", "logit", "logit_", "hypot", "sinc", "sinc_", "heaviside", "fmax", "fmin", "copysign",
+    "deg2rad", "deg2rad_", "rad2deg", "rad2deg_", "sgn", "signbit", "negative", "negative_", "positive", "fix", "fix_",
+    "isposinf", "isneginf", "isreal", "nextafter", "ldexp", "ldexp_", "frexp", "tensor_split", "hsplit", "vsplit",
+    "dsplit", "split_with_sizes", "rot90", "fliplr", "flipud", "ravel", "index_copy", "index_fill", "index_put",
+    "index_put_", "scatter_reduce", "take", "narrow_copy", "histc", "nonzero_static", "unique_consecutive",
+    "is_complex", "is_signed", "is_nonzero", "is_same_size"))
+
+
+def _number_first(name):
+    """torch.<name>(input, other) where ``input`` may be a number (it then takes ``other``'s dtype kind)."""
+    method = getattr(Tensor, name)
+
+    def function(input, other):
+        if not isinstance(input, Tensor) and isinstance(other, Tensor):
+            b, a = other._pair(input)
+            return method(Tensor._wrap(np.asarray(a)) if not isinstance(a, Tensor) else a, b)
+        return method(_t(input), other)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = method.__doc__
+    return function
+
+
+xlogy, xlogy_, logaddexp, logaddexp2 = map(_number_first, ("xlogy", "xlogy_", "logaddexp", "logaddexp2"))
+
+
+def float_power(input, exponent):
+    """Elementwise input ** exponent computed in float64 (either may be a number; the result is float64)."""
+    if not isinstance(input, Tensor):
+        return Tensor(np.asarray(input, np.float64)).float_power(exponent)
+    return input.float_power(exponent)
+
+
+def tensordot(a, b, dims=2):
+    """Sum of products over the last ``dims`` dims of ``a`` and the first ``dims`` of ``b`` (or over the
+    listed dims: ``dims=([1, 0], [0, 1])``); the remaining dims of a, then of b, make the result."""
+    a, b = _t(a), _t(b)
+    if isinstance(dims, Tensor):
+        dims = dims.item() if dims.ndim == 0 else dims.tolist()
+    if isinstance(dims, (int, np.integer)):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > builtins.min(a.ndim, b.ndim):
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        if len(dims) != 2:
+            raise RuntimeError("tensordot expects dims to be a pair of lists of dims")
+        da, db = ([d] if isinstance(d, (int, np.integer)) else list(d) for d in dims)
+        if len(da) != len(db):
+            raise RuntimeError(f"both dimension lists should have same length (got {len(da)} and {len(db)})")
+        da = [ops._dim("tensordot", d, a.ndim) for d in da]
+        db = [ops._dim("tensordot", d, b.ndim) for d in db]
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {i} "
+                               f"and second has size {b.shape[j]} in dim {j}")
+    a, b = ops._same_dtype([a, b])
+    fa, fb = [i for i in range(a.ndim) if i not in da], [j for j in range(b.ndim) if j not in db]
+    k = int(np.prod([a.shape[i] for i in da]))
+    left = a.permute(*fa, *da).reshape(-1, k)
+    right = b.permute(*db, *fb).reshape(k, -1)
+    return (left @ right).reshape([a.shape[i] for i in fa] + [b.shape[j] for j in fb])

@@ -1095,3 +1095,239 @@ class CrossEntropy(Function):
         kernels().cross_entropy_backward(g, self.logp, self.target, self.weight, self.ignore_index,
                                          self.smoothing, out)
         return out, None
+
+
+# ---------------------------------------------------------------- special functions, more elementwise ops
+def _sinc_grad(a):
+    """d/da sin(pi a) / (pi a) = (pi a cos(pi a) - sin(pi a)) / (pi a^2), 0 at a = 0 (as PyTorch)."""
+    pa = np.pi * a
+    return np.where(a == 0, 0, (pa * np.cos(pa) - np.sin(pa)) / (pa * a)).astype(a.dtype, copy=False)
+
+
+def _special():
+    from . import special
+    return special
+
+
+# name: (f, f'), run as ``_Unary`` ops like TRIG (PyTorch's names)
+SPECIAL = {
+    "erfc": (lambda a: _special().erfc(a), lambda a: -2 / np.sqrt(np.pi) * np.exp(-a * a)),
+    "erfinv": (lambda a: _special().erfinv(a), lambda a: np.sqrt(np.pi) / 2 * np.exp(_special().erfinv(a) ** 2)),
+    "lgamma": (lambda a: _special().lgamma(a), lambda a: _special().digamma(a)),
+    "digamma": (lambda a: _special().digamma(a), lambda a: _special().trigamma(a)),
+    "sinc": (np.sinc, _sinc_grad),
+}
+SPECIAL_OPS = {name: type(name.capitalize(), (_Unary,), {"f": staticmethod(f), "df": staticmethod(df)})
+               for name, (f, df) in SPECIAL.items()}
+
+
+class Xlogy(Function):
+    """a * log(b), 0 where a == 0 (unless b is NaN).  As PyTorch: d/da = log(b) (0 where a == 0 and
+    b <= 0), d/db = a / b."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b)).astype(np.result_type(a, b), copy=False)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        ga = None
+        if self.needs_input_grad[0]:
+            glogb = np.where((g == 0) & ~np.isnan(b), 0, g * np.log(b))  # xlogy(g, b)
+            ga = np.where((a == 0) & (b <= 0), 0, glogb).astype(g.dtype, copy=False)
+        return ga, g * a / b
+
+
+class Logit(Function):
+    """log(z / (1 - z)) with z = a clamped to [eps, 1 - eps] when ``eps`` is given; the gradient
+    1 / (z (1 - z)) is 0 outside the clamp (NaN outside [0, 1] without eps), as PyTorch's."""
+
+    def forward(self, a, eps=None):
+        self.a, self.eps = a, eps
+        z = a if eps is None else np.clip(a, a.dtype.type(eps), a.dtype.type(1 - eps))
+        return np.log(z / (1 - z))
+
+    def backward(self, g):
+        a = self.a
+        lo, hi = (0, 1) if self.eps is None else (self.eps, 1 - self.eps)
+        fill = np.nan if self.eps is None else 0
+        return np.where((a < lo) | (a > hi), fill, g / (a * (1 - a))).astype(g.dtype, copy=False)
+
+
+class LogAddExp(Function):
+    """log(exp(a) + exp(b)) (``base`` 2: log2(2^a + 2^b)) as max + log1p(exp(-|a - b|)); equal infinities
+    give themselves.  d/da = 1 / (1 + base^(b - a))."""
+
+    def forward(self, a, b, base=np.e):
+        self.a, self.b, self.base = a, b, base
+        m, d = np.maximum(a, b), -np.abs(a - b)
+        y = m + (np.log1p(np.exp(d)) if base == np.e else np.log1p(np.exp2(d)) / np.log(2).astype(a.dtype))
+        return np.where(np.isinf(a) & (a == b), a, y)
+
+    def backward(self, g):
+        power = np.exp if self.base == np.e else np.exp2
+        return g / (1 + power(self.b - self.a)), g / (1 + power(self.a - self.b))
+
+
+class Hypot(Function):
+    """sqrt(a^2 + b^2) without overflow (np.hypot); d/da = a / result, d/db = b / result."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.y = np.hypot(a, b)
+        return self.y
+
+    def backward(self, g):
+        return g * self.a / self.y, g * self.b / self.y
+
+
+class FMaxMin(Function):
+    """Elementwise fmax/fmin: the larger (smaller) of a and b, the other where one is NaN.  As PyTorch the
+    gradient goes to ``a`` where a >= b (a <= b) or b is NaN, to ``b`` elsewhere (ties: all to a)."""
+
+    def forward(self, a, b, largest):
+        with np.errstate(invalid="ignore"):
+            self.to_a = ((a >= b) if largest else (a <= b)) | np.isnan(b)
+        return np.fmax(a, b) if largest else np.fmin(a, b)
+
+    def backward(self, g):
+        zero = np.zeros((), g.dtype)
+        return np.where(self.to_a, g, zero), np.where(self.to_a, zero, g)
+
+
+class CopySign(Function):
+    """|a| with the sign of b; d/da = result / a (0 where a == 0), d/db = 0, as PyTorch."""
+
+    def forward(self, a, b):
+        self.a = a
+        self.y = np.copysign(a, b)
+        return self.y
+
+    def backward(self, g):
+        ratio = np.where(self.a == 0, 0, self.y / np.where(self.a == 0, 1, self.a))
+        return (g * ratio).astype(g.dtype, copy=False), np.zeros_like(g)
+
+
+class LogCumSumExp(Function):
+    """log(cumsum(exp(a))) along ``dim``, stably (np.logaddexp.accumulate).  The gradient
+    dx_i = sum_{j >= i} g_j exp(x_i - y_j) is computed as two reversed log-cumsum-exps, of the positive
+    and of the negative part of g (so nothing overflows)."""
+
+    def forward(self, a, dim):
+        self.dim = _axes(dim, a.ndim)[0] if a.ndim else None
+        self.a = a
+        self.y = a.copy() if a.ndim == 0 else np.logaddexp.accumulate(a, axis=self.dim)
+        return self.y
+
+    def backward(self, g):
+        if self.dim is None:
+            return g
+        d, x, y = self.dim, self.a, self.y
+
+        def rev_lcse(v):
+            return np.flip(np.logaddexp.accumulate(np.flip(v, d), axis=d), d)
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pos = np.exp(x + rev_lcse(np.log(np.maximum(g, 0)) - y))
+            neg = np.exp(x + rev_lcse(np.log(np.maximum(-g, 0)) - y))
+        return (pos - neg).astype(g.dtype, copy=False)
+
+
+class IndexPut(Function):
+    """out = a with out[index] = v (``accumulate``: added, repeated positions adding up).  The gradient of
+    ``a`` is g (with the written positions zeroed unless accumulating), of ``v`` g at ``index``."""
+
+    def forward(self, a, v, index, accumulate=False):
+        self.index, self.accumulate = index, accumulate
+        out = a.copy()
+        if accumulate:
+            np.add.at(out, index, v)
+        else:
+            out[index] = v
+        return out
+
+    def backward(self, g):
+        ga = g
+        if not self.accumulate:
+            ga = g.copy()
+            ga[self.index] = 0
+        return ga, np.asarray(g[self.index])
+
+
+_SCATTER_UFUNC = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
+
+
+class ScatterReduce(Function):
+    """out = a with the elements of src reduced ('sum', 'prod', 'mean', 'amax', 'amin') into the positions
+    index along ``dim`` (starting from a's value there with ``include_self``, else from the first src).
+    Gradients as PyTorch's: sum/mean pass g (divided by the count); prod passes g times the product of the
+    other contributors; amax/amin share g evenly among the contributors equal to the result."""
+
+    def forward(self, a, index, src, dim, reduce, include_self=True):
+        d = _scatter_check("scatter_reduce", a, dim, index, src)
+        self.grid, self.part, self.reduce = _scatter_grid(index, d), tuple(slice(0, n) for n in index.shape), reduce
+        s = src[self.part]
+        self.hit = np.zeros(a.shape, bool)
+        self.hit[self.grid] = True
+        self.self_in = np.ones(a.shape, bool) if include_self else ~self.hit  # a's value takes part there
+        count = self.self_in.astype(np.int64)
+        np.add.at(count, self.grid, 1)
+        self.count = np.maximum(count, 1)
+        out = a.copy()
+        if not include_self:  # start the scattered positions from the reduction's identity
+            info = np.finfo(a.dtype) if a.dtype.kind == "f" else np.iinfo(a.dtype) if a.dtype.kind in "iu" else None
+            start = {"sum": 0, "mean": 0, "prod": 1,
+                     "amax": -np.inf if a.dtype.kind == "f" else info.min,
+                     "amin": np.inf if a.dtype.kind == "f" else info.max}[reduce]
+            out[self.hit] = start
+        _SCATTER_UFUNC[reduce].at(out, self.grid, s)
+        if reduce == "mean":
+            out = out // self.count if a.dtype.kind in "iu" else out / self.count.astype(a.dtype)
+        self.a, self.s, self.out, self.src_shape = a, s, out, src.shape
+        return out
+
+    def backward(self, g):
+        r, grid = self.reduce, self.grid
+        if r in ("sum", "mean"):
+            gs = g / self.count.astype(g.dtype) if r == "mean" else g
+            ga, gsrc = np.where(self.self_in, gs, 0), gs[grid]
+        elif r == "prod":
+            # per position: the product of the nonzero contributors and how many are zero, so that each
+            # contributor's "product of the others" needs no division by zero
+            a, s = self.a, self.s
+            nz = np.where(self.self_in & (a != 0), a, 1).astype(g.dtype)
+            zeros = (self.self_in & (a == 0)).astype(np.int64)
+            np.multiply.at(nz, grid, np.where(s != 0, s, 1))
+            np.add.at(zeros, grid, (s == 0).astype(np.int64))
+
+            def others(v, nz_at, zeros_at):
+                return np.where(v != 0, np.where(zeros_at == 0, nz_at / np.where(v != 0, v, 1), 0),
+                                np.where(zeros_at == 1, nz_at, 0))
+
+            ga = np.where(self.self_in, g * others(a, nz, zeros), 0)
+            gsrc = g[grid] * others(s, nz[grid], zeros[grid])
+        else:  # amax / amin: split evenly among the contributors equal to the result
+            self_wins = self.a == self.out  # counted even where a does not take part, as PyTorch counts it
+            src_wins = self.s == self.out[grid]
+            n = self_wins.astype(np.int64)
+            self_wins = self_wins & self.self_in
+            np.add.at(n, grid, src_wins.astype(np.int64))
+            share = g / np.maximum(n, 1)
+            ga, gsrc = np.where(self_wins, share, 0), np.where(src_wins, share[grid], 0)
+        gs = None
+        if self.needs_input_grad[2]:
+            gs = np.zeros(self.src_shape, g.dtype)
+            gs[self.part] = gsrc
+        return ga.astype(g.dtype, copy=False), None, gs
+
+
+class NanToZero(Function):
+    """a with NaN replaced by 0 (the step before ``nansum``); the gradient is g * (a is not NaN), a product
+    as in PyTorch, so an infinite g stays NaN at the NaN positions."""
+
+    def forward(self, a):
+        self.keep = ~np.isnan(a)
+        return np.where(self.keep, a, 0).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        return g * self.keep

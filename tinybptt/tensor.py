@@ -576,7 +576,12 @@ class Tensor:
     def __rpow__(self, o): return ops.Pow.apply(*self._pair(o)[::-1])
     def __matmul__(self, o): return ops.MatMul.apply(self, _infer_array(o) if not isinstance(o, Tensor) else o)
     def __rmatmul__(self, o): return ops.MatMul.apply(_infer_array(o), self)
-    def __neg__(self): return ops.Neg.apply(self)
+    def __neg__(self):
+        if self._data.dtype == np.bool_:
+            raise RuntimeError("neg: Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                               "to invert a mask, use the `~` or `logical_not()` operator instead.")
+        return ops.Neg.apply(self)
+
     def __pos__(self): return self
     def __abs__(self): return ops.Abs.apply(self)
 
@@ -1434,8 +1439,8 @@ class Tensor:
         return ops.Piecewise.apply(self, f=f)  # zero gradient, as PyTorch
 
     def sign(self):
-        """Elementwise -1, 0 or 1 by sign (zero gradient)."""
-        return self._piecewise(np.sign)
+        """Elementwise -1, 0 or 1 by sign, 0 for NaN as PyTorch (zero gradient)."""
+        return self._piecewise(_sign)
 
     def floor(self):
         """Elementwise round down (zero gradient)."""
@@ -1738,6 +1743,794 @@ class Tensor:
         from .functions import where
         return where(condition, self, other)
 
+    # ------------------------------------------------------------ NaN-aware and order-statistic reductions
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        """Sum over ``dim`` treating NaN as zero (NaNs get a zero gradient); integer and bool sums are int64."""
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype.kind != "f":
+            return x.sum(dim, keepdim, dtype=np.int64 if dtype is None else None)
+        return ops.NanToZero.apply(x).sum(dim, keepdim)
+
+    def nanmean(self, dim=None, keepdim=False, *, dtype=None):
+        """Mean over ``dim`` of the elements that are not NaN (NaN where there are none); floats only."""
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype.kind != "f":
+            raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
+                               f"{_torch_type(x.dtype)}")
+        count = (~np.isnan(x._data)).sum(axis=ops._axes(dim, x.ndim), keepdims=keepdim)
+        return x.nansum(dim, keepdim) / np.asarray(count, x.dtype)
+
+    def nanmedian(self, dim=None, keepdim=False):
+        """The lower median of the elements that are not NaN (NaN when all are); with ``dim``, a (values,
+        indices) pair along ``dim``.  Gradients as ``median``."""
+        if self.dtype == np.bool_:
+            raise NotImplementedError("nanmedian: \"nanmedian_cpu\" not implemented for 'Bool'")
+        if self.dtype.kind != "f":
+            return self.median(dim, keepdim)
+        if dim is None:
+            flat, a = self.reshape(-1), self._data.reshape(-1)
+            keep = ~np.isnan(a)
+            if not keep.any():
+                return self.median()
+            v = np.partition(a[keep], (keep.sum() - 1) // 2)[(keep.sum() - 1) // 2]
+            return flat[np.flatnonzero(a == v)].amax()
+        x = self.reshape(1) if self.ndim == 0 else self
+        d = _dim(dim, x.ndim, "nanmedian")
+        if x.shape[d] == 0:
+            raise IndexError(f"nanmedian(): Expected reduction dim {d} to have non-zero size. (shape {self.shape})")
+        a = x._data
+        k = (~np.isnan(a)).sum(d, keepdims=True)  # NaNs sort last: the median of the first k
+        idx = np.take_along_axis(np.argsort(a, axis=d, kind="stable"), np.maximum(k - 1, 0) // 2, d)
+        return _selected(x, d, idx, keepdim and self.ndim > 0)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """(values, indices) of the k-th smallest element along ``dim`` (NaN counts as the largest)."""
+        x = self.reshape(1) if self.ndim == 0 else self
+        d = _dim(dim, x.ndim, "kthvalue")
+        if not 1 <= k <= x.shape[d]:
+            raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} (k={k}, size "
+                               f"{x.shape[d]})")
+        idx = np.take(np.argsort(x._data, axis=d, kind="stable"), [k - 1], axis=d)
+        return _selected(x, d, idx, keepdim and self.ndim > 0)
+
+    def mode(self, dim=-1, keepdim=False):
+        """(values, indices): the most frequent value along ``dim`` (the smallest of equally frequent ones;
+        NaNs never equal each other) and the last index where it occurs; the gradient goes to that index."""
+        x = self.reshape(1) if self.ndim == 0 else self
+        d = _dim(dim, x.ndim, "mode")
+        if x.shape[d] == 0:
+            raise IndexError(f"mode(): Expected reduction dim {d} to have non-zero size. (shape {self.shape})")
+        a = np.moveaxis(x._data, d, -1)
+        order = np.argsort(a, axis=-1, kind="stable")
+        s = np.take_along_axis(a, order, -1)
+        pos = np.arange(s.shape[-1])
+        start = np.concatenate([np.ones(s.shape[:-1] + (1,), bool), s[..., 1:] != s[..., :-1]], -1)
+        run = pos - np.maximum.accumulate(np.where(start, pos, 0), axis=-1)  # length so far of each run, - 1
+        best = np.argmax(run, axis=-1)[..., None]  # the first longest run: the smallest value
+        idx = np.moveaxis(np.take_along_axis(order, best, -1), -1, d)  # its last element: the largest index
+        return _selected(x, d, idx, keepdim and self.ndim > 0)
+
+    def _cumextreme(self, name, dim, better):
+        """cummax/cummin: the running extreme along ``dim`` and its index (a tie or a NaN takes the newer
+        index, and a NaN stays the extreme, as PyTorch); values are gathered, so gradients scatter back."""
+        x = self.reshape(1) if self.ndim == 0 else self
+        d = _dim(dim, x.ndim, name)
+        a = np.moveaxis(x._data, d, 0)
+        idx = np.zeros(a.shape, np.int64)
+        if len(a):
+            best = a[0].copy()
+            for i in range(1, len(a)):
+                with np.errstate(invalid="ignore"):
+                    take = better(a[i], best) | (a[i] == best) | (np.isnan(a[i]) if a.dtype.kind == "f" else False)
+                best = np.where(take, a[i], best)
+                idx[i] = np.where(take, i, idx[i - 1])
+        idx = np.moveaxis(idx, 0, d)
+        values = x.gather(d, idx)
+        if self.ndim == 0:
+            return ReturnMinMax(values.reshape(()), Tensor._wrap(idx.reshape(())))
+        return ReturnMinMax(values, Tensor._wrap(idx))
+
+    def cummax(self, dim):
+        """(values, indices) of the running maximum along ``dim``."""
+        return self._cumextreme("cummax", dim, np.greater)
+
+    def cummin(self, dim):
+        """(values, indices) of the running minimum along ``dim``."""
+        return self._cumextreme("cummin", dim, np.less)
+
+    def logcumsumexp(self, dim):
+        """log(cumsum(exp(self))) along ``dim``, computed without overflow."""
+        if self.dtype.kind != "f":
+            raise NotImplementedError(f"logcumsumexp: \"logcumsumexp_out_cpu\" not implemented for "
+                                      f"'{_torch_type(self.dtype)}'")
+        return ops.LogCumSumExp.apply(self, dim=_dim(dim, self.ndim, "logcumsumexp"))
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        """(min, max) over ``dim`` (all elements when None), as ``amin`` and ``amax`` (gradients shared by ties)."""
+        if self.numel() == 0 and dim is None:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                               "identity.")
+        if dim is not None and self.ndim and self.shape[_dim(dim, self.ndim, "aminmax")] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {_dim(dim, self.ndim, 'aminmax')} to have non-zero "
+                             f"size. (shape {list(self.shape)})")
+        if dim is not None:
+            dim = _dim(dim, self.ndim, "aminmax")
+        return ReturnAminmax(self.amin(dim, keepdim), self.amax(dim, keepdim))
+
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        """The ``q``-th quantiles (q a number or a 1-D tensor in [0, 1]) over ``dim`` (the flattened tensor
+        when None), interpolated between the two nearest sorted values ('linear', 'lower', 'higher',
+        'midpoint', 'nearest'); a slice holding NaN gives NaN.  A 1-D ``q`` adds a leading dim."""
+        return _quantile(self, "quantile", q, dim, keepdim, interpolation, ignore_nan=False)
+
+    def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        """``quantile`` of the elements that are not NaN (NaN where there are none)."""
+        return _quantile(self, "nanquantile", q, dim, keepdim, interpolation, ignore_nan=True)
+
+    # ------------------------------------------------------------ more elementwise functions
+    def _float_pair(self, other, name, integers=True):
+        """(self, other) promoted as arithmetic promotes them, then made floating (integers give the default
+        float dtype; ``integers=False``: they raise as PyTorch's kernels do)."""
+        a, b = self._pair(other)
+        ops._broadcast_check(name, a._data, np.asarray(b._data if isinstance(b, Tensor) else b))
+        if a.dtype.kind != "f":
+            if not integers:
+                raise NotImplementedError(f'{name}: "{name}_cpu" not implemented for \'{_torch_type(a.dtype)}\'')
+            a = a.to(_default_float[0])
+            b = b.to(_default_float[0]) if isinstance(b, Tensor) else b.astype(_default_float[0])
+        return a, b
+
+    def xlogy(self, other):
+        """Elementwise self * log(other), 0 where self == 0 (unless other is NaN)."""
+        return ops.Xlogy.apply(*self._float_pair(other, "xlogy"))
+
+    def logit(self, eps=None):
+        """Elementwise log(z / (1 - z)), z = self clamped to [eps, 1 - eps] when ``eps`` is given."""
+        return ops.Logit.apply(self._floating(), eps=eps)
+
+    def logaddexp(self, other):
+        """Elementwise log(exp(self) + exp(other)), computed without overflow."""
+        return ops.LogAddExp.apply(*self._float_pair(other, "logaddexp", integers=False))
+
+    def logaddexp2(self, other):
+        """Elementwise log2(2**self + 2**other), computed without overflow."""
+        return ops.LogAddExp.apply(*self._float_pair(other, "logaddexp2", integers=False), base=2)
+
+    def hypot(self, other):
+        """Elementwise sqrt(self**2 + other**2), without overflow."""
+        return ops.Hypot.apply(*self._float_pair(other, "hypot", integers=False))
+
+    def fmax(self, other):
+        """Elementwise maximum that ignores NaN (NaN only where both are)."""
+        return ops.FMaxMin.apply(*self._pair(other), largest=True)
+
+    def fmin(self, other):
+        """Elementwise minimum that ignores NaN (NaN only where both are)."""
+        return ops.FMaxMin.apply(*self._pair(other), largest=False)
+
+    def copysign(self, other):
+        """Elementwise |self| with the sign of ``other`` (integers give floats; ``other`` gets a zero gradient)."""
+        return ops.CopySign.apply(*self._float_pair(other, "copysign"))
+
+    def heaviside(self, values):
+        """Elementwise step: 0 where self < 0, ``values`` where self == 0, 1 where self > 0 (no gradient)."""
+        v = values._data if isinstance(values, Tensor) else _infer_array(values)
+        if v.dtype != self.dtype:
+            raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes. (input "
+                               f"{_torch_type(self.dtype)}, values {_torch_type(v.dtype)})")
+        ops._broadcast_check("heaviside", self._data, v)
+        return Tensor._wrap(np.where(self._data == 0, v, self._data > 0).astype(self.dtype))
+
+    def float_power(self, exponent):
+        """Elementwise self ** exponent computed in float64 (the result is float64)."""
+        e = exponent.double() if isinstance(exponent, Tensor) else np.asarray(_infer_array(exponent), np.float64)
+        return self.double() ** e
+
+    def float_power_(self, exponent):
+        """In-place ``float_power`` (this tensor must be float64)."""
+        if self.dtype != np.float64:
+            raise RuntimeError(f"float_power_: the base given to float_power_ has dtype {_torch_type(self.dtype)} "
+                               f"but the operation's result requires dtype Double")
+        return self._inplace("float_power_", lambda t: t.float_power(exponent))
+
+    def deg2rad(self):
+        """Elementwise degrees to radians (integer input gives float32)."""
+        x = self._floating()
+        return x * x.dtype.type(np.pi / 180)
+
+    def rad2deg(self):
+        """Elementwise radians to degrees (integer input gives float32)."""
+        x = self._floating()
+        return x * x.dtype.type(180 / np.pi)
+
+    def sgn(self):
+        """The sign of each element (for real tensors the same as ``sign``)."""
+        return self.sign()
+
+    def signbit(self):
+        """Bool tensor: True where the sign bit is set (negative numbers and -0.0)."""
+        return Tensor._wrap(np.signbit(self._data))
+
+    negative = neg
+
+    def positive(self):
+        """This tensor itself (bool tensors raise, as PyTorch)."""
+        if self.dtype == np.bool_:
+            raise RuntimeError("positive: The `+` operator, on a bool tensor is not supported.")
+        return self
+
+    def fix(self):
+        """Elementwise round toward zero (as ``trunc``)."""
+        return self.trunc()
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """Elementwise |self - other| <= atol + rtol * |other|, a bool tensor (see ``tinybptt.isclose``)."""
+        from .functions import isclose
+        return isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True when every element is close to ``other`` (see ``isclose``)."""
+        return bool(self.isclose(other, rtol, atol, equal_nan).all())
+
+    def isposinf(self):
+        """Bool tensor: True where an element is +inf."""
+        return Tensor._wrap(np.isposinf(self._data) if self.dtype.kind == "f" else np.zeros(self.shape, bool))
+
+    def isneginf(self):
+        """Bool tensor: True where an element is -inf."""
+        return Tensor._wrap(np.isneginf(self._data) if self.dtype.kind == "f" else np.zeros(self.shape, bool))
+
+    def isreal(self):
+        """Bool tensor: True everywhere (tensors here are never complex)."""
+        return Tensor._wrap(np.ones(self.shape, bool))
+
+    def nextafter(self, other):
+        """Elementwise the next float after self towards ``other`` (no gradient)."""
+        a, b = self._pair(other)
+        if a.dtype.kind != "f":
+            raise NotImplementedError(f'nextafter: "nextafter_cpu" not implemented for \'{_torch_type(a.dtype)}\'')
+        return Tensor._wrap(np.asarray(np.nextafter(a._data, np.asarray(b._data if isinstance(b, Tensor) else b))))
+
+    def ldexp(self, other):
+        """Elementwise self * 2**other (integer input gives float32)."""
+        x = self._floating()
+        e = other if isinstance(other, Tensor) else Tensor(_infer_array(other))
+        x, e = x._pair(e if e.dtype.kind == "f" else e.to(x.dtype))  # 2**e in the result's dtype
+        return x * e.exp2()
+
+    def frexp(self):
+        """(mantissa, exponent) with self = mantissa * 2**exponent, |mantissa| in [0.5, 1) (exponent int32);
+        the mantissa's gradient is g / 2**exponent."""
+        if self.dtype.kind != "f":
+            raise RuntimeError(f"torch.frexp() only supports floating-point dtypes (got {_torch_type(self.dtype)})")
+        _, e = np.frexp(self._data)
+        e = np.where(np.isfinite(self._data), e, 0)
+        half = np.ldexp(np.ones((), self.dtype), -(e // 2))  # two exact steps: 2**-e alone may overflow
+        rest = np.ldexp(np.ones((), self.dtype), -(e - e // 2))
+        return ReturnFrexp(self * half * rest, Tensor._wrap(e.astype(np.int32)))
+
+    # ------------------------------------------------------------ products with an added term
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        """beta * self + alpha * (mat1 @ mat2), for 2-D mat1 and mat2 (self broadcast to the product's
+        shape; with beta = 0 its values, NaN included, are ignored)."""
+        m1, m2 = _as_tensor(mat1), _as_tensor(mat2)
+        _check_matrices("addmm", "mat1", m1, 2, "mat2", m2, 2)
+        if m1.shape[1] != m2.shape[0]:
+            raise RuntimeError(f"addmm: mat1 and mat2 shapes cannot be multiplied ({m1.shape[0]}x{m1.shape[1]} "
+                               f"and {m2.shape[0]}x{m2.shape[1]})")
+        return _add_scaled("addmm", self, m1 @ m2, beta, alpha)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        """beta * self + alpha * (mat @ vec), for a 2-D mat and a 1-D vec."""
+        m, v = _as_tensor(mat), _as_tensor(vec)
+        if m.ndim != 2 or v.ndim != 1 or self.ndim > 1:
+            raise RuntimeError(f"addmv: vector + matrix @ vector expected, got {self.ndim}, {m.ndim}, {v.ndim}")
+        if m.shape[1] != v.shape[0] or self.ndim == 1 and self.shape[0] not in (1, m.shape[0]):
+            raise RuntimeError(f"addmv: size mismatch, got input ({', '.join(map(str, self.shape))}), mat "
+                               f"({m.shape[0]}x{m.shape[1]}), vec ({v.shape[0]})")
+        _check_matrices("addmv", "mat", m, 2, "vec", v, 1)
+        return _add_scaled("addmv", self, m @ v, beta, alpha)
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        """beta * self + alpha * outer(vec1, vec2), for 1-D vec1 and vec2."""
+        v1, v2 = _as_tensor(vec1), _as_tensor(vec2)
+        for name, v in (("vec1", v1), ("vec2", v2)):
+            if v.ndim != 1:
+                raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {v.ndim}-D")
+        return _add_scaled("addr", self, v1.outer(v2), beta, alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """beta * self + alpha * sum_b (batch1[b] @ batch2[b]), for 3-D batch1 and batch2."""
+        b1, b2 = _as_tensor(batch1), _as_tensor(batch2)
+        _check_batches("addbmm", b1, b2)
+        return _add_scaled("addbmm", self, (b1 @ b2).sum(0), beta, alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """beta * self + alpha * (batch1 @ batch2), batch by batch, for 3-D batch1 and batch2."""
+        b1, b2 = _as_tensor(batch1), _as_tensor(batch2)
+        _check_batches("baddbmm", b1, b2)
+        return _add_scaled("baddbmm", self, b1 @ b2, beta, alpha)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        """self + value * tensor1 * tensor2 (all three broadcast)."""
+        return self + value * _as_tensor(tensor1) * tensor2
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        """self + value * tensor1 / tensor2 (all three broadcast; integer tensor1 and tensor2 raise)."""
+        t1, t2 = _as_tensor(tensor1), _as_tensor(tensor2)
+        if t1.dtype.kind in "biu" and t2.dtype.kind in "biu":
+            raise RuntimeError("addcdiv: Integer division with addcdiv is no longer supported, and in a future "
+                               "release addcdiv will perform a true division of tensor1 and tensor2. The "
+                               "historic addcdiv behavior can be implemented as (input + value * "
+                               "torch.trunc(tensor1 / tensor2)).to(input.dtype) using the dtype of input")
+        return self + value * t1 / t2
+
+    def dot(self, other):
+        """The inner product of two 1-D tensors of the same size and dtype."""
+        o = _as_tensor(other)
+        if self.ndim != 1 or o.ndim != 1:
+            raise RuntimeError(f"dot: 1D tensors expected, but got {self.ndim}D and {o.ndim}D tensors")
+        if self.shape != o.shape:
+            raise RuntimeError(f"dot: inconsistent tensor size, expected tensor [{self.shape[0]}] and src "
+                               f"[{o.shape[0]}] to have the same number of elements, but got {self.shape[0]} and "
+                               f"{o.shape[0]} elements respectively")
+        if self.dtype != o.dtype:
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                               f"{_torch_type(self.dtype)} and {_torch_type(o.dtype)}")
+        return self @ o
+
+    vdot = dot  # the same for real tensors
+
+    def mv(self, vec):
+        """Matrix-vector product of a 2-D tensor and a 1-D one."""
+        v = _as_tensor(vec)
+        if self.ndim != 2 or v.ndim != 1:
+            raise RuntimeError(f"mv: vector + matrix @ vector expected, got 1, {self.ndim}, {v.ndim}")
+        if self.shape[1] != v.shape[0]:
+            raise RuntimeError(f"mv: size mismatch, got input ({self.shape[0]}), mat ({self.shape[0]}x"
+                               f"{self.shape[1]}), vec ({v.shape[0]})")
+        return self @ v
+
+    def inner(self, other):
+        """Sum of products over the last dims of both (for 1-D tensors the dot product; a 0-d one multiplies)."""
+        o = _as_tensor(other)
+        if self.ndim == 0 or o.ndim == 0:
+            return self * o
+        if self.dtype != o.dtype:
+            raise RuntimeError(f"inner: both inputs should have same dtype (got {_torch_type(self.dtype)} and "
+                               f"{_torch_type(o.dtype)})")
+        if self.shape[-1] != o.shape[-1]:
+            raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                               f"{list(self.shape)} and {list(o.shape)}")
+        from .functions import tensordot
+        return tensordot(self, o, ([-1], [-1]))
+
+    def cross(self, other, dim=None):
+        """The cross product of 3-vectors along ``dim`` (inputs broadcast); dim=None takes the first dim of
+        size 3, with PyTorch's deprecation warning."""
+        a, b = self._pair(other)
+        b = _as_tensor(b)
+        if a.ndim != b.ndim:
+            raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions. (shapes "
+                               f"{list(a.shape)} and {list(b.shape)})")
+        ops._broadcast_check("linalg.cross", a._data, b._data)
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        if dim is None:
+            warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the "
+                          "dim explicitly or simply use torch.linalg.cross.\nThe default value of dim will change "
+                          "to agree with that of linalg.cross in a future release.", UserWarning, stacklevel=2)
+            if 3 not in shape:
+                raise RuntimeError(f"cross: no dimension of size 3 in input (shape {list(shape)})")
+            d = shape.index(3)
+        else:
+            try:
+                d = ops._axes(dim, len(shape))[0] if shape else 0
+            except IndexError as e:
+                raise IndexError(f"cross: {e}") from None
+            if a.shape[d] != 3 or b.shape[d] != 3:
+                raise RuntimeError(f"linalg.cross: inputs dimension {d} must have length 3. Got {a.shape[d]} and "
+                                   f"{b.shape[d]}")
+        a, b = a.expand(shape), b.expand(shape)
+        x, y = a.unbind(d), b.unbind(d)
+        return ops.stack([x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]], d)
+
+    def kron(self, other):
+        """The Kronecker product: every element of self times the whole of ``other``, in blocks."""
+        a, b = self._pair(other)
+        b = _as_tensor(b)
+        n = builtins.max(a.ndim, b.ndim)
+        sa, sb = (1,) * (n - a.ndim) + a.shape, (1,) * (n - b.ndim) + b.shape
+        out = a.reshape([s for k in sa for s in (k, 1)]) * b.reshape([s for k in sb for s in (1, k)])
+        return out.reshape([i * j for i, j in zip(sa, sb)])
+
+    def trace(self):
+        """The sum of the main diagonal of a 2-D tensor (integer traces are int64)."""
+        if self.ndim != 2:
+            raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self.ndim}")
+        d = self.diagonal()
+        return d.sum(dtype=np.int64 if self.dtype.kind in "biu" else None)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The diagonal ``offset`` (> 0 above the main one) of the planes (dim1, dim2), as the last dim."""
+        d1, d2 = _dim(dim1, self.ndim, "diagonal"), _dim(dim2, self.ndim, "diagonal")
+        if d1 == d2:
+            raise RuntimeError(f"diagonal: diagonal dimensions cannot be identical {dim1}, {dim2}")
+        rest = [i for i in range(self.ndim) if i not in (d1, d2)]
+        x = self.permute(*rest, d1, d2)
+        n, m = self.shape[d1], self.shape[d2]
+        i = np.arange(builtins.max(0, -offset), builtins.max(0, builtins.min(n, m - offset)))
+        return x[..., i, i + offset]
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        """A tensor whose planes (dim1, dim2) hold the last dim of self on their diagonal ``offset``."""
+        n = self.ndim + 1
+        d1, d2 = _dim(dim1, n, "diag_embed"), _dim(dim2, n, "diag_embed")
+        if d1 == d2:
+            raise RuntimeError(f"diag_embed: diagonal dimensions cannot be identical {dim1}, {dim2}")
+        x = self.reshape(1) if self.ndim == 0 else self
+        k = x.shape[-1]
+        m = k + abs(offset)
+        i = np.arange(k)
+        out = ops.SetItem.apply(np.zeros(x.shape[:-1] + (m, m), self.dtype), x,
+                                index=(Ellipsis, i + builtins.max(0, -offset), i + builtins.max(0, offset)))
+        return out.movedim((n - 2, n - 1), (d1, d2))
+
+    def diagflat(self, offset=0):
+        """The square matrix with the flattened self on its diagonal ``offset``."""
+        return self.reshape(-1).diag(offset)
+
+    # ------------------------------------------------------------ more shape and index ops
+    def tensor_split(self, indices_or_sections, dim=0):
+        """Views along ``dim``: ``sections`` pieces as equal as possible (the first ones one longer), or
+        the pieces between the listed indices (clipped as Python slices)."""
+        d = _dim(dim, self.ndim, "tensor_split")
+        if self.ndim == 0:
+            raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+        spec = indices_or_sections
+        if isinstance(spec, Tensor):
+            if spec.dtype.kind not in "iu" or spec.ndim > 1:
+                raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                                   f"one-dimensional tensor of dtype Long, but got a {spec.ndim}-D "
+                                   f"{_torch_type(spec.dtype)} tensor")
+            spec = spec.item() if spec.ndim == 0 else spec.tolist()
+        lead = (slice(None),) * d
+        if isinstance(spec, (int, np.integer)):
+            if spec <= 0:
+                raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got {spec}")
+            n = self.shape[d]
+            sizes = [n // spec + (i < n % spec) for i in range(spec)]
+            bounds = np.cumsum([0] + sizes)
+        else:
+            bounds = [0] + [int(i) for i in spec] + [None]
+        return tuple(self[lead + (slice(s, e),)] for s, e in zip(bounds[:-1], bounds[1:]))
+
+    def _split_at(self, name, spec, dim, min_ndim):
+        """hsplit/vsplit/dsplit: ``tensor_split`` along ``dim``, a number of sections must divide the size."""
+        if self.ndim < min_ndim:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least {min_ndim} dimension"
+                               f"{'s' if min_ndim > 1 else ''}, but got a tensor with {self.ndim} dimensions!")
+        if isinstance(spec, (int, np.integer)) and (spec == 0 or self.shape[dim] % spec):
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the "
+                               f"dimension {self.shape[dim]} is not divisible by the split_size {spec}!")
+        return self.tensor_split(spec, dim)
+
+    def hsplit(self, indices_or_sections):
+        """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor); a number of sections must divide the size."""
+        return self._split_at("hsplit", indices_or_sections, 0 if self.ndim == 1 else 1, 1)
+
+    def vsplit(self, indices_or_sections):
+        """``tensor_split`` along dim 0 of a tensor of at least 2 dims."""
+        return self._split_at("vsplit", indices_or_sections, 0, 2)
+
+    def dsplit(self, indices_or_sections):
+        """``tensor_split`` along dim 2 of a tensor of at least 3 dims."""
+        return self._split_at("dsplit", indices_or_sections, 2, 3)
+
+    def split_with_sizes(self, split_sizes, dim=0):
+        """Pieces of the listed sizes along ``dim`` (they must add up to its size)."""
+        return ops.split(self, list(split_sizes), dim)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        """Rotate by 90 degrees ``k`` times in the plane ``dims``, from the first dim towards the second."""
+        dims = list(dims)
+        if len(dims) != 2:
+            raise RuntimeError(f"rot90: expected total rotation dims == 2, but got dims = {len(dims)}")
+        if self.ndim < 2:
+            raise RuntimeError(f"rot90: expected total dims >= 2, but got total dims = {self.ndim}")
+        d0, d1 = _dim(dims[0], self.ndim, "rot90"), _dim(dims[1], self.ndim, "rot90")
+        if d0 == d1:
+            raise RuntimeError(f"rot90: expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+        k %= 4
+        if k == 1:
+            return self.flip(d1).transpose(d0, d1)
+        if k == 2:
+            return self.flip(d0, d1)
+        if k == 3:
+            return self.flip(d0).transpose(d0, d1)
+        return self.clone()
+
+    def fliplr(self):
+        """Reverse the order along dim 1 (at least 2-D)."""
+        if self.ndim < 2:
+            raise RuntimeError(f"fliplr: Input must be >= 2-d. (got shape {list(self.shape)})")
+        return self.flip(1)
+
+    def flipud(self):
+        """Reverse the order along dim 0 (at least 1-D)."""
+        if self.ndim < 1:
+            raise RuntimeError("flipud: Input must be >= 1-d.")
+        return self.flip(0)
+
+    def ravel(self):
+        """The elements as a 1-D tensor."""
+        return self.reshape(-1)
+
+    def _view_inplace(self, name, view):
+        """transpose_, squeeze_, ...: this tensor takes the shape of ``view(self)`` (outside a graph)."""
+        if autograd.is_grad_enabled() and self._requires_grad:
+            self._check_inplace(name)
+            raise NotImplementedError(f"{name}: changing the shape in place of a tensor of a graph is not supported "
+                                      f"(shape {list(self.shape)}); use the out-of-place {name.rstrip('_')}()")
+        self._data = view(Tensor._wrap(self._data))._data
+        return self
+
+    def transpose_(self, dim0, dim1):
+        """In place: swap two dimensions of this tensor."""
+        return self._view_inplace("transpose_", lambda t: t.transpose(dim0, dim1))
+
+    swapaxes_ = swapdims_ = transpose_
+
+    def t_(self):
+        """In place: ``t()``."""
+        return self._view_inplace("t_", lambda t: t.t())
+
+    def squeeze_(self, dim=None):
+        """In place: ``squeeze(dim)``."""
+        return self._view_inplace("squeeze_", lambda t: t.squeeze(dim))
+
+    def unsqueeze_(self, dim):
+        """In place: ``unsqueeze(dim)``."""
+        return self._view_inplace("unsqueeze_", lambda t: t.unsqueeze(dim))
+
+    def _index_args(self, name, dim, index):
+        """(dim, index array) for index_copy/index_fill: a 1-D (or 0-d) int64 index inside the dim."""
+        idx = _infer_array(index)
+        if idx.dtype != np.int64:
+            raise RuntimeError(f"{name}(): Expected a long tensor for index, but got {_torch_type(idx.dtype)}")
+        if idx.ndim > 1:
+            raise IndexError(f"{name}(): Index should have dimension 1 or 0 (got {idx.ndim})")
+        d = _dim(dim, self.ndim, name)
+        n = self.shape[d] if self.ndim else 1
+        bad = idx[(idx < -n) | (idx >= n)]
+        if bad.size:
+            raise IndexError(f"{name}(): index {bad.reshape(-1)[0]} is out of bounds for dimension {d} with size {n}")
+        return d, idx.reshape(-1) % builtins.max(n, 1)
+
+    def index_copy(self, dim, index, source):
+        """A copy with source[.., i, ..] written at position index[i] along ``dim`` (both get gradients)."""
+        d, idx = self._index_args("index_copy", dim, index)
+        src = _as_tensor(source)
+        if src.dtype != self.dtype:
+            raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
+                               f"{_torch_type(self.dtype)} and (source) {_torch_type(src.dtype)}")
+        want = self.shape[:d] + (len(idx),) + self.shape[d + 1:] if self.ndim else (len(idx),) if idx.size > 1 else ()
+        if src.ndim and src.ndim == len(want) and src.shape[d] != len(idx):
+            raise IndexError(f"index_copy_(): Number of indices ({len(idx)}) should be equal to source.size(dim) "
+                             f"({src.shape[d]})")
+        if src.shape != want and src.numel() != int(np.prod(want)):
+            raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice shapes. Destination "
+                               f"slice shape: {list(self.shape)} at dimension {d} and source slice shape: "
+                               f"{list(src.shape)} at dimension {d}.")
+        if self.ndim == 0:
+            return ops.SetItem.apply(self, src.reshape(()), index=())
+        return ops.SetItem.apply(self, src.reshape(want), index=(slice(None),) * d + (idx,))
+
+    def index_fill(self, dim, index, value):
+        """A copy with ``value`` (a number or a 0-d tensor) at the positions ``index`` along ``dim``."""
+        d, idx = self._index_args("index_fill", dim, index)
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s).")
+        mask = np.zeros(self.shape[d] if self.ndim else 1, bool)
+        mask[idx] = True
+        return self.masked_fill(mask.reshape((-1,) + (1,) * (self.ndim - d - 1)) if self.ndim else mask[0], value)
+
+    def index_put(self, indices, values, accumulate=False):
+        """A copy with self[indices] = values (added with ``accumulate``, where repeated indices add up);
+        ``indices`` is a tuple of integer or bool tensors."""
+        if not isinstance(indices, (tuple, list)):
+            raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not {type(indices).__name__}")
+        index = tuple(_infer_array(i) for i in indices)
+        v = _as_tensor(values)
+        if v.dtype != self.dtype:
+            raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                               f"{_torch_type(self.dtype)} for the destination and {_torch_type(v.dtype)} for the "
+                               f"source.")
+        try:
+            np.broadcast_to(np.zeros((), bool), self.shape)[index]
+        except IndexError as e:
+            raise IndexError(f"index_put: {e}") from None
+        return ops.IndexPut.apply(self, v, index=index, accumulate=bool(accumulate))
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        """A copy where the values of ``src`` are reduced ('sum', 'prod', 'mean', 'amax', 'amin') into the
+        positions ``index`` along ``dim`` (together with this tensor's value there when ``include_self``)."""
+        if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+            raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+        idx, src = self._scatter_args("scatter_reduce", dim, index, src, None, None)
+        if not isinstance(src, Tensor):
+            raise TypeError(f"scatter_reduce(): argument 'src' must be Tensor, not {type(src).__name__}")
+        x = self.reshape(1) if self.ndim == 0 else self
+        out = ops.ScatterReduce.apply(x, idx.reshape(idx.shape or (1,)), src.reshape(src.shape or (1,)), dim=dim,
+                                      reduce=reduce, include_self=include_self)
+        return out.reshape(()) if self.ndim == 0 else out
+
+    def take(self, index):
+        """The elements of the flattened tensor at ``index`` (negative counts from the end), in its shape."""
+        idx = _infer_array(index)
+        if idx.dtype != np.int64:
+            raise RuntimeError(f"take(): Expected a long tensor for index, but got {_torch_type(idx.dtype)}")
+        n = self.numel()
+        bad = idx[(idx < -n) | (idx >= n)]
+        if bad.size:
+            raise IndexError(f"take: out of range: tried to access index {bad.reshape(-1)[0]} on a tensor of {n} "
+                             f"elements.")
+        return self.reshape(-1)[idx % builtins.max(n, 1)]
+
+    def narrow_copy(self, dim, start, length):
+        """A copy of ``narrow(dim, start, length)``."""
+        return self.narrow(dim, start, length).clone()
+
+    def histc(self, bins=100, min=0, max=0):
+        """Counts in ``bins`` equal bins over [min, max] (the data's range when both are equal), in this
+        tensor's dtype; elements outside are ignored (no gradient)."""
+        if self.dtype.kind != "f":
+            raise NotImplementedError(f'histc: "histogram_cpu" not implemented for \'{_torch_type(self.dtype)}\'')
+        if bins <= 0:
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+        a = self._data.reshape(-1)
+        lo, hi = a.dtype.type(min), a.dtype.type(max)
+        if lo > hi:
+            raise RuntimeError(f"torch.histc: max must be larger than min (min {min}, max {max})")
+        if lo == hi and a.size:
+            lo, hi = a.min(), a.max()
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
+        a = a[(a >= lo) & (a <= hi)]
+        pos = ((a - lo) * a.dtype.type(bins) / (hi - lo)).astype(np.int64)
+        return Tensor._wrap(np.bincount(np.minimum(pos, bins - 1), minlength=bins).astype(self.dtype))
+
+    def nonzero_static(self, *, size, fill_value=-1):
+        """``nonzero()`` with exactly ``size`` rows: cut, or padded with ``fill_value``."""
+        if size < 0:
+            raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer (got {size})")
+        idx = np.argwhere(self._data)[:size]
+        out = np.full((size, self.ndim), fill_value, np.int64)
+        out[:len(idx)] = idx
+        return Tensor._wrap(out)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        """The tensor with runs of equal consecutive elements (slices along ``dim``) kept once; optionally
+        each element's index into the result and the run lengths."""
+        if dim is None:
+            a = self._data.reshape(-1)
+            new = np.concatenate([[True], a[1:] != a[:-1]]) if a.size else np.zeros(0, bool)
+            values = a[new]
+        else:
+            d = _dim(dim, self.ndim, "unique_consecutive")
+            a = np.moveaxis(self._data, d, 0).reshape(self.shape[d], -1)
+            new = np.concatenate([[True], (a[1:] != a[:-1]).any(1)]) if len(a) else np.zeros(0, bool)
+            values = np.moveaxis(np.moveaxis(self._data, d, 0)[new], 0, d)
+        out = [Tensor._wrap(np.ascontiguousarray(values))]
+        if return_inverse:
+            inv = np.cumsum(new) - 1
+            out.append(Tensor._wrap(inv.reshape(self.shape if dim is None else -1).astype(np.int64)))
+        if return_counts:
+            out.append(Tensor._wrap(np.diff(np.append(np.flatnonzero(new), len(new))).astype(np.int64)))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    # ------------------------------------------------------------ metadata, casts and random fills
+    nelement = numel
+    ndimension = dim
+    is_cpu = property(lambda self: True, doc="Always True: tensors live on the CPU.")
+    itemsize = property(lambda self: self._data.itemsize, doc="Bytes per element.")
+    nbytes = property(lambda self: self._data.nbytes, doc="Bytes of all elements.")
+
+    def element_size(self):
+        """Bytes per element."""
+        return self._data.itemsize
+
+    def stride(self, dim=None):
+        """Steps in elements between neighbours along each dim (of one dim when given)."""
+        a = self._data
+        strides = tuple(s // a.itemsize for s in a.strides) if a.ndim and builtins.min(a.strides) >= 0 else \
+            tuple(int(np.prod(a.shape[i + 1:])) for i in range(a.ndim))
+        return strides if dim is None else strides[_dim(dim, self.ndim, "stride")]
+
+    def storage_offset(self):
+        """How many elements into the memory it views this tensor starts (0 unless it is a view)."""
+        base = self._data
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        start = self._data.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        return int(start // self._data.itemsize) if self._data.size else 0
+
+    def is_complex(self):
+        """False: tensors here are never complex."""
+        return False
+
+    def is_signed(self):
+        """True for dtypes that hold negative numbers (not bool or uint8)."""
+        return self.dtype.kind in "if"
+
+    def is_nonzero(self):
+        """The truth value of a one-element tensor (more or fewer elements raise)."""
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {'no values' if self.numel() == 0 else 'more than one value'}"
+                               f" is ambiguous")
+        return bool(self._data.reshape(-1)[0])
+
+    def is_same_size(self, other):
+        """True when ``other`` has the same shape."""
+        return self.shape == other.shape
+
+    def short(self):
+        """An int16 copy, without gradient (self when already int16)."""
+        return self.to(np.int16)
+
+    def char(self):
+        """An int8 copy, without gradient (self when already int8)."""
+        return self.to(np.int8)
+
+    def byte(self):
+        """A uint8 copy, without gradient (self when already uint8)."""
+        return self.to(np.uint8)
+
+    def _fill_random(self, name, draw, generator):
+        from .random import rng
+        return self._assign(name, Ellipsis, draw(rng(generator)))
+
+    def random_(self, *args, generator=None, **kwargs):
+        """Fill with integers drawn uniformly: ``random_(to)`` from [0, to - 1], ``random_(from, to)`` from
+        [from, to - 1], ``random_()`` from [0, 2**mantissa bits] for floats, [0, max] for integers."""
+        if len(args) > 2 or set(kwargs) - {"from", "to"}:
+            raise TypeError(f"random_() takes at most 2 bounds 'from' and 'to' (got {args} and {kwargs})")
+        lo, hi = (0, args[0]) if len(args) == 1 and "to" not in kwargs else (list(args) + [0, None])[:2]
+        lo, hi = kwargs.get("from", lo), kwargs.get("to", hi)
+        if hi is None:
+            dt = self.dtype
+            hi = 2 ** (np.finfo(dt).nmant + 1) + 1 if dt.kind == "f" else 2 if dt == np.bool_ else \
+                int(np.iinfo(dt).max) + 1
+        if lo >= hi:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={lo} >= to={hi}")
+        return self._fill_random("random_", lambda g: g.integers(lo, hi, self.shape), generator)
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        """Fill with draws from the exponential distribution of rate ``lambd``."""
+        if not lambd > 0:
+            raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+        return self._fill_random("exponential_", lambda g: g.exponential(1 / lambd, self.shape), generator)
+
+    def geometric_(self, p, *, generator=None):
+        """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+        if not 0 < p < 1:
+            raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+        return self._fill_random("geometric_", lambda g: g.geometric(p, self.shape), generator)
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        """Fill with draws from the Cauchy distribution at ``median`` with scale ``sigma``."""
+        if not sigma > 0:
+            raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+        return self._fill_random("cauchy_", lambda g: median + sigma * g.standard_cauchy(self.shape), generator)
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        """Fill with exp(N(mean, std^2)) draws."""
+        if not std > 0:
+            raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+        return self._fill_random("log_normal_", lambda g: g.lognormal(mean, std, self.shape), generator)
+
     def __getitem__(self, index):
         return ops.GetItem.apply(self, index=_index_array(index))
 
@@ -1745,6 +2538,123 @@ class Tensor:
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
+
+
+ReturnAminmax = collections.namedtuple("aminmax", ["min", "max"])
+ReturnFrexp = collections.namedtuple("frexp", ["mantissa", "exponent"])
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _selected(x, d, idx, keepdim):
+    """(values, indices) of the elements of ``x`` at ``idx`` (keepdim shape) along ``d``; values are gathered,
+    so the gradient goes to those elements."""
+    values = x.gather(d, idx)
+    if not keepdim:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    return ReturnMinMax(values, Tensor._wrap(idx))
+
+
+_QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(x, name, q, dim, keepdim, interpolation, ignore_nan):
+    """quantile/nanquantile: sort along the dim, pick the values at rank q (n - 1) and interpolate."""
+    if x.dtype not in (np.float32, np.float64):
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype (got {_torch_type(x.dtype)})")
+    if x.numel() == 0:
+        raise RuntimeError(f"{name}() input tensor must be non-empty")
+    if isinstance(q, Tensor):
+        if q.ndim > 1:
+            raise RuntimeError(f"{name}() q must be a scalar or 1D tensor (got shape {list(q.shape)})")
+        if q.dtype != x.dtype:
+            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor (got "
+                               f"{_torch_type(q.dtype)} and {_torch_type(x.dtype)})")
+        qs, scalar = q._data.reshape(-1), q.ndim == 0
+        if ((qs < 0) | (qs > 1)).any():
+            raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
+    else:
+        if not 0 <= q <= 1:
+            raise RuntimeError(f"{name}() q must be in the range [0, 1] but got {q}")
+        qs, scalar = np.asarray([q], np.float64), True
+    if interpolation not in _QUANTILE_MODES:
+        raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, midpoint or nearest, but "
+                           f"got {interpolation}")
+    flat = dim is None
+    v = x.reshape(-1) if flat else x.reshape(1) if x.ndim == 0 else x
+    d = 0 if flat else _dim(dim, v.ndim, name)
+    s = v.sort(d)[0]
+    nan = np.isnan(s._data)
+    n, k = s.shape[d], (~nan).sum(d, keepdims=True)
+    shape = [1] * s.ndim
+    shape[d] = len(qs)
+    qq, last = qs.astype(x.dtype).reshape(shape), x.dtype.type(n - 1)  # ranks in x's dtype, as PyTorch's
+    if ignore_nan:  # rank among the k values that are not NaN; none: the last (a NaN)
+        ranks = np.where(k > 0, qq * (k - 1).astype(x.dtype), last)
+    else:  # a slice holding NaN gives its last element, a NaN
+        ranks = np.where(k < n, last, qq * last)
+    ranks = np.broadcast_to(ranks, s.shape[:d] + (len(qs),) + s.shape[d + 1:])
+    lo, hi = np.floor(ranks).astype(np.int64), np.ceil(ranks).astype(np.int64)
+    if interpolation in ("lower", "higher", "nearest"):
+        pick = {"lower": lo, "higher": hi, "nearest": np.round(ranks).astype(np.int64)}[interpolation]
+        out = s.gather(d, pick)
+    else:
+        below, above = s.gather(d, lo), s.gather(d, hi)
+        w = (ranks - lo if interpolation == "linear" else np.full(ranks.shape, 0.5)).astype(x.dtype)
+        # PyTorch's lerp: from the nearer end
+        out = ops.Where.apply(w < 0.5, below + w * (above - below), above - (above - below) * (1 - w))
+    out = out.movedim(d, 0)
+    if keepdim:
+        out = out.reshape((len(qs),) + (1,) * x.ndim) if flat else out.unsqueeze(d + 1) if x.ndim else out
+    return out[0] if scalar else out
+
+
+def _check_matrices(name, n1, m1, k1, n2, m2, k2):
+    """The operands of addmm/addmv have the dims named and the same dtype."""
+    for n, m, k in ((n1, m1, k1), (n2, m2, k2)):
+        if m.ndim != k:
+            raise RuntimeError(f"{name}: {n} must be a {'matrix' if k == 2 else 'vector'}, got {m.ndim}-D tensor")
+    if m1.dtype != m2.dtype:
+        raise RuntimeError(f"{name}: expected {n1} and {n2} to have the same dtype, but got: "
+                           f"{_torch_type(m1.dtype)} != {_torch_type(m2.dtype)}")
+
+
+def _check_batches(name, b1, b2):
+    """The operands of addbmm/baddbmm: 3-D, equal batch sizes, matching inner sizes and dtypes."""
+    for n, b in (("batch1", b1), ("batch2", b2)):
+        if b.ndim != 3:
+            raise RuntimeError(f"{name}: {n} must be a 3D tensor (got {b.ndim}-D)")
+    if b1.shape[0] != b2.shape[0] or b1.shape[2] != b2.shape[1]:
+        raise RuntimeError(f"{name}: Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{b1.shape[0]}, {b1.shape[2]}] but got: [{b2.shape[0]}, {b2.shape[1]}].")
+    if b1.dtype != b2.dtype:
+        raise RuntimeError(f"{name}: expected batch1 and batch2 to have the same dtype, but got: "
+                           f"{_torch_type(b1.dtype)} != {_torch_type(b2.dtype)}")
+
+
+def _add_scaled(name, input, product, beta, alpha):
+    """beta * input + alpha * product (input broadcast to the product's shape, ignored when beta is 0)."""
+    if input.dtype != product.dtype:
+        raise RuntimeError(f"{name}: expected self and the product to have the same dtype, but got: "
+                           f"{_torch_type(input.dtype)} != {_torch_type(product.dtype)}")
+    try:
+        ops._broadcast_check(name, np.broadcast_to(0, input.shape), np.broadcast_to(0, product.shape))
+        base = input.expand(product.shape)
+    except RuntimeError as e:
+        raise RuntimeError(f"{name}: {e}") from None
+    if beta == 0:  # zeros whose gradient to input is zero, whatever input holds (NaN too)
+        base = base.masked_fill(np.ones((), bool), 0)
+    elif beta != 1:
+        base = base * beta
+    return base + (product if alpha == 1 else product * alpha)
+
+
+def _sign(a):
+    """np.sign with PyTorch's 0 for NaN."""
+    s = np.sign(a)
+    return np.where(np.isnan(s), 0, s).astype(s.dtype, copy=False) if s.dtype.kind == "f" else s
 
 
 def _check_cast(name, result, target):
@@ -1772,8 +2682,8 @@ def _bernoulli_check(name, p):
 
 
 def _trig_method(name):
-    """Tensor.<name>: the ``ops.TRIG`` entry ``name`` (integer input gives float32)."""
-    op = ops.TRIG_OPS[name]
+    """Tensor.<name>: the ``ops.TRIG`` (or ``ops.SPECIAL``) entry ``name`` (integer input gives float32)."""
+    op = ops.TRIG_OPS.get(name) or ops.SPECIAL_OPS[name]
 
     def method(self):
         return op.apply(self._floating())
@@ -1787,6 +2697,9 @@ for _name in ops.TRIG:
     if _name[0] == "a":  # torch's numpy-style aliases: arcsin, arccosh, ...
         setattr(Tensor, "arc" + _name[1:], getattr(Tensor, _name))
 
+
+for _name in ops.SPECIAL:  # erfc, erfinv, lgamma, digamma, sinc
+    setattr(Tensor, _name, _trig_method(_name))
 
 def _atan2(self, other):
     """Elementwise atan2(self, other): the angle of the point (other, self), in (-pi, pi]."""
@@ -1811,7 +2724,10 @@ for _name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "neg", "po
               "clip", "fmod", "remainder", "floor_divide", "true_divide", "divide", "multiply", "subtract", "cumsum",
               "cumprod", "logical_not", "logical_and", "logical_or", "logical_xor", "eq", "ne", "lt", "le", "gt", "ge",
               "triu", "tril", "erf", "exp2", "expm1", "log2", "log10", "frac", "nan_to_num", "atan2", "arctan2",
-              *ops.TRIG, *("arc" + n[1:] for n in ops.TRIG if n[0] == "a")):
+              *ops.TRIG, *("arc" + n[1:] for n in ops.TRIG if n[0] == "a"), *ops.SPECIAL, "xlogy", "logit", "hypot",
+              "heaviside", "copysign", "deg2rad", "rad2deg", "sgn", "negative", "fix", "nextafter", "ldexp", "addmm",
+              "addmv", "addr", "addbmm", "baddbmm", "index_copy", "index_fill", "index_put",
+              "scatter_reduce"):
     setattr(Tensor, _name + "_", _inplace_form(_name))
 
 
