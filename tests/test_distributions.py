@@ -226,7 +226,8 @@ def test_normal_parity(case):
     for quantity in (lambda d, m: d.log_prob(m.tensor(x)), lambda d, m: d.log_prob(m.tensor(np.stack([x, x + 1]))),
                      lambda d, m: d.entropy(), lambda d, m: d.cdf(m.tensor(x)), lambda d, m: d.mean,
                      lambda d, m: d.mode, lambda d, m: d.stddev, lambda d, m: d.variance,
-                     lambda d, m: d.perplexity()):
+                     lambda d, m: d.perplexity(),
+                     lambda d, m: d.icdf(m.tensor(1 / (1 + np.exp(-x))))):
         parity(make, quantity, loc, scale)
     ours, theirs = make(D, *tensors(loc, scale)[0]), make(TD, *tensors(loc, scale)[1])
     assert ours.batch_shape == theirs.batch_shape and ours.event_shape == theirs.event_shape
