@@ -1494,6 +1494,51 @@ class Tensor:
         """True when both tensors have the same shape and elements."""
         return self.shape == other.shape and bool(np.array_equal(self._data, np.asarray(other)))
 
+    # ------------------------------------------------------------ linear algebra (tinybptt.linalg does the work)
+    def det(self):
+        """The determinant (of each matrix of a stack), as torch.det."""
+        return _linalg_forms().det(self)
+
+    def logdet(self):
+        """log(det(self)): nan for a negative determinant, -inf for 0 (torch.logdet)."""
+        return _linalg_forms().logdet(self)
+
+    def slogdet(self):
+        """(sign, logabsdet) of the determinant (torch.slogdet)."""
+        return _linalg_forms().slogdet(self)
+
+    def inverse(self):
+        """The matrix inverse (torch.inverse)."""
+        return _linalg_forms().inverse(self)
+
+    def pinverse(self, rcond=1e-15):
+        """The pseudo-inverse, singular values at or below rcond * the largest dropped (torch.pinverse)."""
+        return _linalg_forms().pinverse(self, rcond)
+
+    def cholesky(self, upper=False):
+        """The Cholesky factor, lower or (``upper``) upper triangular (torch.cholesky)."""
+        return _linalg_forms().cholesky(self, upper)
+
+    def qr(self, some=True):
+        """(Q, R), reduced or (``some=False``) complete (torch.qr)."""
+        return _linalg_forms().qr(self, some)
+
+    def svd(self, some=True, compute_uv=True):
+        """(U, S, V) with self = U diag(S) V^T (torch.svd: V, not Vh)."""
+        return _linalg_forms().svd(self, some, compute_uv)
+
+    def matrix_power(self, n):
+        """The matrix to the integer power n (torch.matrix_power)."""
+        return _linalg_forms().matrix_power(self, n)
+
+    def matrix_exp(self):
+        """The matrix exponential (torch.matrix_exp)."""
+        return _linalg_forms().matrix_exp(self)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The ``offset`` diagonal over dims ``dim1`` and ``dim2``, as the last dim (torch.diagonal)."""
+        return _linalg_forms().diagonal(self, offset, dim1, dim2)
+
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
         """Same data, new shape (one dimension may be -1)."""
@@ -1735,6 +1780,12 @@ def _check_cast(name, result, target):
     if result != target and not np.can_cast(result, target, "same_kind"):
         raise RuntimeError(f"{name}: result type {_TORCH_TYPE.get(result.name, result.name)} can't be cast to the "
                            f"desired output type {_TORCH_TYPE.get(target.name, target.name)}")
+
+
+def _linalg_forms():
+    """tinybptt.linalg's torch.* forms, for the Tensor methods (imported on first use: linalg imports this module)."""
+    from .linalg import _tensor_forms
+    return _tensor_forms
 
 
 def _torch_type(dtype):
