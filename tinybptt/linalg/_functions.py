@@ -43,24 +43,30 @@ def _batch_prefix(a, i):
     return f"(Batch element {i}): " if a.ndim > 2 else ""
 
 
-def zero_pivot(m):
-    """1-based position of the first exactly-zero pivot of m's LU factorisation with partial pivoting
-    (LAPACK getrf's ``info``), 0 when there is none."""
+def lu_info(m):
+    """(info, det) of m's LU factorisation with partial pivoting as LAPACK's getrf does it: info is the 1-based
+    position of the first exactly-zero pivot (0 when there is none); det the signed product of the pivots
+    (a signed zero for a singular matrix, as torch's det)."""
     a, n = m.copy(), m.shape[0]
+    info, det = 0, m.dtype.type(1)
     for k in range(n):
         p = k + int(np.argmax(np.abs(a[k:, k])))
-        if a[p, k] == 0:
-            return k + 1
-        a[[k, p]] = a[[p, k]]
+        if p != k:
+            a[[k, p]] = a[[p, k]]
+            det = -det
+        det = det * a[k, k]
+        if a[k, k] == 0:
+            info = info or k + 1
+            continue
         a[k + 1:, k] /= a[k, k]
         a[k + 1:, k + 1:] -= np.outer(a[k + 1:, k], a[k, k + 1:])
-    return 0
+    return info, det
 
 
 def singular_error(name, a):
     """torch's LinAlgError for a singular matrix in inv (naming the zero diagonal element of U and the batch element)."""
     i = _failing(a, np.linalg.inv)
-    k = zero_pivot(a.reshape(-1, *a.shape[-2:])[i]) or a.shape[-1]
+    k = lu_info(a.reshape(-1, *a.shape[-2:])[i])[0] or a.shape[-1]
     return LinAlgError(f"{name}: {_batch_prefix(a, i)}The diagonal element {k} is zero, the inversion could not be "
                        f"completed because the input matrix is singular.")
 
@@ -80,7 +86,7 @@ def inv_ex(a):
             out[i] = np.linalg.inv(m)
         except np.linalg.LinAlgError:
             out[i] = np.nan
-            info[i] = zero_pivot(m) or m.shape[0]
+            info[i] = lu_info(m)[0] or m.shape[0]
     return out.reshape(a.shape), info.reshape(a.shape[:-2])
 
 
@@ -99,17 +105,19 @@ class Det(Function):
         return scale[..., None, None] * _mT(np.linalg.inv(a))
 
 
-def _inv_or_inf(a, det):
-    """A^{-1}; for an exactly singular matrix adj(A) / det(A) instead, ie +-inf where the adjugate is nonzero
-    (the adjugate from the SVD A = U S V^T: adj(A) = det(U V^T) V diag(prod_{j != i} s_j) U^T)."""
-    singular = det == 0
+def _inv_or_inf(a, sign):
+    """A^{-1}; for an exactly singular matrix (sign 0) adj(A) / det(A) instead, +-inf where the adjugate is
+    nonzero, divided by the signed zero of the LU pivots as torch (the adjugate from the SVD A = U S V^T:
+    adj(A) = det(U V^T) V diag(prod_{j != i} s_j) U^T)."""
+    singular = sign == 0
     if not singular.any():
         return np.linalg.inv(a)
     out = np.linalg.inv(np.where(singular[..., None, None], np.eye(a.shape[-1], dtype=a.dtype), a))
     u, s, vh = np.linalg.svd(a[singular])
     others = np.stack([np.prod(np.delete(s, i, -1), -1) for i in range(s.shape[-1])], -1)
     adj = (np.linalg.det(u) * np.linalg.det(vh))[:, None, None] * (_mT(vh) * others[:, None, :]) @ _mT(u)
-    out[singular] = adj / det[singular][:, None, None]
+    zeros = np.array([lu_info(m)[1] for m in a[singular]], a.dtype)
+    out[singular] = adj / zeros[:, None, None]
     return out
 
 
