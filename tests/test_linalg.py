@@ -423,6 +423,31 @@ def test_pinv_hermitian_and_rank_errors():
         LA.pinv(tb.ones(3))
 
 
+def test_non_finite_input_as_torch():
+    m = tb.tensor([[1.0, np.nan], [np.nan, 1.0]])
+    for f in (LA.svd, LA.svdvals, LA.pinv, LA.matrix_rank):
+        with pytest.raises(LA.LinAlgError, match="^linalg.svd: The algorithm failed to converge because the input "
+                                                 "matrix contained non-finite values"):
+            f(m)
+    with pytest.raises(LA.LinAlgError, match="linalg.cholesky: .*the leading minor of order 2 is not"):
+        LA.cholesky(m)
+    batch = np.stack([np.eye(2), [[1.0, np.nan], [0.0, 1.0]], [[1.0, INF], [0.0, 1.0]]])
+    compare(LA.matrix_exp, TL.matrix_exp, [batch], grads=False)
+    compare(LA.det, TL.det, [batch], grads=False)
+    compare(LA.inv, TL.inv, [batch[:2]], grads=False)
+
+
+def test_torch_forms_name_themselves_in_errors():
+    with pytest.raises(RuntimeError, match="^logdet: A must be batches of square matrices"):
+        tb.logdet(tb.ones(3, 2))
+    with pytest.raises(RuntimeError, match="^cholesky: A must be batches of square matrices"):
+        tb.ones(3, 2).cholesky()
+    with pytest.raises(RuntimeError, match="^linalg.svd: input should have at least 2 dimensions, but has 1"):
+        tb.ones(3).svd()
+    with pytest.raises(RuntimeError, match="^linalg.inv: A must be batches of square matrices"):
+        tb.ones(3, 2).inverse()
+
+
 # ---------------------------------------------------------------- matrix functions and products
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [-3, -1, 0, 1, 2, 3, 5, 8])

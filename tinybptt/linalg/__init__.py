@@ -17,7 +17,7 @@ from ..functions import where
 from ..tensor import Tensor, _torch_type
 from ._expm import MatrixExp
 from ._functions import (QR, SVD, Cholesky, CountNonzero, Det, Eigh, Inv, LinAlgError, Pinv, SlogDet, Solve,
-                         inv_ex as _inv_ex)
+                         inv_ex as _inv_ex, svd_arrays)
 
 __all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "det", "slogdet", "inv", "inv_ex", "solve",
            "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "matrix_rank", "pinv", "matrix_power",
@@ -132,11 +132,14 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
         s = svdvals(A.movedim((d0, d1), (-2, -1)))
-        out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
+        out = s.sum(-1) if ord == "nuc" or (ord == 2 and s.shape[-1] == 0) else s.amax(-1) if ord == 2 else s.amin(-1)
         return out.unsqueeze(builtins.min(d0, d1)).unsqueeze(builtins.max(d0, d1)) if keepdim else out
     inner, outer = (d0, d1) if abs(ord) == 1 else (d1, d0)  # 1: columns' sums, inf: rows' sums
     sums = A.abs().sum(inner, keepdim=True)
-    out = sums.amax(outer, keepdim=True) if ord > 0 else sums.amin(outer, keepdim=True)
+    if ord > 0 and sums.shape[outer] == 0:  # the max over nothing is 0 here, as torch's
+        out = sums.sum(outer, keepdim=True)
+    else:
+        out = sums.amax(outer, keepdim=True) if ord > 0 else sums.amin(outer, keepdim=True)
     return out if keepdim else out.squeeze((d0, d1))
 
 
@@ -244,7 +247,7 @@ def eigh(A, UPLO="L"):
 
 def eigvalsh(A, UPLO="L"):
     """The eigenvalues (ascending) of a symmetric matrix from its ``UPLO`` triangle."""
-    return _Eigh(*Eigh.apply(_matrices("linalg.eigvalsh", A), UPLO=_uplo(UPLO))).eigenvalues
+    return _Eigh(*Eigh.apply(_matrices("linalg.eigh", A), UPLO=_uplo(UPLO))).eigenvalues
 
 
 def svd(A, full_matrices=True, *, driver=None):
@@ -283,7 +286,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     if A.dtype.kind != "f":
         raise RuntimeError("This function doesn't handle types other than float and double")
     a = A._data
-    s = np.abs(np.linalg.eigvalsh(a)) if hermitian else np.linalg.svd(a, compute_uv=False)
+    s = np.abs(np.linalg.eigvalsh(a)) if hermitian else svd_arrays(a, compute_uv=False)
     tol = _tolerance(a, s.max(-1, initial=0), atol, rtol)
     return Tensor._wrap((s > tol[..., None]).sum(-1).astype(np.int64))
 
@@ -299,7 +302,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
     if hermitian and A.shape[-1] != A.shape[-2]:
         _matrices("linalg.pinv", A)
     a = A._data
-    s = np.abs(np.linalg.eigvalsh(a)) if hermitian else np.linalg.svd(a, compute_uv=False)
+    s = np.abs(np.linalg.eigvalsh(a)) if hermitian else svd_arrays(a, compute_uv=False)
     tol = _tolerance(a, s.max(-1, initial=0), atol, rtol)
     return Pinv.apply(A, np.broadcast_to(tol, a.shape[:-2]), hermitian=hermitian)
 

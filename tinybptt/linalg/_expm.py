@@ -25,6 +25,8 @@ def _expm_one(a):
     n = a.shape[0]
     eye = np.eye(n)
     norm = np.abs(a).sum(0).max(initial=0.0)  # ||a||_1
+    if not np.isfinite(norm):  # inf or nan anywhere: all nan, as torch
+        return np.full_like(a, np.nan)
     squarings = 0
     for m in (3, 5, 7, 9):
         if norm <= _PADE[m][0]:
@@ -54,7 +56,7 @@ def _expm_one(a):
 
 def _expm(a):
     """exp of every square matrix of the stack ``a`` (computed in float64, returned in a's dtype)."""
-    flat = a.reshape(-1, *a.shape[-2:]).astype(np.float64)
+    flat = a.reshape((int(np.prod(a.shape[:-2])),) + a.shape[-2:]).astype(np.float64)
     out = np.stack([_expm_one(m) for m in flat]) if len(flat) else flat
     return out.reshape(a.shape).astype(a.dtype, copy=False)
 

@@ -176,13 +176,16 @@ class Cholesky(Function):
     def forward(self, a, upper=False):
         try:
             out = np.linalg.cholesky(a, upper=upper)
+            failed = np.isnan(np.einsum("...ii->...i", out)).any()  # a nan pivot: LAPACK's "not > 0" too
         except np.linalg.LinAlgError:
-            i = _failing(a, lambda m: np.linalg.cholesky(m, upper=upper))
-            m = a.reshape(-1, *a.shape[-2:])[i]
-            k = next((k for k in range(1, m.shape[0] + 1) if not _is_pd(m[:k, :k], upper)), m.shape[0])
+            failed = True
+        if failed:
+            flat = a.reshape(-1, *a.shape[-2:])
+            i = next(i for i, m in enumerate(flat) if not _is_pd(m, upper))
+            k = next(k for k in range(1, a.shape[-1] + 1) if not _is_pd(flat[i, :k, :k], upper))
             raise LinAlgError(f"linalg.cholesky: {_batch_prefix(a, i)}The factorization could not be completed "
                               f"because the input is not positive-definite (the leading minor of order {k} is not "
-                              f"positive-definite).") from None
+                              f"positive-definite).")
         self.upper, self.l = upper, (_mT(out) if upper else out)
         return out
 
@@ -197,10 +200,18 @@ class Cholesky(Function):
 
 def _is_pd(m, upper):
     try:
-        np.linalg.cholesky(m, upper=upper)
-        return True
+        return not np.isnan(np.diagonal(np.linalg.cholesky(m, upper=upper))).any()
     except np.linalg.LinAlgError:
         return False
+
+
+def svd_arrays(a, **options):
+    """np.linalg.svd, failing as torch does (LinAlgError) where it does not converge."""
+    try:
+        return np.linalg.svd(a, **options)
+    except np.linalg.LinAlgError:
+        raise LinAlgError("linalg.svd: The algorithm failed to converge because the input matrix contained "
+                          "non-finite values.") from None
 
 
 class QR(Function):
@@ -272,7 +283,7 @@ class SVD(Function):
          + (I - U U^T) gU S^{-1} Vh + U S^{-1} (gVh - K^T Vh)   (the last two only for m > k, resp. n > k)."""
 
     def forward(self, a, full_matrices=True):
-        self.u, self.s, self.vh = np.linalg.svd(a, full_matrices=full_matrices)
+        self.u, self.s, self.vh = svd_arrays(a, full_matrices=full_matrices)
         return self.u, self.s, self.vh
 
     def backward(self, gu, gs, gvh):
@@ -309,7 +320,7 @@ class Pinv(Function):
             lam_inv = np.where(keep, 1 / np.where(keep, lam, 1), 0)
             self.p = (v * lam_inv[..., None, :]) @ _mT(v)
         else:
-            u, s, vh = np.linalg.svd(a, full_matrices=False)
+            u, s, vh = svd_arrays(a, full_matrices=False)
             keep = s > tol[..., None]
             s_inv = np.where(keep, 1 / np.where(keep, s, 1), 0)
             self.p = (_mT(vh) * s_inv[..., None, :]) @ _mT(u)

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..functions import where
 from ..tensor import Tensor
-from . import _diagonal, _tensor, cholesky as _cholesky, det, inv, matrix_exp, matrix_power, pinv
+from . import _diagonal, _matrices, _tensor, cholesky as _cholesky, det, inv, matrix_exp, matrix_power, pinv
 from . import qr as _qr, slogdet as _slogdet, svd as _svd
 
 _Slogdet = collections.namedtuple("slogdet", ["sign", "logabsdet"])
@@ -25,7 +25,7 @@ def slogdet(input):
 
 def logdet(input):
     """log(det(input)): nan where the determinant is negative (with a zero gradient), -inf where it is 0."""
-    sign, logabs = _slogdet(input)
+    sign, logabs = _slogdet(_matrices("logdet", input))
     return where(sign < 0, Tensor._wrap(np.array(np.nan, logabs.dtype)), logabs)
 
 
@@ -41,7 +41,7 @@ def pinverse(input, rcond=1e-15):
 
 def cholesky(input, upper=False):
     """The Cholesky factor, lower (or with ``upper=True`` upper) triangular, as torch.cholesky."""
-    return _cholesky(input, upper=upper)
+    return _cholesky(_matrices("cholesky", input), upper=upper)
 
 
 def qr(input, some=True):
@@ -52,6 +52,9 @@ def qr(input, some=True):
 def svd(input, some=True, compute_uv=True):
     """(U, S, V) with input = U diag(S) V^T, as torch.svd (V, not Vh; ``some=False``: square U and V).
     ``compute_uv=False``: U and V are zero (m, m) and (n, n) matrices, S is still differentiable."""
+    if isinstance(input, Tensor) and input.ndim < 2:
+        raise RuntimeError(f"linalg.svd: input should have at least 2 dimensions, but has {input.ndim} dimensions "
+                           f"instead")
     U, S, Vh = _svd(input, full_matrices=not some)
     if not compute_uv:
         m, n = input.shape[-2:]
