@@ -374,7 +374,7 @@ def multi_dot(tensors):
             raise RuntimeError(f"{name}: tensor {i} must be 2D but got {t.ndim}D")
         if t.dtype != tensors[0].dtype:
             raise RuntimeError(f"{name}: all tensors must have be the same dtype but tensor 0 is "
-                               f"{tensors[0].dtype} and tensor {i} {t.dtype}")
+                               f"{_torch_type(tensors[0].dtype).lower()} and tensor {i} {_torch_type(t.dtype).lower()}")
     first_vec, last_vec = tensors[0].ndim == 1, tensors[-1].ndim == 1
     mats = ([tensors[0].unsqueeze(0)] if first_vec else tensors[:1]) + tensors[1:-1] + (
         [tensors[-1].unsqueeze(-1)] if last_vec else tensors[-1:])

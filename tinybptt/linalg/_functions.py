@@ -64,7 +64,7 @@ def lu_info(m):
 
 
 def singular_error(name, a):
-    """torch's LinAlgError for a singular matrix in inv (naming the zero diagonal element of U and the batch element)."""
+    """torch's LinAlgError for a singular matrix in inv (naming the zero diagonal element of U, the batch element)."""
     i = _failing(a, np.linalg.inv)
     k = lu_info(a.reshape(-1, *a.shape[-2:])[i])[0] or a.shape[-1]
     return LinAlgError(f"{name}: {_batch_prefix(a, i)}The diagonal element {k} is zero, the inversion could not be "
@@ -247,7 +247,19 @@ def _qr_tall_backward(q, r, gq, gr):
     m = r @ _mT(gr) - _mT(gq) @ q
     low = np.tril(m, -1)
     sym = low + _mT(low) + _diag_embed(np.einsum("...ii->...i", m))
-    return _mT(np.linalg.solve(r, _mT(gq + q @ sym)))  # X R^{-T} = (R^{-1} X^T)^T
+    return _mT(_solve_upper(r, _mT(gq + q @ sym)))  # X R^{-T} = (R^{-1} X^T)^T
+
+
+def _solve_upper(r, b):
+    """R^{-1} B for upper-triangular R; a zero on R's diagonal gives inf/nan (as a triangular solve), no error."""
+    try:
+        return np.linalg.solve(r, b)
+    except np.linalg.LinAlgError:
+        x = np.zeros(np.broadcast_shapes(r.shape[:-2], b.shape[:-2]) + b.shape[-2:], np.result_type(r, b))
+        for i in range(r.shape[-1] - 1, -1, -1):  # back substitution
+            rest = np.einsum("...k,...kj->...j", r[..., i, i + 1:], x[..., i + 1:, :])
+            x[..., i, :] = (b[..., i, :] - rest) / r[..., i, i, None]
+        return x
 
 
 class Eigh(Function):
