@@ -498,6 +498,16 @@ def test_cross_vecdot():
         LA.vecdot(tb.ones(3), tb.ones(3, dtype=tb.float64))
 
 
+def test_torch_cross_finds_its_dim():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compare(lambda a, b: tb.cross(a, b), lambda a, b: torch.cross(a, b), [rand(4, 3, 5), rand(4, 3, 5, seed=1)])
+    compare(lambda a, b: a.cross(b, dim=-1), lambda a, b: a.cross(b, dim=-1), [rand(2, 3), rand(2, 3, seed=1)])
+    with pytest.warns(UserWarning, match="Using torch.cross without specifying the dim arg is deprecated"):
+        with pytest.raises(RuntimeError, match="no dimension of size 3 in input"):
+            tb.cross(tb.ones(2, 4), tb.ones(2, 4))
+
+
 @pytest.mark.parametrize("shapes", [[(3, 4), (4, 2)], [(4,), (4, 3), (3,)], [(2, 5), (5, 7), (7, 3)],
                                     [(7, 2), (2, 6), (6, 3)], [(5,), (5, 4), (4, 6), (6, 2), (2, 3)],
                                     [(2, 3), (3, 4), (4, 5), (5, 6), (6,)]])
@@ -575,7 +585,7 @@ def test_reachable_after_import_without_numba():
 
 def test_tensor_methods_and_functions_exist_as_in_torch():
     for name in ("det", "logdet", "slogdet", "inverse", "pinverse", "cholesky", "qr", "svd", "matrix_power",
-                 "matrix_exp", "diagonal"):
+                 "matrix_exp", "diagonal", "cross"):
         assert hasattr(torch, name) and hasattr(tb, name) and hasattr(tb.Tensor, name), name
     for name in LA.__all__:
         assert hasattr(TL, name), name

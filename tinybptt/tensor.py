@@ -1539,6 +1539,10 @@ class Tensor:
         """The ``offset`` diagonal over dims ``dim1`` and ``dim2``, as the last dim (torch.diagonal)."""
         return _linalg_forms().diagonal(self, offset, dim1, dim2)
 
+    def cross(self, other, dim=None):
+        """The cross product of 3-vectors along ``dim`` (torch.cross)."""
+        return _linalg_forms().cross(self, other, dim)
+
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
         """Same data, new shape (one dimension may be -1)."""
