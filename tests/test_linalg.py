@@ -172,6 +172,13 @@ def test_norm_dispatch(shape, ord, dim):
         compare(lambda a: LA.norm(a, ord, dim, keepdim), lambda t: TL.norm(t, ord, dim, keepdim), [rand(*shape)])
 
 
+def test_torch_norm_nuc():
+    compare(lambda a: tb.norm(a, p="nuc"), lambda t: torch.norm(t, p="nuc"), [rand(2, 3)])
+    compare(lambda a: a.norm("nuc", (0, 2), True), lambda t: t.norm("nuc", (0, 2), True), [rand(2, 3, 4)])
+    with pytest.raises(RuntimeError, match="matrix_norm: dim must be a 2-tuple"):
+        tb.norm(tb.ones(2, 3, 4), p="nuc")
+
+
 def test_norm_errors():
     with pytest.raises(RuntimeError, match="linalg.norm: If dim is not specified but ord is, the input must be 1D"):
         LA.norm(tb.ones(3, 3, 3), 2)

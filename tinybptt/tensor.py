@@ -1022,15 +1022,19 @@ class Tensor:
         return Tensor._wrap(np.asarray(idx))
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
-        """The p-norm of all elements, or along ``dim`` (p: 'fro' (= 2), a number > 0, inf, -inf or 0)."""
+        """The p-norm of all elements, or along ``dim`` (p: 'fro' (= 2), 'nuc' (matrices), a number > 0, inf, -inf
+        or 0)."""
         x = self if dtype is None else self.to(dtype)
         if x.dtype.kind != "f":
             raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got {x.dtype} "
                                f"instead.")
         if p == "fro" or p == 2:
             return ops.Norm2.apply(x, dim=dim, keepdim=keepdim)
+        if p == "nuc":  # the nuclear norm of the matrices over dim (all dims when None), as torch.norm
+            from .linalg import matrix_norm
+            return matrix_norm(x, "nuc", tuple(range(x.ndim)) if dim is None else dim, keepdim)
         if isinstance(p, str):
-            raise RuntimeError(f"norm: p={p!r} is not supported (use 'fro' or a number)")
+            raise RuntimeError(f"norm: p={p!r} is not supported (use 'fro', 'nuc' or a number)")
         if p in (np.inf, -np.inf):
             return x.abs().amax(dim, keepdim) if p > 0 else x.abs().amin(dim, keepdim)
         if p == 0:
