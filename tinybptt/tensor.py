@@ -1028,15 +1028,19 @@ class Tensor:
         return Tensor._wrap(np.asarray(idx))
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
-        """The p-norm of all elements, or along ``dim`` (p: 'fro' (= 2), a number > 0, inf, -inf or 0)."""
+        """The p-norm of all elements, or along ``dim`` (p: 'fro' (= 2), 'nuc' (matrices), a number > 0, inf, -inf
+        or 0)."""
         x = self if dtype is None else self.to(dtype)
         if x.dtype.kind != "f":
             raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got {x.dtype} "
                                f"instead.")
         if p == "fro" or p == 2:
             return ops.Norm2.apply(x, dim=dim, keepdim=keepdim)
+        if p == "nuc":  # the nuclear norm of the matrices over dim (all dims when None), as torch.norm
+            from .linalg import matrix_norm
+            return matrix_norm(x, "nuc", tuple(range(x.ndim)) if dim is None else dim, keepdim)
         if isinstance(p, str):
-            raise RuntimeError(f"norm: p={p!r} is not supported (use 'fro' or a number)")
+            raise RuntimeError(f"norm: p={p!r} is not supported (use 'fro', 'nuc' or a number)")
         if p in (np.inf, -np.inf):
             return x.abs().amax(dim, keepdim) if p > 0 else x.abs().amin(dim, keepdim)
         if p == 0:
@@ -1499,6 +1503,55 @@ class Tensor:
     def equal(self, other):
         """True when both tensors have the same shape and elements."""
         return self.shape == other.shape and bool(np.array_equal(self._data, np.asarray(other)))
+
+    # ------------------------------------------------------------ linear algebra (tinybptt.linalg does the work)
+    def det(self):
+        """The determinant (of each matrix of a stack), as torch.det."""
+        return _linalg_forms().det(self)
+
+    def logdet(self):
+        """log(det(self)): nan for a negative determinant, -inf for 0 (torch.logdet)."""
+        return _linalg_forms().logdet(self)
+
+    def slogdet(self):
+        """(sign, logabsdet) of the determinant (torch.slogdet)."""
+        return _linalg_forms().slogdet(self)
+
+    def inverse(self):
+        """The matrix inverse (torch.inverse)."""
+        return _linalg_forms().inverse(self)
+
+    def pinverse(self, rcond=1e-15):
+        """The pseudo-inverse, singular values at or below rcond * the largest dropped (torch.pinverse)."""
+        return _linalg_forms().pinverse(self, rcond)
+
+    def cholesky(self, upper=False):
+        """The Cholesky factor, lower or (``upper``) upper triangular (torch.cholesky)."""
+        return _linalg_forms().cholesky(self, upper)
+
+    def qr(self, some=True):
+        """(Q, R), reduced or (``some=False``) complete (torch.qr)."""
+        return _linalg_forms().qr(self, some)
+
+    def svd(self, some=True, compute_uv=True):
+        """(U, S, V) with self = U diag(S) V^T (torch.svd: V, not Vh)."""
+        return _linalg_forms().svd(self, some, compute_uv)
+
+    def matrix_power(self, n):
+        """The matrix to the integer power n (torch.matrix_power)."""
+        return _linalg_forms().matrix_power(self, n)
+
+    def matrix_exp(self):
+        """The matrix exponential (torch.matrix_exp)."""
+        return _linalg_forms().matrix_exp(self)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The ``offset`` diagonal over dims ``dim1`` and ``dim2``, as the last dim (torch.diagonal)."""
+        return _linalg_forms().diagonal(self, offset, dim1, dim2)
+
+    def cross(self, other, dim=None):
+        """The cross product of 3-vectors along ``dim`` (torch.cross)."""
+        return _linalg_forms().cross(self, other, dim)
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
@@ -2662,6 +2715,12 @@ def _check_cast(name, result, target):
     if result != target and not np.can_cast(result, target, "same_kind"):
         raise RuntimeError(f"{name}: result type {_TORCH_TYPE.get(result.name, result.name)} can't be cast to the "
                            f"desired output type {_TORCH_TYPE.get(target.name, target.name)}")
+
+
+def _linalg_forms():
+    """tinybptt.linalg's torch.* forms, for the Tensor methods (imported on first use: linalg imports this module)."""
+    from .linalg import _tensor_forms
+    return _tensor_forms
 
 
 def _torch_type(dtype):
