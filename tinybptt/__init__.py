@@ -49,7 +49,7 @@ from . import optim  # noqa: E402
 from . import models  # noqa: E402
 from . import bptt  # noqa: E402
 from . import linalg  # noqa: E402
-from .linalg._tensor_forms import (cholesky, cross, det, diagonal, inverse, logdet, matrix_exp,  # noqa: E402
+from .linalg._tensor_forms import (cholesky, det, inverse, logdet, matrix_exp,  # noqa: E402
                                    matrix_power, pinverse, qr, slogdet, svd)
 from . import viz  # noqa: E402
 from . import distributions, utils  # noqa: E402

@@ -1545,14 +1545,6 @@ class Tensor:
         """The matrix exponential (torch.matrix_exp)."""
         return _linalg_forms().matrix_exp(self)
 
-    def diagonal(self, offset=0, dim1=0, dim2=1):
-        """The ``offset`` diagonal over dims ``dim1`` and ``dim2``, as the last dim (torch.diagonal)."""
-        return _linalg_forms().diagonal(self, offset, dim1, dim2)
-
-    def cross(self, other, dim=None):
-        """The cross product of 3-vectors along ``dim`` (torch.cross)."""
-        return _linalg_forms().cross(self, other, dim)
-
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
         """Same data, new shape (one dimension may be -1)."""

@@ -344,8 +344,7 @@ def cross(input, other, *, dim=-1):
     if input.shape[d] != 3 or other.shape[d] != 3:
         raise RuntimeError(f"{name}: inputs dimension {dim} must have length 3. Got {input.shape[d]} and "
                            f"{other.shape[d]}")
-    # c_i = a_{i+1} b_{i+2} - a_{i+2} b_{i+1}, indices mod 3
-    return input.roll(-1, d) * other.roll(-2, d) - input.roll(-2, d) * other.roll(-1, d)
+    return input.cross(other, dim=d)
 
 
 def vecdot(x, y, *, dim=-1):
@@ -422,13 +421,4 @@ def _chain(mats):
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     """The ``offset`` diagonal (> 0 above, < 0 below the main one) of the matrices over dims ``dim1`` and
     ``dim2``, as the last dim of the result (torch.linalg.diagonal; torch.diagonal has dim1=0, dim2=1)."""
-    return _diagonal(_tensor("linalg_diagonal", A), offset, dim1, dim2)
-
-
-def _diagonal(x, offset, dim1, dim2):
-    d1, d2 = ops._dim("diagonal", dim1, x.ndim), ops._dim("diagonal", dim2, x.ndim)
-    if d1 == d2:
-        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    n, m = x.shape[d1], x.shape[d2]
-    i = np.arange(builtins.max(0, -offset), builtins.max(0, builtins.min(n, m - offset)))
-    return x.permute([d for d in range(x.ndim) if d not in (d1, d2)] + [d1, d2])[..., i, i + offset]
+    return _tensor("linalg_diagonal", A).diagonal(offset, dim1, dim2)

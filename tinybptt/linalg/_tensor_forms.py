@@ -1,14 +1,13 @@
 """The linear-algebra functions torch keeps outside torch.linalg (torch.det, torch.svd, ...) and that the
 Tensor methods of the same names forward to, with their own conventions (torch.svd returns V, not Vh, and
-takes ``some``; torch.qr takes ``some``; torch.diagonal defaults to dims 0 and 1)."""
+takes ``some``; torch.qr takes ``some``)."""
 import collections
-import warnings
 
 import numpy as np
 
 from ..functions import where
 from ..tensor import Tensor
-from . import _diagonal, _matrices, _tensor, cholesky as _cholesky, cross as _cross, det, inv, matrix_exp
+from . import _matrices, cholesky as _cholesky, det, inv, matrix_exp
 from . import matrix_power, pinv
 from . import qr as _qr, slogdet as _slogdet, svd as _svd
 
@@ -17,7 +16,7 @@ _QR = collections.namedtuple("qr", ["Q", "R"])
 _SVD = collections.namedtuple("svd", ["U", "S", "V"])
 
 __all__ = ["det", "logdet", "slogdet", "inverse", "pinverse", "cholesky", "qr", "svd", "matrix_power",
-           "matrix_exp", "diagonal", "cross"]
+           "matrix_exp"]
 
 
 def slogdet(input):
@@ -63,22 +62,3 @@ def svd(input, some=True, compute_uv=True):
         zeros = lambda k: Tensor._wrap(np.zeros(input.shape[:-2] + (k, k), input.dtype))  # noqa: E731
         return _SVD(zeros(m), S, zeros(n))
     return _SVD(U, S, Vh.mT)
-
-
-def diagonal(input, offset=0, dim1=0, dim2=1):
-    """The ``offset`` diagonal of ``input`` over dims ``dim1`` and ``dim2``, as the last dim of the result."""
-    return _diagonal(_tensor("diagonal", input, "input"), offset, dim1, dim2)
-
-
-def cross(input, other, dim=None):
-    """The cross product of 3-vectors along ``dim``, as torch.cross: without ``dim`` (deprecated, with torch's
-    warning) along the first dim of ``input`` of size 3."""
-    if dim is None:
-        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the dim "
-                      "explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to agree "
-                      "with that of linalg.cross in a future release.", UserWarning, stacklevel=2)
-        _tensor("cross", input, "input")
-        dim = next((i for i, n in enumerate(input.shape) if n == 3), None)
-        if dim is None:
-            raise RuntimeError(f"no dimension of size 3 in input (shape {input.shape})")
-    return _cross(input, other, dim=dim)
