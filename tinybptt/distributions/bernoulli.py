@@ -8,7 +8,7 @@ from ..creation import arange
 from ..functions import where
 from ..nn.functional import binary_cross_entropy_with_logits
 from . import constraints
-from .distribution import Distribution, _shape, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .distribution import Distribution, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 
 class Bernoulli(Distribution):
@@ -54,13 +54,8 @@ class Bernoulli(Distribution):
         return self.probs * (1 - self.probs)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Bernoulli, _instance)
-        batch_shape = _shape("expand", batch_shape)
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                new.__dict__[name] = new._param = self.__dict__[name].expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new = self._expanded(Bernoulli, batch_shape, _instance, ("probs", "logits"))
+        new._param = new.__dict__["probs" if "probs" in self.__dict__ else "logits"]
         return new
 
     def sample(self, sample_shape=()):

@@ -68,14 +68,9 @@ class Categorical(Distribution):
         return full(self._extended_shape(), np.nan, dtype=self.probs.dtype)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Categorical, _instance)
-        batch_shape = _shape("expand", batch_shape)
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                new.__dict__[name] = new._param = self.__dict__[name].expand(batch_shape + (self._num_events,))
+        new = self._expanded(Categorical, batch_shape, _instance, ("probs", "logits"), (self._num_events,))
+        new._param = new.__dict__["probs" if "probs" in self.__dict__ else "logits"]
         new._num_events = self._num_events
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
         return new
 
     def sample(self, sample_shape=()):

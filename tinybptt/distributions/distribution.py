@@ -214,6 +214,18 @@ class Distribution:
                              f"within the support ({support!r}) of the distribution {self!r}, but found invalid "
                              f"values:\n{value}")
 
+    def _expanded(self, cls, batch_shape, _instance, params, event=()):
+        """``expand`` for distributions whose parameters ``params`` (those set) broadcast to
+        ``batch_shape + event``; the new instance shares the parameters' memory."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = _shape("expand", batch_shape)
+        for name in params:
+            if name in self.__dict__:
+                new.__dict__[name] = self.__dict__[name].expand(batch_shape + event)
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def _get_checked_instance(self, cls, _instance=None):
         if _instance is None and type(self).__init__ != cls.__init__:
             raise NotImplementedError(f"Subclass {self.__class__.__name__} of {cls.__name__} that defines a custom "

@@ -2,10 +2,9 @@
 import math
 import numbers
 
-from ..autograd import no_grad
 from ..creation import randn
 from . import constraints
-from .distribution import Distribution, _shape, broadcast_all
+from .distribution import Distribution, broadcast_all
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -40,16 +39,7 @@ class Normal(Distribution):
         return self.stddev.pow(2)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Normal, _instance)
-        batch_shape = _shape("expand", batch_shape)
-        new.loc, new.scale = self.loc.expand(batch_shape), self.scale.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    def sample(self, sample_shape=()):
-        with no_grad():
-            return self.rsample(sample_shape)
+        return self._expanded(Normal, batch_shape, _instance, ("loc", "scale"))
 
     def rsample(self, sample_shape=()):
         eps = randn(self._extended_shape(sample_shape), dtype=self.loc.dtype)

@@ -1,10 +1,9 @@
 """Uniform distribution on the half-open interval [low, high)."""
 import numbers
 
-from ..autograd import no_grad
 from ..creation import rand
 from . import constraints
-from .distribution import Distribution, _shape, broadcast_all
+from .distribution import Distribution, broadcast_all
 
 
 class Uniform(Distribution):
@@ -43,16 +42,7 @@ class Uniform(Distribution):
         return (self.high - self.low).pow(2) / 12
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Uniform, _instance)
-        batch_shape = _shape("expand", batch_shape)
-        new.low, new.high = self.low.expand(batch_shape), self.high.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    def sample(self, sample_shape=()):
-        with no_grad():
-            return self.rsample(sample_shape)
+        return self._expanded(Uniform, batch_shape, _instance, ("low", "high"))
 
     def rsample(self, sample_shape=()):
         u = rand(self._extended_shape(sample_shape), dtype=self.low.dtype)
