@@ -459,3 +459,225 @@ def test_kl_divergence_between_expanded_distributions_matches_torch(pair):
                 assert_close(a.grad, t.grad, what=f"gradient of argument {i}")
     else:
         assert not ours.requires_grad
+
+
+# ====================================================================== linalg
+LTOL = {np.float64: dict(rtol=1e-9, atol=1e-10), np.float32: dict(rtol=2e-4, atol=2e-5)}
+
+
+def linalg_check(ours, theirs, arrays, dtype):
+    """ours(*tinybptt leaves) vs theirs(*torch leaves): every output (a tensor or a tuple of them) and the
+    gradients of the inputs after backward of a fixed random weighting of all floating outputs."""
+    arrays = [np.asarray(a, dtype) for a in arrays]
+    ours_in = [tb.tensor(a, requires_grad=True) for a in arrays]
+    theirs_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ya, yt = ours(*ours_in), theirs(*theirs_in)
+    ya, yt = (ya, yt) if isinstance(yt, tuple) else ((ya,), (yt,))
+    assert len(ya) == len(yt)
+    loss_a, loss_t, rng = 0, 0, np.random.default_rng(8)
+    for i, (a, t) in enumerate(zip(ya, yt)):
+        assert_close(a, t, what=f"output {i}", **LTOL[dtype])
+        if t.requires_grad and t.dtype.is_floating_point:
+            w = rng.uniform(0.5, 1.5, tuple(t.shape)).astype(dtype)
+            loss_a, loss_t = loss_a + (a * tb.tensor(w)).sum(), loss_t + (t * torch.tensor(w)).sum()
+    if isinstance(loss_t, torch.Tensor):
+        loss_a.backward()
+        loss_t.backward()
+        for i, (a, t) in enumerate(zip(ours_in, theirs_in)):
+            if t.grad is None:
+                assert a.grad is None or not a.grad.numpy().any(), f"input {i}: torch gives no gradient"
+            else:
+                assert_close(a.grad, t.grad, what=f"gradient of input {i}", **LTOL[dtype])
+
+
+def _mat(*shape, seed=0, spd=False):
+    a = np.random.default_rng(seed).standard_normal(shape)
+    if spd:
+        a = a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1])
+    return a
+
+
+# functions of (lib, A) whose outputs do not depend on a sign/ordering convention of the decomposition
+FLOAT32_CASES = {
+    "det": lambda m, a: m.linalg.det(a),
+    "slogdet": lambda m, a: tuple(m.linalg.slogdet(a)),
+    "inv": lambda m, a: m.linalg.inv(a),
+    "inv_ex": lambda m, a: tuple(m.linalg.inv_ex(a)),
+    "cholesky": lambda m, a: m.linalg.cholesky(a @ a.mT + 3 * m.eye(3)),
+    "cholesky upper": lambda m, a: m.linalg.cholesky(a @ a.mT + 3 * m.eye(3), upper=True),
+    "qr": lambda m, a: tuple(m.linalg.qr(a)),
+    "eigvalsh": lambda m, a: m.linalg.eigvalsh(a + a.mT),
+    "eigh reconstruction": lambda m, a: (lambda l, v: (l, (v * l.unsqueeze(-2)) @ v.mT))(*m.linalg.eigh(a + a.mT)),
+    "svdvals": lambda m, a: m.linalg.svdvals(a),
+    "svd reconstruction": lambda m, a: (lambda u, s, vh: (s, (u * s.unsqueeze(-2)) @ vh))(
+        *m.linalg.svd(a, full_matrices=False)),
+    "pinv": lambda m, a: m.linalg.pinv(a[..., :2, :]),
+    "matrix_power 3": lambda m, a: m.linalg.matrix_power(a, 3),
+    "matrix_power -2": lambda m, a: m.linalg.matrix_power(a, -2),
+    "matrix_exp": lambda m, a: m.linalg.matrix_exp(a),
+    "matrix_norm nuc": lambda m, a: m.linalg.matrix_norm(a, "nuc"),
+    "matrix_norm 2": lambda m, a: m.linalg.matrix_norm(a, 2),
+    "matrix_norm -inf keepdim": lambda m, a: m.linalg.matrix_norm(a, -np.inf, keepdim=True),
+    "norm": lambda m, a: m.linalg.norm(a, dim=(0, 2)),
+    "multi_dot": lambda m, a: m.linalg.multi_dot([a[0, 0], a[1], a[0], a[1, :, 1]]),
+    "vecdot": lambda m, a: m.linalg.vecdot(a, a[0, 1]),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(FLOAT32_CASES))
+def test_linalg_on_float32_and_float64_inputs_matches_torch(name, dtype):
+    fn = FLOAT32_CASES[name]
+    linalg_check(lambda a: fn(tb, a), lambda a: fn(torch, a), [_mat(2, 3, 3, seed=1)], dtype)
+
+
+SOLVE_SHAPES = [((2, 1, 3, 3), (4, 3, 2)), ((3, 3), (5, 3, 1)), ((2, 3, 3), (3,)), ((2, 3, 3), (2, 3)),
+                ((4, 1, 3, 3), (2, 3)), ((1, 3, 3), (2, 3, 4)), ((2, 3, 3), (1, 3, 2)), ((3, 3), (3, 3))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("a_shape,b_shape", SOLVE_SHAPES)
+def test_solve_broadcasts_batches_as_torch(a_shape, b_shape, left, dtype):
+    if not left and b_shape[-1] != 3 and len(b_shape) > 1 and b_shape != (2, 3):
+        b_shape = b_shape[:-2] + (b_shape[-1], 3)
+    A = _mat(*a_shape, seed=2) + 3 * np.eye(3)
+    B = _mat(*b_shape, seed=3)
+    try:
+        torch.linalg.solve(torch.tensor(A), torch.tensor(B), left=left)
+    except RuntimeError:
+        raises_alike(lambda: tb.linalg.solve(tb.tensor(A), tb.tensor(B), left=left),
+                     lambda: torch.linalg.solve(torch.tensor(A), torch.tensor(B), left=left), match="solve")
+        return
+    linalg_check(lambda a, b: tb.linalg.solve(a, b, left=left), lambda a, b: torch.linalg.solve(a, b, left=left),
+                 [A, B], dtype)
+
+
+def test_solve_and_vecdot_dtype_errors_match_torch():
+    a32, a64 = np.eye(3, dtype=np.float32), np.eye(3)
+    raises_alike(lambda: tb.linalg.solve(tb.tensor(a64), tb.tensor(a32[0])),
+                 lambda: torch.linalg.solve(torch.tensor(a64), torch.tensor(a32[0])), match="solve")
+    raises_alike(lambda: tb.linalg.vecdot(tb.ones(3, dtype=tb.int64), tb.ones(3, dtype=tb.int64)),
+                 lambda: torch.linalg.vecdot(torch.ones(3, dtype=torch.int64), torch.ones(3, dtype=torch.int64)),
+                 match="vecdot")
+    raises_alike(lambda: tb.linalg.vecdot(tb.ones(3), tb.ones(3, dtype=tb.float64)),
+                 lambda: torch.linalg.vecdot(torch.ones(3), torch.ones(3, dtype=torch.float64)), match="vecdot")
+    raises_alike(lambda: tb.linalg.vecdot(tb.ones(3), tb.ones(4)), lambda: torch.linalg.vecdot(torch.ones(3), torch.ones(4)))
+
+
+NORMS_OF_ZERO = {
+    "vector_norm": lambda m, d: m.linalg.vector_norm(d),
+    "vector_norm 1": lambda m, d: m.linalg.vector_norm(d, 1),
+    "vector_norm 3": lambda m, d: m.linalg.vector_norm(d, 3),
+    "vector_norm 0.5": lambda m, d: m.linalg.vector_norm(d, 0.5),
+    "vector_norm inf": lambda m, d: m.linalg.vector_norm(d, np.inf),
+    "vector_norm dim": lambda m, d: m.linalg.vector_norm(d, dim=1, keepdim=True),
+    "linalg.norm": lambda m, d: m.linalg.norm(d),
+    "linalg.norm fro": lambda m, d: m.linalg.norm(d, "fro"),
+    "matrix_norm": lambda m, d: m.linalg.matrix_norm(d),
+    "torch.norm": lambda m, d: m.norm(d),
+    "torch.norm dim": lambda m, d: m.norm(d, dim=0),
+    "Tensor.norm 1": lambda m, d: d.norm(1),
+    "Tensor.norm 0": lambda m, d: d.norm(0),
+    "Tensor.norm fro dims": lambda m, d: d.norm("fro", dim=(0, 1)),
+    "dist": lambda m, d: m.dist(d, m.zeros_like(d)),
+    "squared norm": lambda m, d: m.linalg.vector_norm(d).pow(2),
+}
+
+
+@pytest.mark.parametrize("name", list(NORMS_OF_ZERO))
+def test_norm_of_a_difference_of_equal_tensors_has_torchs_gradient(name):
+    fn = NORMS_OF_ZERO[name]
+    x = _mat(3, 4, seed=4)
+    linalg_check(lambda a, b: fn(tb, a - b), lambda a, b: fn(torch, a - b), [x, x.copy()], np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ord", [2, 1, 3, np.inf, -np.inf, 0, -1, 0.5])
+@pytest.mark.parametrize("dim,keepdim", [((0, 2), True), ((0, 2), False), ((-1, 0), False), ([1, 2], True),
+                                         ((2,), True), (None, True), ((0, 1, 2), False)])
+def test_vector_norm_over_dim_tuples_matches_torch(dim, keepdim, ord, dtype):
+    linalg_check(lambda a: tb.linalg.vector_norm(a, ord, dim, keepdim),
+                 lambda a: torch.linalg.vector_norm(a, ord, dim, keepdim), [_mat(2, 3, 4, seed=5)], dtype)
+
+
+def test_vector_norm_bad_dims_and_dtype_raise_as_torch():
+    a, t = tb.ones(2, 3), torch.ones(2, 3)
+    raises_alike(lambda: tb.linalg.vector_norm(a, dim=(0, 0)), lambda: torch.linalg.vector_norm(t, dim=(0, 0)))
+    raises_alike(lambda: tb.linalg.vector_norm(a, dim=2), lambda: torch.linalg.vector_norm(t, dim=2), match="vector_norm")
+    raises_alike(lambda: tb.linalg.vector_norm(a, dtype=tb.int64), lambda: torch.linalg.vector_norm(t, dtype=torch.int64))
+    raises_alike(lambda: tb.linalg.vector_norm(tb.ones(2, dtype=tb.float64), dtype=tb.float32),
+                 lambda: torch.linalg.vector_norm(torch.ones(2, dtype=torch.float64), dtype=torch.float32))
+    raises_alike(lambda: tb.linalg.vector_norm(tb.arange(3)), lambda: torch.linalg.vector_norm(torch.arange(3)))
+    ours = tb.linalg.vector_norm(tb.ones(2, 3), dtype=tb.float64)
+    assert ours.dtype == np.float64 and ours.item() == torch.linalg.vector_norm(t, dtype=torch.float64).item()
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, np.inf, 3.0])
+def test_total_gradient_norm_through_vector_norm_of_a_stack_matches_torch_and_clip_grad_norm(norm_type):
+    shapes = [(4, 3), (4,), (2, 2, 2)]
+    arrays = [_mat(*s, seed=10 + i) for i, s in enumerate(shapes)]
+
+    def total(lib):
+        return lambda *ps: lib.linalg.vector_norm(lib.stack([lib.linalg.vector_norm(p, norm_type) for p in ps]),
+                                                  norm_type)
+    linalg_check(total(tb), total(torch), arrays, np.float64)
+    linalg_check(total(tb), total(torch), arrays, np.float32)
+    # the same number as clip_grad_norm_ reports, and the same clipped gradients
+    params = [tb.zeros(s, requires_grad=True) for s in shapes]
+    tparams = [torch.zeros(s, requires_grad=True) for s in shapes]
+    for p, q, a in zip(params, tparams, arrays):
+        p.grad, q.grad = tb.tensor(a.astype(np.float32)), torch.tensor(a.astype(np.float32))
+    by_hand = total(tb)(*[p.grad for p in params])
+    ours = nn.utils.clip_grad_norm_(params, 1.0, norm_type)
+    theirs = torch.nn.utils.clip_grad_norm_(tparams, 1.0, norm_type)
+    assert_close(ours, theirs, np.float32)
+    assert_close(by_hand, theirs, np.float32)
+    for p, q in zip(params, tparams):
+        assert_close(p.grad, q.grad, np.float32)
+
+
+TENSOR_FORMS = {
+    "tb.det": lambda m, a: m.det(a),
+    "x.det": lambda m, a: a.det(),
+    "x.inverse": lambda m, a: a.inverse(),
+    "tb.inverse": lambda m, a: m.inverse(a),
+    "tb.svd": lambda m, a: (lambda u, s, v: (s, (u * s.unsqueeze(-2)) @ v.mT))(*m.svd(a)),
+    "x.svd some=False": lambda m, a: (lambda u, s, v: (s, (u[..., :3] * s.unsqueeze(-2)) @ v.mT))(*a.svd(some=False)),
+    "tb.svd compute_uv=False": lambda m, a: m.svd(a, compute_uv=False)[1],
+    "x.norm nuc": lambda m, a: a[0].norm(p="nuc"),
+    "x.norm nuc dim": lambda m, a: a.norm(p="nuc", dim=(0, 2)),
+    "x.norm fro dim": lambda m, a: a.norm(p="fro", dim=(1, 2)),
+    "tb.norm nuc keepdim": lambda m, a: m.norm(a, p="nuc", dim=(1, 2), keepdim=True),
+    "x.norm inf dim": lambda m, a: a.norm(p=np.inf, dim=1),
+    "x.slogdet": lambda m, a: tuple(a.slogdet()),
+    "tb.logdet": lambda m, a: m.logdet(a @ a.mT),
+    "x.logdet": lambda m, a: a.logdet(),
+    "x.pinverse": lambda m, a: a[..., :2].pinverse(),
+    "x.matrix_power": lambda m, a: a.matrix_power(2),
+    "tb.matrix_exp": lambda m, a: m.matrix_exp(a),
+    "x.matrix_exp": lambda m, a: a.matrix_exp(),
+    "x.cholesky": lambda m, a: (a @ a.mT + m.eye(3)).cholesky(),
+    "tb.qr": lambda m, a: tuple(m.qr(a)),
+    "x.qr some=False": lambda m, a: tuple(a[..., :2, :].qr(some=False)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(TENSOR_FORMS))
+def test_torch_and_tensor_forms_match_torch(name, dtype):
+    fn = TENSOR_FORMS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation warnings for torch.svd / torch.cholesky
+        linalg_check(lambda a: fn(tb, a), lambda a: fn(torch, a), [_mat(2, 3, 3, seed=6)], dtype)
+
+
+def test_matrix_rank_tol_overload_matches_torch():
+    a = np.ones((3, 3))
+    a[0, 0] = 1.05
+    for args, kwargs in (((0.1,), {}), ((), dict(tol=0.01)), ((), dict(atol=0.01)), ((), dict(rtol=0.1)),
+                         ((0.01, True), {}), ((), dict(tol=0.01, hermitian=True))):
+        assert_close(tb.linalg.matrix_rank(tb.tensor(a), *args, **kwargs),
+                     torch.linalg.matrix_rank(torch.tensor(a), *args, **kwargs))
+    raises_alike(lambda: tb.linalg.matrix_rank(tb.tensor(a), tol=0.1, atol=0.1),
+                 lambda: torch.linalg.matrix_rank(torch.tensor(a), tol=0.1, atol=0.1))
