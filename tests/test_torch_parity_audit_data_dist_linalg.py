@@ -681,3 +681,132 @@ def test_matrix_rank_tol_overload_matches_torch():
                      torch.linalg.matrix_rank(torch.tensor(a), *args, **kwargs))
     raises_alike(lambda: tb.linalg.matrix_rank(tb.tensor(a), tol=0.1, atol=0.1),
                  lambda: torch.linalg.matrix_rank(torch.tensor(a), tol=0.1, atol=0.1))
+
+
+# ====================================================================== utils.checkpoint
+def _run_both(body):
+    """body(lib, checkpoint module) in both libraries, torch's warnings silenced; (ours, theirs)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return body(tb, C), body(torch, TC)
+
+
+X = np.random.default_rng(12).standard_normal((2, 3))
+
+
+def _tuple_fn(x, w, scale=2.0):
+    y = (x * w).tanh()
+    return y * scale, "tag", 3, y.sum(), None
+
+
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_checkpoint_of_a_function_returning_non_tensors_matches_torch(reentrant):
+    def body(lib, ckpt):
+        x, w = lib.tensor(X, requires_grad=True), lib.tensor(X[0], requires_grad=True)
+        out = ckpt.checkpoint(_tuple_fn, x, w, use_reentrant=reentrant)
+        assert out[1:3] == ("tag", 3) and out[4] is None and out[0].requires_grad and out[3].requires_grad
+        (out[0].pow(2).sum() + out[3]).backward()
+        return out[0], out[3], x.grad, w.grad
+    for a, t in zip(*_run_both(body)):
+        assert_close(a, t)
+
+
+def test_checkpoint_keyword_arguments_match_torch():
+    def body(lib, ckpt):
+        x, w = lib.tensor(X, requires_grad=True), lib.tensor(X[0], requires_grad=True)
+        out = ckpt.checkpoint(_tuple_fn, x, w, use_reentrant=False, scale=lib.tensor(3.0))
+        out[0].sum().backward()
+        return out[0], x.grad, w.grad
+    for a, t in zip(*_run_both(body)):
+        assert_close(a, t)
+    raises_alike(lambda: C.checkpoint(_tuple_fn, tb.tensor(X), tb.tensor(X[0]), use_reentrant=True, scale=3.0),
+                 lambda: TC.checkpoint(_tuple_fn, torch.tensor(X), torch.tensor(X[0]), use_reentrant=True, scale=3.0),
+                 match="keyword")
+
+
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_checkpoint_inside_no_grad_and_without_grad_inputs_matches_torch(reentrant):
+    def body(lib, ckpt):
+        x, w = lib.tensor(X, requires_grad=True), lib.tensor(X[0], requires_grad=True)
+        with lib.no_grad():
+            inside = ckpt.checkpoint(_tuple_fn, x, w, use_reentrant=reentrant)
+        plain = ckpt.checkpoint(_tuple_fn, lib.tensor(X), lib.tensor(X[0]), use_reentrant=reentrant)
+        return [(t.requires_grad, numpy_of(t)) for t in (inside[0], inside[3], plain[0], plain[3])]
+    for (ga, a), (gt, t) in zip(*_run_both(body)):
+        assert ga == gt
+        np.testing.assert_allclose(a, t, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_checkpoint_with_some_inputs_not_requiring_grad_and_a_module_matches_torch(reentrant):
+    def body(lib, ckpt):
+        lin = (nn if lib is tb else torch.nn).Linear(3, 3).double()
+        with lib.no_grad():
+            lin.weight.copy_(lib.tensor(X.T @ X / 3))
+            lin.bias.copy_(lib.tensor(X[1]))
+        x, w = lib.tensor(X), lib.tensor(X[0], requires_grad=True)
+        out = ckpt.checkpoint(lambda a, b: lin(a * b).sin(), x, w, use_reentrant=reentrant)
+        out.pow(2).sum().backward()
+        return out, x.grad, w.grad, lin.weight.grad, lin.bias.grad
+    for a, t in zip(*_run_both(body)):
+        assert (a is None) == (t is None)
+        if t is not None:
+            assert_close(a, t)
+
+
+@pytest.mark.parametrize("outer,inner", [(True, True), (False, False), (True, False), (False, True)])
+def test_nested_checkpoints_match_torch(outer, inner):
+    def body(lib, ckpt):
+        x, w = lib.tensor(X, requires_grad=True), lib.tensor(X[0], requires_grad=True)
+
+        def block(a, b):
+            h = ckpt.checkpoint(lambda p, q: (p * q).sin(), a, b, use_reentrant=inner)
+            return ckpt.checkpoint(lambda p, q: (p + q).exp(), h, b, use_reentrant=inner) * 2
+
+        out = ckpt.checkpoint(block, x, w, use_reentrant=outer)
+        out.sum().backward()
+        return out, x.grad, w.grad
+    for a, t in zip(*_run_both(body)):
+        assert_close(a, t)
+
+
+def test_checkpoint_of_an_lstm_step_returning_its_state_matches_torch():
+    """The usual truncated-BPTT use: checkpoint each chunk of an LSTM, passing (h, c) flat and getting them back."""
+    x = np.random.default_rng(13).standard_normal((6, 2, 3))
+
+    def body(lib, ckpt):
+        lstm = (nn if lib is tb else torch.nn).LSTM(3, 4).double()
+        if lib is tb:
+            body.state = to_torch(lstm)
+        else:
+            lstm.load_state_dict(body.state)
+        h = c = lib.zeros(1, 2, 4, dtype=lib.float64)
+        outs = []
+        for chunk in lib.tensor(x).split(2):
+            def step(inp, h0, c0):
+                y, (h1, c1) = lstm(inp, (h0, c0))
+                return y, h1, c1, "chunk"
+            y, h, c, tag = ckpt.checkpoint(step, chunk, h, c, use_reentrant=False)
+            outs.append(y)
+        loss = lib.cat(outs).pow(2).mean() + h.sum()
+        loss.backward()
+        return [loss] + [p.grad for p in lstm.parameters()]
+    for a, t in zip(*_run_both(body)):
+        assert_close(a, t)
+
+
+def test_reentrant_checkpoint_refuses_autograd_grad_as_torch():
+    def grad_through(lib, ckpt, with_inputs):
+        x = lib.tensor(X, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = ckpt.checkpoint(lambda a: a.exp(), x, use_reentrant=True)
+        if with_inputs:
+            return out.sum().backward(inputs=[x])
+        return lib.autograd.grad(out.sum(), x)
+    for with_inputs in (False, True):
+        raises_alike(lambda: grad_through(tb, C, with_inputs), lambda: grad_through(torch, TC, with_inputs),
+                     match="use_reentrant")
+    x = tb.tensor(X, requires_grad=True)
+    (g,) = tb.autograd.grad(C.checkpoint(lambda a: a.exp(), x, use_reentrant=False).sum(), x)
+    assert_close(g, torch.tensor(X).exp())
