@@ -672,6 +672,8 @@ TENSOR_FORMS = {
     "x.norm fro dim": lambda m, a: a.norm(p="fro", dim=(1, 2)),
     "tb.norm nuc keepdim": lambda m, a: m.norm(a, p="nuc", dim=(1, 2), keepdim=True),
     "x.norm inf dim": lambda m, a: a.norm(p=np.inf, dim=1),
+    "tb.norm p=None": lambda m, a: m.norm(a, p=None, dim=(0, 2)),
+    "x.norm 3 over a dim pair": lambda m, a: a.norm(3, dim=(0, 1), keepdim=True),
     "x.slogdet": lambda m, a: tuple(a.slogdet()),
     "tb.logdet": lambda m, a: m.logdet(a @ a.mT),
     "x.logdet": lambda m, a: a.logdet(),
@@ -692,6 +694,15 @@ def test_torch_and_tensor_forms_match_torch(name, dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's deprecation warnings for torch.svd / torch.cholesky
         linalg_check(lambda a: fn(tb, a), lambda a: fn(torch, a), [_mat(2, 3, 3, seed=6)], dtype)
+
+
+def test_torch_norm_bad_orders_and_dims_raise_as_torch():
+    a, t = tb.ones(2, 3, 3), torch.ones(2, 3, 3)
+    raises_alike(lambda: a.norm("nuc", dim=0), lambda: t.norm("nuc", dim=0), match="matrix_norm")
+    raises_alike(lambda: a.norm("nuc"), lambda: t.norm("nuc"), match="matrix_norm")
+    raises_alike(lambda: a.norm("fro", dim=(0, 1, 2)), lambda: t.norm("fro", dim=(0, 1, 2)), match="matrix_norm")
+    raises_alike(lambda: a.norm("abc"), lambda: t.norm("abc"), match="abc")
+    raises_alike(lambda: tb.norm(tb.arange(3)), lambda: torch.norm(torch.arange(3)), match="norm")
 
 
 def test_matrix_rank_tol_overload_matches_torch():

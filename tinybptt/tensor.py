@@ -1029,16 +1029,20 @@ class Tensor:
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
         """The p-norm of all elements, or along ``dim`` (p: 'fro' (= 2), 'nuc' (matrices), a number > 0, inf, -inf
-        or 0)."""
+        or 0; None is 2)."""
         x = self if dtype is None else self.to(dtype)
         if x.dtype.kind != "f":
             raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got {x.dtype} "
                                f"instead.")
-        if p == "fro" or p == 2:
+        if p == "fro" and isinstance(dim, (tuple, list)) and len(dim) > 2:
+            from .linalg import matrix_norm
+            return matrix_norm(x, "fro", dim, keepdim)  # refuses it, as torch.norm
+        if p is None or p == "fro" or p == 2:
             return ops.Norm2.apply(x, dim=dim, keepdim=keepdim)
         if p == "nuc":  # the nuclear norm of the matrices over dim (all dims when None), as torch.norm
             from .linalg import matrix_norm
-            return matrix_norm(x, "nuc", tuple(range(x.ndim)) if dim is None else dim, keepdim)
+            dim = tuple(range(x.ndim)) if dim is None else (dim,) if isinstance(dim, int) else dim
+            return matrix_norm(x, "nuc", dim, keepdim)
         if isinstance(p, str):
             raise RuntimeError(f"norm: p={p!r} is not supported (use 'fro', 'nuc' or a number)")
         if p in (np.inf, -np.inf):
