@@ -1045,12 +1045,9 @@ class Tensor:
             return matrix_norm(x, "nuc", dim, keepdim)
         if isinstance(p, str):
             raise RuntimeError(f"norm: p={p!r} is not supported (use 'fro', 'nuc' or a number)")
-        if p in (np.inf, -np.inf):
-            return x.abs().amax(dim, keepdim) if p > 0 else x.abs().amin(dim, keepdim)
-        if p == 0:
-            return (x != 0).to(x.dtype).sum(dim, keepdim) + x.sum(dim, keepdim) * 0  # a count: zero gradient
-        if p < 0:
-            return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        if p in (np.inf, -np.inf) or p <= 0:  # linalg's: no gradient for 0, a finite one at zeros for p < 0
+            from .linalg import vector_norm
+            return vector_norm(x, p, dim, keepdim)
         return ops.NormP.apply(x, p, dim=dim, keepdim=keepdim)
 
     def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
