@@ -1045,7 +1045,9 @@ class Tensor:
             return matrix_norm(x, "nuc", dim, keepdim)
         if isinstance(p, str):
             raise RuntimeError(f"norm: p={p!r} is not supported (use 'fro', 'nuc' or a number)")
-        if p in (np.inf, -np.inf) or p <= 0:  # linalg's: no gradient for 0, a finite one at zeros for p < 0
+        if p == 0:  # a count, with a zero gradient (what cdist's p=0 needs; torch.norm's is None)
+            return (x != 0).to(x.dtype).sum(dim, keepdim) + x.sum(dim, keepdim) * 0
+        if p in (np.inf, -np.inf) or p < 0:  # linalg's: a finite gradient at zero entries for p < 0, as torch
             from .linalg import vector_norm
             return vector_norm(x, p, dim, keepdim)
         return ops.NormP.apply(x, p, dim=dim, keepdim=keepdim)
