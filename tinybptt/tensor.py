@@ -1029,24 +1029,27 @@ class Tensor:
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
         """The p-norm of all elements, or along ``dim`` (p: 'fro' (= 2), 'nuc' (matrices), a number > 0, inf, -inf
-        or 0)."""
+        or 0; None is 2)."""
         x = self if dtype is None else self.to(dtype)
         if x.dtype.kind != "f":
             raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got {x.dtype} "
                                f"instead.")
-        if p == "fro" or p == 2:
+        if p == "fro" and isinstance(dim, (tuple, list)) and len(dim) > 2:
+            from .linalg import matrix_norm
+            return matrix_norm(x, "fro", dim, keepdim)  # refuses it, as torch.norm
+        if p is None or p == "fro" or p == 2:
             return ops.Norm2.apply(x, dim=dim, keepdim=keepdim)
         if p == "nuc":  # the nuclear norm of the matrices over dim (all dims when None), as torch.norm
             from .linalg import matrix_norm
-            return matrix_norm(x, "nuc", tuple(range(x.ndim)) if dim is None else dim, keepdim)
+            dim = tuple(range(x.ndim)) if dim is None else (dim,) if isinstance(dim, int) else dim
+            return matrix_norm(x, "nuc", dim, keepdim)
         if isinstance(p, str):
             raise RuntimeError(f"norm: p={p!r} is not supported (use 'fro', 'nuc' or a number)")
-        if p in (np.inf, -np.inf):
-            return x.abs().amax(dim, keepdim) if p > 0 else x.abs().amin(dim, keepdim)
-        if p == 0:
-            return (x != 0).to(x.dtype).sum(dim, keepdim) + x.sum(dim, keepdim) * 0  # a count: zero gradient
-        if p < 0:
-            return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        if p == 0:  # a count, with a zero gradient (what cdist's p=0 needs; torch.norm's is None)
+            return (x != 0).to(x.dtype).sum(dim, keepdim) + x.sum(dim, keepdim) * 0
+        if p in (np.inf, -np.inf) or p < 0:  # linalg's: a finite gradient at zero entries for p < 0, as torch
+            from .linalg import vector_norm
+            return vector_norm(x, p, dim, keepdim)
         return ops.NormP.apply(x, p, dim=dim, keepdim=keepdim)
 
     def var(self, dim=None, unbiased=True, keepdim=False, correction=None):

@@ -24,7 +24,8 @@ import numpy as np
 
 Tensor = None  # set by tensor.py once the class exists (avoids an import cycle)
 
-_state = {"grad": True, "anomaly": False, "check_nan": True}
+_state = {"grad": True, "anomaly": False, "check_nan": True,
+          "partial": False}  # partial: inside autograd.grad() or backward(inputs=...)
 _scopes = []
 _scope_name = [""]  # "/".join(_scopes), kept up to date so recording an op needs no join
 _tape_position = itertools.count()
@@ -417,7 +418,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         if not inputs:
             raise RuntimeError("backward: `inputs` argument to `backward()` cannot be empty.")
-        for x, g in zip(inputs, run_backward(tensors, seeds, bool(retain_graph), inputs=inputs)):
+        for x, g in zip(inputs, _run_partial(tensors, seeds, bool(retain_graph), inputs)):
             if g is not None:
                 x._accumulate(g)
         return
@@ -533,6 +534,16 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None):
         return [captured.get(id(t)) for t in inputs]
 
 
+def _run_partial(roots, root_grads, retain_graph, inputs):
+    """``run_backward`` with ``inputs`` for the user's grad() / backward(inputs=...), marked as such while it
+    runs (the reentrant checkpoint refuses to run inside it, as PyTorch's)."""
+    previous, _state["partial"] = _state["partial"], True
+    try:
+        return run_backward(roots, root_grads, retain_graph, inputs=inputs)
+    finally:
+        _state["partial"] = previous
+
+
 def _toward(roots, wanted):
     """For a walk with ``inputs``: each record on a path from the roots to a wanted tensor, mapped to
     whether its backward must run (an input leads on to a wanted tensor) or only its outputs are wanted."""
@@ -576,7 +587,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, x in enumerate(inputs):
         if not isinstance(x, Tensor) or not x.requires_grad:
             raise RuntimeError(f"grad: One of the differentiated Tensors does not require grad (index {i})")
-    grads = run_backward(outputs, seeds, retain_graph=bool(retain_graph), inputs=inputs)
+    grads = _run_partial(outputs, seeds, bool(retain_graph), inputs)
     for i, g in enumerate(grads):
         if g is None and not (allow_unused or materialize_grads):
             raise RuntimeError(f"grad: The differentiated Tensor at index {i} appears to not have been used in the "

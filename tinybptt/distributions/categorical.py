@@ -6,7 +6,8 @@ from ..functions import finfo, multinomial
 from ..nn.functional import one_hot
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution, _shape, lazy_property, logits_to_probs, probs_to_logits
+from .distribution import (Distribution, _shape, broadcast_shape, lazy_property, logits_to_probs,
+                           probs_to_logits)
 
 
 def _probs_or_logits(name, probs, logits):
@@ -84,7 +85,7 @@ class Categorical(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         index = value.long().unsqueeze(-1)
-        shape = np.broadcast_shapes(index.shape, self.logits.shape)
+        shape = broadcast_shape("Categorical.log_prob", index.shape, self.logits.shape)
         index = index.expand(shape[:-1] + (1,))
         return self.logits.expand(shape).gather(-1, index).squeeze(-1)
 

@@ -38,8 +38,16 @@ def broadcast_all(*values):
     tensors = [v for v in values if isinstance(v, Tensor)]
     dtype = tensors[0].dtype if tensors else default_float()
     values = [v if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=dtype)) for v in values]
-    shape = np.broadcast_shapes(*(v.shape for v in values))
+    shape = broadcast_shape("broadcast_all", *(v.shape for v in values))
     return tuple(v if v.shape == shape else v.expand(shape) for v in values)
+
+
+def broadcast_shape(name, *shapes):
+    """The shape ``shapes`` broadcast to; RuntimeError naming ``name`` and the shapes when they do not."""
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{name}: shapes {', '.join(map(str, shapes))} cannot be broadcast to one shape") from None
 
 
 def clamp_probs(probs):

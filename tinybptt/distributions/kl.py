@@ -3,6 +3,7 @@ import functools
 import math
 import warnings
 
+from ..creation import full_like
 from ..functions import where
 from ..nn.functional import softplus
 from .bernoulli import Bernoulli
@@ -104,6 +105,22 @@ def _kl_uniform_uniform(p, q):
     # log((high_q - low_q) / (high_p - low_p)), inf unless [low_p, high_p] lies inside [low_q, high_q]
     result = ((q.high - q.low) / (p.high - p.low)).log()
     return where((q.low > p.low) | (q.high < p.high), math.inf, result)
+
+
+@register_kl(Normal, Uniform)
+def _kl_normal_uniform(p, q):
+    # a Normal puts mass outside any bounded interval: infinite everywhere (in p's shape, as torch)
+    return full_like(p.loc, math.inf)
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p, q):
+    # -H(p) - E_p[log q(x)] with width w = high - low, centre m = (low + high) / 2:
+    # log(sqrt(2 pi) s / w) + (w^2 / 12 + (m - mu)^2) / (2 s^2)
+    width = p.high - p.low
+    centre = (p.high + p.low) / 2
+    return (math.sqrt(2 * math.pi) * q.scale / width).log() + (width.pow(2) / 12 + (centre - q.loc).pow(2)) / (
+        2 * q.scale.pow(2))
 
 
 @register_kl(Independent, Independent)

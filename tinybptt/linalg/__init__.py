@@ -277,9 +277,14 @@ def _tolerance(A, largest, atol, rtol):
     return np.maximum(atol_a, rtol_a * largest).astype(A.dtype)
 
 
-def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
+def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     """The number of singular values (|eigenvalues| with ``hermitian``) above max(atol, rtol * the largest),
-    int64; rtol defaults to eps * max(m, n) (0 when atol > 0 is given)."""
+    int64; rtol defaults to eps * max(m, n) (0 when atol > 0 is given).  ``tol`` (torch's older overload,
+    positional or keyword) is atol=tol with rtol=0 and excludes atol and rtol."""
+    if tol is not None:
+        if atol is not None or rtol is not None:
+            raise TypeError("linalg_matrix_rank(): tol cannot be given together with atol or rtol")
+        atol, rtol = tol, 0.0
     _tensor("linalg_matrix_rank", A, "input")
     if A.ndim < 2:
         raise RuntimeError("torch.linalg.matrix_rank: The input tensor input must have at least 2 dimensions.")
@@ -351,6 +356,7 @@ def vecdot(x, y, *, dim=-1):
     """The dot product of vectors along ``dim`` (the other dims broadcast): sum(x * y, dim)."""
     _tensor("linalg_vecdot", x, "x")
     _tensor("linalg_vecdot", y, "y", 2)
+    _float("linalg.vecdot", x)
     if x.dtype != y.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{_torch_type(x.dtype)} and y of type {_torch_type(y.dtype)} instead")

@@ -12,7 +12,8 @@ Two variants, as PyTorch:
   parameters used inside and hands back the inputs' gradients.  As in PyTorch, only the returned
   tensor or the tensors directly in a returned tuple are differentiable (``lstm(x, (h, c))`` must be
   returned flat as ``y, h, c``), when no tensor argument requires grad the outputs do not either
-  (parameters inside get no gradient), and keyword arguments are refused.
+  (parameters inside get no gradient), keyword arguments are refused, and ``autograd.grad`` or
+  ``backward(inputs=...)`` through it is a RuntimeError.
 * ``use_reentrant=False``: the forward is recorded and its graph dropped at once, keeping only the
   tensors from outside that it read (inputs, parameters, tensors captured by closures): these become
   the inputs of one record, so parameters get their gradient through the ordinary walk (also with
@@ -119,6 +120,11 @@ def _checkpoint_reentrant(function, args, state):
         return out
 
     def recompute(grads):
+        if autograd._state["partial"]:
+            raise RuntimeError("torch.utils.checkpoint: with use_reentrant=True the checkpoint cannot be "
+                               "differentiated by autograd.grad() or by backward(inputs=...) (its recomputation "
+                               "runs a backward of its own into the .grad of all leaves); use use_reentrant=False, "
+                               "or backward() without inputs")
         detached = [Tensor._wrap(a._data, a._requires_grad) if isinstance(a, Tensor) else a for a in args]
         with _rng_state(state), enable_grad():
             outs = _top_level(function(*detached))
