@@ -120,6 +120,8 @@ def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"{name}(): argument 'input' and 'weight' must be Tensor, not "
                         f"{type(input).__name__} and {type(weight).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{name}(): argument 'bias' must be Tensor, not {type(bias).__name__}")
     if input.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got input "
                            f"of size: {list(input.shape)}")
@@ -161,6 +163,9 @@ def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
                                f"dimension 0, but got weight of size [{ws}] instead")
         o = ws[1] * groups
     else:
+        if ws[0] < groups:
+            raise RuntimeError(f"{name}: Given groups={groups}, expected weight to be at least {groups} at dimension 0, "
+                               f"but got weight of size {ws} instead")
         if ws[0] % groups:
             raise RuntimeError(f"{name}: Given groups={groups}, expected weight to be divisible by {groups} at "
                                f"dimension 0, but got weight of size [{ws}] instead")
