@@ -451,7 +451,11 @@ class Tensor:
             return Tensor._wrap(self._data.astype(dtype))
         return ops.Cast.apply(self, dtype=dtype)
 
-    type = to
+    def type(self, dtype=None, non_blocking=False):
+        """With no dtype, the tensor type's name as PyTorch gives it ('torch.FloatTensor'); else ``to(dtype)``."""
+        if dtype is None:
+            return f"torch.{_torch_type(self.dtype)}Tensor"
+        return self.to(dtype)
 
     def float(self):
         """A float32 copy (self when already float32)."""
@@ -2627,6 +2631,8 @@ _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
 
 def _quantile(x, name, q, dim, keepdim, interpolation, ignore_nan):
     """quantile/nanquantile: sort along the dim, pick the values at rank q (n - 1) and interpolate."""
+    if not isinstance(q, (Tensor, numbers.Real)):
+        raise TypeError(f"{name}(): argument 'q' must be Tensor or float, not {type(q).__name__}")
     if x.dtype not in (np.float32, np.float64):
         raise RuntimeError(f"{name}() input tensor must be either float or double dtype (got {_torch_type(x.dtype)})")
     if x.numel() == 0:

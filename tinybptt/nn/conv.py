@@ -164,8 +164,8 @@ def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
         o = ws[1] * groups
     else:
         if ws[0] < groups:
-            raise RuntimeError(f"{name}: Given groups={groups}, expected weight to be at least {groups} at dimension 0, "
-                               f"but got weight of size {ws} instead")
+            raise RuntimeError(f"{name}: Given groups={groups}, expected weight to be at least {groups} at "
+                               f"dimension 0, but got weight of size {ws} instead")
         if ws[0] % groups:
             raise RuntimeError(f"{name}: Given groups={groups}, expected weight to be divisible by {groups} at "
                                f"dimension 0, but got weight of size [{ws}] instead")
@@ -184,6 +184,8 @@ def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
                                f"Kernel size: ({' x '.join(map(str, span))}). Kernel size can't be greater than "
                                f"actual input size")
     for what, t in (("weight", weight), ("bias", bias)):
+        if what == "bias" and transposed and x.dtype == np.float64:
+            continue  # torch's float64 transposed convolution converts the bias to float64
         if t is not None and t.dtype != x.dtype:
             raise RuntimeError(f"{name}: Input type ({x.dtype}) and {what} type ({t.dtype}) should be the same")
     return x, unbatched, stride, pads, dilation
@@ -215,6 +217,8 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
     x, unbatched, stride, pads, dilation = _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
                                                       transposed=True)
     output_padding = ntuple(name, "output_padding", output_padding, nd)
+    if bias is not None and bias.dtype != x.dtype:
+        bias = bias.to(x.dtype)
     for op, s, d in zip(output_padding, stride, dilation):
         if op < 0 or op >= max(s, d):
             raise RuntimeError(f"{name}: output padding must be smaller than either stride or dilation, but got "
