@@ -2133,6 +2133,8 @@ class Tensor:
         if self.dtype != o.dtype:
             raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
                                f"{_torch_type(self.dtype)} and {_torch_type(o.dtype)}")
+        if self.dtype == np.bool_:
+            raise NotImplementedError("\"dot\" not implemented for 'Bool'")
         return self @ o
 
     vdot = dot  # the same for real tensors

@@ -616,10 +616,11 @@ def rebase(t, old, result, name, reshape=False):
     array saved for backward is overwritten, so they stay correct without a copy (where PyTorch,
     which changes the memory, raises if one of them saved it).
     """
-    check_rebase(t, name)
     node = t.grad_fn
-    if reshape:  # t_(), squeeze_(), ...: t stays a view only if it was one (PyTorch changes its metadata)
+    if reshape:  # t_(), squeeze_(), ...: PyTorch changes t's metadata only, so t stays a view only if it was one
         result.grad_fn.fn.in_place_view = made_as_view(t)
+    else:
+        check_rebase(t, name)
     if result.shape != t.shape and not reshape:  # only the in-place shape ops (t_, squeeze_, ...) reshape
         raise RuntimeError(f"{name}: output with shape {list(t.shape)} doesn't match the broadcast shape "
                            f"{list(result.shape)}")
