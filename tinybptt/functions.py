@@ -6,7 +6,7 @@ import numpy as np
 
 from . import ops
 from .random import rng
-from .tensor import Tensor, _infer_array, _torch_type, default_float
+from .tensor import Tensor, _infer_array, _tensor_arg, _torch_type, default_float
 
 cat, stack, split, chunk = ops.cat, ops.stack, ops.split, ops.chunk
 concat = cat
@@ -430,6 +430,9 @@ def logical_xor(input, other):
 def movedim(x, source, destination):
     """Move dimension(s) ``source`` to position(s) ``destination``."""
     return _t(x).movedim(source, destination)
+
+
+moveaxis = movedim
 
 
 def swapaxes(x, dim0, dim1):
@@ -1069,7 +1072,22 @@ def _number_first(name):
     return function
 
 
-xlogy, xlogy_, logaddexp, logaddexp2 = map(_number_first, ("xlogy", "xlogy_", "logaddexp", "logaddexp2"))
+xlogy, xlogy_ = map(_number_first, ("xlogy", "xlogy_"))
+
+
+def _tensor_input(name):
+    """torch.<name>(input, other) of two tensors (a number raises PyTorch's TypeError)."""
+    method = getattr(Tensor, name)
+
+    def function(input, other):
+        return method(_tensor_arg(name, "input", input), other)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = method.__doc__
+    return function
+
+
+logaddexp, logaddexp2, hypot, fmax, fmin, ldexp, heaviside, nextafter = map(_tensor_input, (
+    "logaddexp", "logaddexp2", "hypot", "fmax", "fmin", "ldexp", "heaviside", "nextafter"))
 
 
 def float_power(input, exponent):
@@ -1103,7 +1121,8 @@ def tensordot(a, b, dims=2):
         if a.shape[i] != b.shape[j]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {i} "
                                f"and second has size {b.shape[j]} in dim {j}")
-    a, b = ops._same_dtype([a, b])
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"tensordot: both inputs should have same dtype (got {a.dtype} and {b.dtype})")
     fa, fb = [i for i in range(a.ndim) if i not in da], [j for j in range(b.ndim) if j not in db]
     k = int(np.prod([a.shape[i] for i in da]))
     left = a.permute(*fa, *da).reshape(-1, k)

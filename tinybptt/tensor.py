@@ -451,7 +451,11 @@ class Tensor:
             return Tensor._wrap(self._data.astype(dtype))
         return ops.Cast.apply(self, dtype=dtype)
 
-    type = to
+    def type(self, dtype=None, non_blocking=False):
+        """With no dtype, the tensor type's name as PyTorch gives it ('torch.FloatTensor'); else ``to(dtype)``."""
+        if dtype is None:
+            return f"torch.{_torch_type(self.dtype)}Tensor"
+        return self.to(dtype)
 
     def float(self):
         """A float32 copy (self when already float32)."""
@@ -641,11 +645,11 @@ class Tensor:
 
     def addcmul_(self, tensor1, tensor2, value=1):
         """In place: self += value * tensor1 * tensor2."""
-        return self._inplace("addcmul_", lambda t: t + value * self._other(tensor1) * self._other(tensor2))
+        return self._inplace("addcmul_", lambda t: t.addcmul(self._other(tensor1), self._other(tensor2), value=value))
 
     def addcdiv_(self, tensor1, tensor2, value=1):
         """In place: self += value * tensor1 / tensor2."""
-        return self._inplace("addcdiv_", lambda t: t + value * self._other(tensor1) / self._other(tensor2))
+        return self._inplace("addcdiv_", lambda t: t.addcdiv(self._other(tensor1), self._other(tensor2), value=value))
 
     def lerp(self, end, weight):
         """self + weight * (end - self): linear interpolation towards ``end`` (weight a number or a tensor)."""
@@ -1938,23 +1942,25 @@ class Tensor:
 
     def logaddexp(self, other):
         """Elementwise log(exp(self) + exp(other)), computed without overflow."""
-        return ops.LogAddExp.apply(*self._float_pair(other, "logaddexp", integers=False))
+        return ops.LogAddExp.apply(*self._float_pair(_tensor_arg("logaddexp", "other", other), "logaddexp",
+                                                     integers=False))
 
     def logaddexp2(self, other):
         """Elementwise log2(2**self + 2**other), computed without overflow."""
-        return ops.LogAddExp.apply(*self._float_pair(other, "logaddexp2", integers=False), base=2)
+        return ops.LogAddExp.apply(*self._float_pair(_tensor_arg("logaddexp2", "other", other), "logaddexp2",
+                                                     integers=False), base=2)
 
     def hypot(self, other):
         """Elementwise sqrt(self**2 + other**2), without overflow."""
-        return ops.Hypot.apply(*self._float_pair(other, "hypot", integers=False))
+        return ops.Hypot.apply(*self._float_pair(_tensor_arg("hypot", "other", other), "hypot", integers=False))
 
     def fmax(self, other):
         """Elementwise maximum that ignores NaN (NaN only where both are)."""
-        return ops.FMaxMin.apply(*self._pair(other), largest=True)
+        return ops.FMaxMin.apply(*self._pair(_tensor_arg("fmax", "other", other)), largest=True)
 
     def fmin(self, other):
         """Elementwise minimum that ignores NaN (NaN only where both are)."""
-        return ops.FMaxMin.apply(*self._pair(other), largest=False)
+        return ops.FMaxMin.apply(*self._pair(_tensor_arg("fmin", "other", other)), largest=False)
 
     def copysign(self, other):
         """Elementwise |self| with the sign of ``other`` (integers give floats; ``other`` gets a zero gradient)."""
@@ -1962,7 +1968,7 @@ class Tensor:
 
     def heaviside(self, values):
         """Elementwise step: 0 where self < 0, ``values`` where self == 0, 1 where self > 0 (no gradient)."""
-        v = values._data if isinstance(values, Tensor) else _infer_array(values)
+        v = _tensor_arg("heaviside", "values", values)._data
         if v.dtype != self.dtype:
             raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes. (input "
                                f"{_torch_type(self.dtype)}, values {_torch_type(v.dtype)})")
@@ -2034,7 +2040,7 @@ class Tensor:
 
     def nextafter(self, other):
         """Elementwise the next float after self towards ``other`` (no gradient)."""
-        a, b = self._pair(other)
+        a, b = self._pair(_tensor_arg("nextafter", "other", other))
         if a.dtype.kind != "f":
             raise NotImplementedError(f'nextafter: "nextafter_cpu" not implemented for \'{_torch_type(a.dtype)}\'')
         return Tensor._wrap(np.asarray(np.nextafter(a._data, np.asarray(b._data if isinstance(b, Tensor) else b))))
@@ -2042,7 +2048,7 @@ class Tensor:
     def ldexp(self, other):
         """Elementwise self * 2**other (integer input gives float32)."""
         x = self._floating()
-        e = other if isinstance(other, Tensor) else Tensor(_infer_array(other))
+        e = _tensor_arg("ldexp", "other", other)
         x, e = x._pair(e if e.dtype.kind == "f" else e.to(x.dtype))  # 2**e in the result's dtype
         return x * e.exp2()
 
@@ -2100,8 +2106,12 @@ class Tensor:
         return _add_scaled("baddbmm", self, b1 @ b2, beta, alpha)
 
     def addcmul(self, tensor1, tensor2, *, value=1):
-        """self + value * tensor1 * tensor2 (all three broadcast)."""
-        return self + value * _as_tensor(tensor1) * tensor2
+        """self + value * tensor1 * tensor2 (all three broadcast; an integer result truncates ``value`` to an
+        integer, as PyTorch)."""
+        a, p = self._pair(_as_tensor(tensor1) * tensor2)
+        if a.dtype == np.bool_:
+            raise NotImplementedError("addcmul: \"addcmul_cpu_out\" not implemented for 'Bool'")
+        return a + _scalar_of(value, a.dtype) * p
 
     def addcdiv(self, tensor1, tensor2, *, value=1):
         """self + value * tensor1 / tensor2 (all three broadcast; integer tensor1 and tensor2 raise)."""
@@ -2111,7 +2121,8 @@ class Tensor:
                                "release addcdiv will perform a true division of tensor1 and tensor2. The "
                                "historic addcdiv behavior can be implemented as (input + value * "
                                "torch.trunc(tensor1 / tensor2)).to(input.dtype) using the dtype of input")
-        return self + value * t1 / t2
+        a, q = self._pair(t1 / t2)
+        return a + _scalar_of(value, a.dtype) * q
 
     def dot(self, other):
         """The inner product of two 1-D tensors of the same size and dtype."""
@@ -2125,6 +2136,8 @@ class Tensor:
         if self.dtype != o.dtype:
             raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
                                f"{_torch_type(self.dtype)} and {_torch_type(o.dtype)}")
+        if self.dtype == np.bool_:
+            raise NotImplementedError("\"dot\" not implemented for 'Bool'")
         return self @ o
 
     vdot = dot  # the same for real tensors
@@ -2137,6 +2150,9 @@ class Tensor:
         if self.shape[1] != v.shape[0]:
             raise RuntimeError(f"mv: size mismatch, got input ({self.shape[0]}), mat ({self.shape[0]}x"
                                f"{self.shape[1]}), vec ({v.shape[0]})")
+        if self.dtype != v.dtype:
+            raise RuntimeError(f"mv: addmv input tensors must have the same dtype, but got "
+                               f"{_torch_type(self.dtype)} and {_torch_type(v.dtype)}")
         return self @ v
 
     def inner(self, other):
@@ -2195,6 +2211,8 @@ class Tensor:
         """The sum of the main diagonal of a 2-D tensor (integer traces are int64)."""
         if self.ndim != 2:
             raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self.ndim}")
+        if self.dtype == np.bool_:
+            raise NotImplementedError("\"trace\" not implemented for 'Bool'")
         d = self.diagonal()
         return d.sum(dtype=np.int64 if self.dtype.kind in "biu" else None)
 
@@ -2228,9 +2246,14 @@ class Tensor:
         return self.reshape(-1).diag(offset)
 
     # ------------------------------------------------------------ more shape and index ops
-    def tensor_split(self, indices_or_sections, dim=0):
+    def tensor_split(self, indices_or_sections=None, dim=0, *, indices=None, sections=None):
         """Views along ``dim``: ``sections`` pieces as equal as possible (the first ones one longer), or
-        the pieces between the listed indices (clipped as Python slices)."""
+        the pieces between the listed indices (clipped as Python slices); ``indices=`` and ``sections=`` are
+        keyword forms of the first argument, as in PyTorch."""
+        given = [v for v in (indices_or_sections, indices, sections) if v is not None]
+        if len(given) != 1:
+            raise TypeError("tensor_split() expected one of indices_or_sections, indices or sections")
+        indices_or_sections = given[0]
         d = _dim(dim, self.ndim, "tensor_split")
         if self.ndim == 0:
             raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
@@ -2314,11 +2337,14 @@ class Tensor:
         return self.reshape(-1)
 
     def _view_inplace(self, name, view):
-        """transpose_, squeeze_, ...: this tensor takes the shape of ``view(self)`` (outside a graph)."""
+        """transpose_, squeeze_, ...: this tensor takes the shape of ``view(self)``; in a graph the view is
+        recorded and this tensor takes its place (as ``_inplace`` does, the shape may change)."""
         if autograd.is_grad_enabled() and self._requires_grad:
             self._check_inplace(name)
-            raise NotImplementedError(f"{name}: changing the shape in place of a tensor of a graph is not supported "
-                                      f"(shape {list(self.shape)}); use the out-of-place {name.rstrip('_')}()")
+            old = Tensor._wrap(self._data, True)
+            old.grad_fn, old._out_index, old._version = self.grad_fn, self._out_index, self._version
+            autograd.rebase(self, old, view(old), name, reshape=True)
+            return self
         self._data = view(Tensor._wrap(self._data))._data
         return self
 
@@ -2610,6 +2636,8 @@ _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
 
 def _quantile(x, name, q, dim, keepdim, interpolation, ignore_nan):
     """quantile/nanquantile: sort along the dim, pick the values at rank q (n - 1) and interpolate."""
+    if not isinstance(q, (Tensor, numbers.Real)):
+        raise TypeError(f"{name}(): argument 'q' must be Tensor or float, not {type(q).__name__}")
     if x.dtype not in (np.float32, np.float64):
         raise RuntimeError(f"{name}() input tensor must be either float or double dtype (got {_torch_type(x.dtype)})")
     if x.numel() == 0:
@@ -2692,11 +2720,31 @@ def _add_scaled(name, input, product, beta, alpha):
         base = input.expand(product.shape)
     except RuntimeError as e:
         raise RuntimeError(f"{name}: {e}") from None
+    if product.dtype == np.bool_ and name != "addr":
+        raise NotImplementedError(f"{name}: not implemented for 'Bool'")
+    if product.dtype.kind in "iu":  # PyTorch: addr refuses float scalars here, the others truncate them
+        for what, v in (("beta", beta), ("alpha", alpha)):
+            if name == "addr" and isinstance(v, (float, np.floating)):
+                raise RuntimeError(f"addr: For integral input tensors, argument {what} must not be a floating "
+                                   f"point number.")
+        beta, alpha = _scalar_of(beta, product.dtype), _scalar_of(alpha, product.dtype)
     if beta == 0:  # zeros whose gradient to input is zero, whatever input holds (NaN too)
         base = base.masked_fill(np.ones((), bool), 0)
     elif beta != 1:
         base = base * beta
     return base + (product if alpha == 1 else product * alpha)
+
+
+def _tensor_arg(name, arg, value):
+    """``value`` if it is a Tensor, else PyTorch's TypeError for an op that takes tensors only."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}(): argument '{arg}' must be Tensor, not {type(value).__name__}")
+    return value
+
+
+def _scalar_of(value, dtype):
+    """A Python scalar factor as PyTorch casts it for a result of ``dtype``: truncated for integers."""
+    return int(value) if np.dtype(dtype).kind in "iu" else value
 
 
 def _sign(a):

@@ -617,7 +617,7 @@ def _check_versions(node):
 VIEW_OPS = {"GetItem", "Reshape", "Permute", "Expand"}  # ops whose result PyTorch makes a view of its input
 
 
-def rebase(t, old, result, name):
+def rebase(t, old, result, name, reshape=False):
     """Make tensor ``t`` stand for ``result``, the out-of-place form of in-place op ``name`` applied to ``old``.
 
     ``old`` is a new Tensor for t's value before the op (t's array and record); it becomes the output
@@ -627,9 +627,12 @@ def rebase(t, old, result, name):
     array saved for backward is overwritten, so they stay correct without a copy (where PyTorch,
     which changes the memory, raises if one of them saved it).
     """
-    check_rebase(t, name)
     node = t.grad_fn
-    if result.shape != t.shape:
+    if reshape:  # t_(), squeeze_(), ...: PyTorch changes t's metadata only, so t stays a view only if it was one
+        result.grad_fn.fn.in_place_view = made_as_view(t)
+    else:
+        check_rebase(t, name)
+    if result.shape != t.shape and not reshape:  # only the in-place shape ops (t_, squeeze_, ...) reshape
         raise RuntimeError(f"{name}: output with shape {list(t.shape)} doesn't match the broadcast shape "
                            f"{list(result.shape)}")
     changed_before = t._version != (node.out_version if node is not None else 0)  # in memory, e.g. under no_grad
@@ -673,6 +676,8 @@ def made_as_view(t):
     node = t.grad_fn
     if node is None or node.name not in VIEW_OPS:
         return False
+    if "in_place_view" in node.fn.__dict__:  # made by an in-place shape op (see ``rebase``)
+        return node.fn.in_place_view
     if node.name != "GetItem":
         return True
     index = node.fn.__dict__.get("index", VIEW_OPS)  # basic indexing only (an index array is gone after backward)

@@ -120,6 +120,8 @@ def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"{name}(): argument 'input' and 'weight' must be Tensor, not "
                         f"{type(input).__name__} and {type(weight).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{name}(): argument 'bias' must be Tensor, not {type(bias).__name__}")
     if input.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got input "
                            f"of size: {list(input.shape)}")
@@ -161,6 +163,9 @@ def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
                                f"dimension 0, but got weight of size [{ws}] instead")
         o = ws[1] * groups
     else:
+        if ws[0] < groups:
+            raise RuntimeError(f"{name}: Given groups={groups}, expected weight to be at least {groups} at "
+                               f"dimension 0, but got weight of size {ws} instead")
         if ws[0] % groups:
             raise RuntimeError(f"{name}: Given groups={groups}, expected weight to be divisible by {groups} at "
                                f"dimension 0, but got weight of size [{ws}] instead")
@@ -179,6 +184,8 @@ def _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
                                f"Kernel size: ({' x '.join(map(str, span))}). Kernel size can't be greater than "
                                f"actual input size")
     for what, t in (("weight", weight), ("bias", bias)):
+        if what == "bias" and transposed and x.dtype == np.float64:
+            continue  # torch's float64 transposed convolution converts the bias to float64
         if t is not None and t.dtype != x.dtype:
             raise RuntimeError(f"{name}: Input type ({x.dtype}) and {what} type ({t.dtype}) should be the same")
     return x, unbatched, stride, pads, dilation
@@ -210,6 +217,8 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
     x, unbatched, stride, pads, dilation = _conv_args(name, nd, input, weight, bias, stride, padding, dilation, groups,
                                                       transposed=True)
     output_padding = ntuple(name, "output_padding", output_padding, nd)
+    if bias is not None and bias.dtype != x.dtype:
+        bias = bias.to(x.dtype)
     for op, s, d in zip(output_padding, stride, dilation):
         if op < 0 or op >= max(s, d):
             raise RuntimeError(f"{name}: output padding must be smaller than either stride or dilation, but got "

@@ -164,11 +164,13 @@ def _window_args(name, nd, x, kernel_size, stride, padding, dilation, ceil_mode)
     return kernel, stride, padding, dilation, outs
 
 
-def _output_size(name, nd, x, output_size):
+def _output_size(name, nd, x, output_size, unbatched=False):
     """Checked output sizes of an adaptive pool (None keeps the input's size)."""
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size,) * nd
     output_size = tuple(output_size)
+    if nd == 2 and len(output_size) >= x.ndim - unbatched:  # torch's Python-side check on the 2-d pools' sizes
+        raise ValueError(f"{name}: Input dimension should be at least {len(output_size) + 1}")
     if len(output_size) != nd:
         raise RuntimeError(f"{name}: output_size must be {nd} ints (got {output_size})")
     outs = tuple(n if o is None else int(o) for o, n in zip(output_size, x.shape[2:]))
@@ -237,6 +239,8 @@ def _window_sums(length, kernel, stride, pad, out, count_include_pad):
 def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     x, unbatched = _batched(name, nd, input)
     kernel, stride, padding, _, outs = _window_args(name, nd, x, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and not isinstance(divisor_override, (int, np.integer)):
+        raise TypeError(f"{name}(): argument 'divisor_override' must be int, not {type(divisor_override).__name__}")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError(f"{name}: divisor must be not zero")
     mats, counts = zip(*[_window_sums(*g, count_include_pad) for g in zip(x.shape[2:], kernel, stride, padding, outs)])
@@ -266,7 +270,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 def _adaptive_avg_pool(name, nd, input, output_size):
     x, unbatched = _batched(name, nd, input, all_dims=False)
     F._floating(name, x)
-    outs = _output_size(name, nd, x, output_size)
+    outs = _output_size(name, nd, x, output_size, unbatched)
     mats = []
     for n, o in zip(x.shape[2:], outs):
         start, end = _adaptive_bounds(n, o)
@@ -289,7 +293,7 @@ def adaptive_avg_pool2d(input, output_size):
 def _adaptive_max_pool(name, nd, input, output_size, return_indices):
     x, unbatched = _batched(name, nd, input)
     F._floating(name, x)
-    outs = _output_size(name, nd, x, output_size)
+    outs = _output_size(name, nd, x, output_size, unbatched)
     positions = [_adaptive_positions(n, o) for n, o in zip(x.shape[2:], outs)]
     return _gather_max(x, _flat_index(positions, x.shape[2:]), unbatched, return_indices)
 
