@@ -634,3 +634,18 @@ def test_tensor_metadata_and_type_strings():
                                        "(C_out of the weight ignored); ours gives (N, C_out, L_out) zeros")
 def test_conv_with_zero_input_channels_as_torch():
     same(lambda lib: lib.nn.functional.conv1d(lib.tensor(np.zeros((2, 0, 7))), lib.tensor(np.zeros((4, 0, 3)))))
+
+
+@pytest.mark.parametrize("kinds", [("float32", "float64"), ("float64", "float32"), ("int64", "float32")])
+@pytest.mark.parametrize("shapes", [((2, 3), (3, 2)), ((3,), (3,)), ((2, 3), (3,)), ((2, 2, 3), (2, 3, 2))])
+def test_matmul_of_mixed_dtypes_raises_as_torch(kinds, shapes):
+    """torch multiplies only matrices of one dtype (no promotion): RuntimeError naming both types."""
+    (sa, sb), (da, db) = shapes, kinds
+    a, b = np.ones(sa, da), np.ones(sb, db)
+    for op in ("matmul", "__matmul__"):
+        call = lambda lib: getattr(lib, op)(lib.tensor(a), lib.tensor(b)) if op == "matmul" \
+            else lib.tensor(a) @ lib.tensor(b)  # noqa: E731
+        raises_alike(lambda: call(tb), lambda: call(torch), match="matmul: expected m1 and m2 to have the same dtype")
+    if len(sa) == 3:
+        raises_alike(lambda: tb.bmm(tb.tensor(a), tb.tensor(b)), lambda: torch.bmm(torch.tensor(a), torch.tensor(b)),
+                     match="same dtype")

@@ -122,10 +122,18 @@ def _matmul(a, b):
     return np.matmul(a, b)
 
 
+_C_TYPE = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
+           "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}  # dtype names in PyTorch's messages
+
+
 class MatMul(Function):
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        if a.dtype != b.dtype:
+            ta, tb = (_C_TYPE.get(x.dtype.name, x.dtype.name) for x in (a, b))
+            raise RuntimeError(f"matmul: expected m1 and m2 to have the same dtype, but got: {ta} != {tb} "
+                               f"(shapes {a.shape} and {b.shape})")
         ka = a.shape[-1]
         kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
         if ka != kb:
