@@ -54,11 +54,12 @@ from .linalg._tensor_forms import (cholesky, det, inverse, logdet, matrix_exp,  
 from . import viz  # noqa: E402
 from . import distributions, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
-from . import backends, testing  # noqa: E402
+from . import backends, special, testing  # noqa: E402
 from .compat import (are_deterministic_algorithms_enabled, compile, get_float32_matmul_precision,  # noqa: E402
                      is_deterministic_algorithms_warn_only_enabled, is_floating_point, set_float32_matmul_precision,
                      use_deterministic_algorithms)
 from .legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor  # noqa: E402
+from .printing import set_printoptions  # noqa: E402
 from .size import Size  # noqa: E402
 from .threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa
 

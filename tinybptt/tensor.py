@@ -10,6 +10,7 @@ import numpy as np
 
 from . import autograd
 from . import ops
+from . import printing
 from .devices import CPU, check_device, to_dtype
 from .windows import Unfold
 
@@ -211,14 +212,16 @@ class Tensor:
         return self._data.tolist()
 
     def __repr__(self):
-        a = self._data
-        fmt = None
+        a, opts = self._data, printing.OPTIONS
+        shown, fmt = printing.summarized(a), None  # the number format depends on the printed elements only
         if a.dtype.kind == "f" and a.size:
-            fmt = {"float_kind": _float_formatter(a)}
+            fmt = {"float_kind": _float_formatter(shown, opts["precision"], opts["sci_mode"])}
         elif a.dtype.kind == "b" and a.size:  # ' True' is padded only when a 'False' needs the room
-            fmt = {"bool": lambda x, w=5 if not a.all() else 4: str(x).rjust(w)}
-        body = np.array2string(a, separator=", ", formatter=fmt, prefix="tensor(", max_line_width=80)
-        extra = ""
+            fmt = {"bool": lambda x, w=5 if not shown.all() else 4: str(x).rjust(w)}
+        body = np.array2string(a, separator=", ", formatter=fmt, prefix="tensor(", max_line_width=opts["linewidth"],
+                               threshold=min(opts["threshold"], sys.maxsize), edgeitems=opts["edgeitems"])
+        body = body.replace(", ...,", ",  ...,")  # torch pads the elision as an element: '1.,  ..., 9.'
+        extra = f", size={a.shape}" if a.size == 0 and a.ndim != 1 else ""  # torch names an empty tensor's shape
         if self._data.dtype not in (_default_float[0], np.int64, np.bool_):  # as torch: the default dtype unnamed
             extra += f", dtype=tinybptt.{self._data.dtype}"
         if self.grad_fn is not None:
@@ -2786,19 +2789,22 @@ _TORCH_TYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int6
                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}  # torch's names in error texts
 
 
-def _float_formatter(a):
-    """Format floats as PyTorch prints them: '2.' when all are whole numbers, else 4 decimals,
-    or 4-digit scientific notation when magnitudes span over 1000x or leave [1e-4, 1e8]."""
+def _float_formatter(a, precision=4, sci_mode=None):
+    """Format floats as PyTorch prints them: '2.' when all are whole numbers, else ``precision`` decimals,
+    or scientific notation when magnitudes span over 1000x or leave [1e-4, 1e8] (``sci_mode`` True / False
+    forces / forbids it)."""
     values = a[np.isfinite(a)]
     finite = np.abs(values)
     nonzero = finite[finite != 0]
     spread = nonzero.size and (nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8)
-    if np.all(finite == np.round(finite)) and not spread:
+    whole = np.all(finite == np.round(finite))
+    sci = spread or (not whole and nonzero.size and nonzero.min() < 1e-4) if sci_mode is None else sci_mode
+    if sci:
+        fmt = f"{{:.{precision}e}}".format
+    elif whole:
         def fmt(x): return f"{x:.0f}."
-    elif spread or (nonzero.size and nonzero.min() < 1e-4):
-        fmt = "{:.4e}".format
     else:
-        fmt = "{:.4f}".format
+        fmt = f"{{:.{precision}f}}".format
 
     def show(x):
         return fmt(x) if np.isfinite(x) else str(x)  # 'nan', 'inf', '-inf'
