@@ -54,7 +54,7 @@ def get_float32_matmul_precision():
     return _matmul_precision[0]
 
 
-def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None, name=None,
+def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, name=None,
             disable=False, recompile_limit=None, isolate_recompiles=False, shapes_spec=None):
     """torch.compile's signature; returns ``model`` (a Module or function) itself.
 
@@ -62,7 +62,7 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     compiled model are meant to be those of eager mode, which is what running ``model`` unchanged
     gives.  Works as ``compile(model)``, ``@compile`` and ``@compile(...)``.  As torch: ``mode`` must be
     one of torch's modes and cannot be combined with ``options``; an unknown backend name is a
-    RuntimeError; ``model`` must be callable (AssertionError).
+    RuntimeError; ``model`` must be callable (AssertionError).  ``backend`` None means 'inductor'.
     """
     if model is None:
         def decorate(fn):
@@ -74,6 +74,7 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
         raise AssertionError(f"A callable function is expected, but {type(model)} is provided.")
     if isinstance(backend, str) and backend not in _BACKENDS:
         raise RuntimeError(f"compile: Invalid backend: {backend!r} (tinybptt knows {', '.join(_BACKENDS)})")
+    backend = "inductor" if backend is None else backend
     if backend == "inductor" and mode is not None and options is not None:
         raise RuntimeError("compile: Either mode or options can be specified, but both can't be specified at the "
                            "same time.")

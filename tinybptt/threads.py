@@ -9,6 +9,7 @@ no parallel operators.
 """
 import ctypes
 import glob
+import numbers
 import os
 import sys
 
@@ -16,8 +17,9 @@ import numpy as np
 
 _PREFIXES = ("scipy_openblas_", "openblas_")
 _SUFFIXES = ("64_", "_64_", "")
-_blas = []  # [(set, get)] or [None], found on first use
+_blas = []  # [(set, get, path)] or [None], found on first use
 _interop = [1]
+_fallback = [os.cpu_count() or 1]  # the count reported when no OpenBLAS library was found
 
 
 def _find(lib, name):
@@ -31,7 +33,7 @@ def _find(lib, name):
 
 
 def _openblas():
-    """(set_num_threads, get_num_threads) of the OpenBLAS numpy loaded, or None when there is none."""
+    """(set_num_threads, get_num_threads, library path) of the OpenBLAS numpy loaded, or None when there is none."""
     if not _blas:
         root = os.path.dirname(os.path.dirname(np.__file__))
         paths = (glob.glob(os.path.join(root, "numpy.libs", "*openblas*"))  # Linux wheels
@@ -45,24 +47,25 @@ def _openblas():
             set_, get = _find(lib, "set_num_threads"), _find(lib, "get_num_threads")
             if set_ is not None and get is not None:
                 set_.argtypes, set_.restype, get.restype = [ctypes.c_int], None, ctypes.c_int
-                found = (set_, get)
+                found = (set_, get, path)
                 break
         _blas.append(found)
     return _blas[0]
 
 
 def _check_count(name, n):
-    """torch's checks: an int (bool excluded) that is at least 1."""
-    if not isinstance(n, int) or isinstance(n, bool):
+    """torch's checks: an integer (Python's or numpy's; not a bool) that is at least 1; returns it as an int."""
+    if not isinstance(n, numbers.Integral) or isinstance(n, (bool, np.bool_)):
         raise RuntimeError(f"{name} expects an int, but got {type(n).__name__}")
     if n < 1:
         raise RuntimeError(f"{name} expects a positive integer")
+    return int(n)
 
 
 def set_num_threads(n):
     """Set the number of threads for intra-op parallelism: numpy's OpenBLAS thread count (and numba's,
     capped at its pool size, if numba is already imported).  RuntimeError unless ``n`` is an int >= 1."""
-    _check_count("set_num_threads", n)
+    n = _check_count("set_num_threads", n)
     blas = _openblas()
     if blas is not None:
         blas[0](n)
@@ -71,9 +74,6 @@ def set_num_threads(n):
     numba = sys.modules.get("numba")
     if numba is not None:
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-
-
-_fallback = [os.cpu_count() or 1]  # the count reported when no OpenBLAS library was found
 
 
 def get_num_threads():
@@ -85,7 +85,7 @@ def get_num_threads():
 def set_num_interop_threads(n):
     """Store the number of inter-op threads (tinybptt runs operators one at a time, so it changes nothing).
     RuntimeError unless ``n`` is an int >= 1."""
-    _check_count("set_num_interop_threads", n)
+    n = _check_count("set_num_interop_threads", n)
     _interop[0] = n
 
 
