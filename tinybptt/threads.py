@@ -8,7 +8,6 @@ thread count is set too (never importing it here).  The inter-op count is only s
 no parallel operators.
 """
 import ctypes
-import glob
 import numbers
 import os
 import sys
@@ -35,9 +34,10 @@ def _find(lib, name):
 def _openblas():
     """(set_num_threads, get_num_threads, library path) of the OpenBLAS numpy loaded, or None when there is none."""
     if not _blas:
-        root = os.path.dirname(os.path.dirname(np.__file__))
-        paths = (glob.glob(os.path.join(root, "numpy.libs", "*openblas*"))  # Linux wheels
-                 + glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")))  # macOS
+        here = os.path.dirname(np.__file__)
+        folders = (os.path.join(os.path.dirname(here), "numpy.libs"), os.path.join(here, ".dylibs"))  # Linux, macOS
+        paths = [os.path.join(f, name) for f in folders if os.path.isdir(f) for name in sorted(os.listdir(f))
+                 if "openblas" in name]
         found = None
         for path in paths:
             try:
