@@ -54,11 +54,19 @@ from .linalg._tensor_forms import (cholesky, det, inverse, logdet, matrix_exp,  
 from . import viz  # noqa: E402
 from . import distributions, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
+from . import backends, special, testing  # noqa: E402
+from .compat import (are_deterministic_algorithms_enabled, compile, get_float32_matmul_precision,  # noqa: E402
+                     is_deterministic_algorithms_warn_only_enabled, is_floating_point, set_float32_matmul_precision,
+                     use_deterministic_algorithms)
+from .legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor  # noqa: E402
+from .printing import set_printoptions  # noqa: E402
+from .size import Size  # noqa: E402
+from .threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa
 
 float32 = float = np.dtype(np.float32)
 float64 = double = np.dtype(np.float64)
 int64 = long = np.dtype(np.int64)
-int32 = np.dtype(np.int32)
+int32 = int = np.dtype(np.int32)
 int16 = short = np.dtype(np.int16)
 int8 = np.dtype(np.int8)
 uint8 = np.dtype(np.uint8)  # the dtype of get_rng_state()

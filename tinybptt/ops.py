@@ -1113,8 +1113,8 @@ def _sinc_grad(a):
 
 
 def _special():
-    from . import special
-    return special
+    from . import _special_functions
+    return _special_functions
 
 
 # name: (f, f'), run as ``_Unary`` ops like TRIG (PyTorch's names)

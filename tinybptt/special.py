@@ -1,130 +1,110 @@
-"""Special functions on numpy arrays (no scipy): erfc, erfinv, lgamma, digamma and trigamma.
+"""tinybptt.special: torch.special's names.
 
-Each takes and returns a float array of the input's dtype, computed in float64.  erfc and lgamma
-come from the C library through ``math``; erfinv, digamma and trigamma are computed here.
+Most are the functions tinybptt has already (``expit`` is ``sigmoid``, ``gammaln`` is ``lgamma``,
+``psi`` is ``digamma``, ...).  Defined here: ``entr``, ``ndtr``, ``ndtri``, ``log_ndtr`` and
+``multigammaln``.  The numpy implementations of erfc, erfinv, lgamma and digamma are in
+tinybptt/_special_functions.py.  Not provided: the Bessel, orthogonal-polynomial, gamma-incomplete,
+zeta, polygamma, erfcx and xlog1py functions.
 """
 import math
 
 import numpy as np
 
-_erf, _erfc, _lgamma = (np.frompyfunc(f, 1, 1) for f in (math.erf, math.erfc, math.lgamma))
+from . import ops
+from ._special_functions import erfc as _erfc
+from .functions import (digamma, erf, erfc, erfinv, exp2, expm1, lgamma, log1p, logit, logsumexp, round, sinc,
+                        sigmoid, xlogy)
+from .nn.functional import log_softmax as _log_softmax, softmax as _softmax
+from .tensor import Tensor
+
+expit = sigmoid
+gammaln = lgamma
+psi = digamma
+__all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "log1p", "log_ndtr",
+           "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "psi", "round", "sinc", "softmax",
+           "xlogy"]
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def _apply(f, a):
-    """``f`` (a frompyfunc of one float) elementwise, in float64, back in ``a``'s dtype."""
-    return np.asarray(f(np.asarray(a, np.float64)), np.float64).astype(a.dtype, copy=False)
+def softmax(input, dim, *, dtype=None):
+    """exp(input) normalised to sum to 1 along ``dim`` (cast to ``dtype`` first if given)."""
+    return _softmax(input, dim, dtype=dtype)
 
 
-def erfc(a):
-    """1 - erf(a), without the cancellation for large a."""
-    return _apply(_erfc, a)
+def log_softmax(input, dim, *, dtype=None):
+    """input - logsumexp(input) along ``dim`` (cast to ``dtype`` first if given)."""
+    return _log_softmax(input, dim, dtype=dtype)
 
 
-def lgamma(a):
-    """log |Gamma(a)| (inf at 0 and the negative integers)."""
+def _entr(a):
+    """-a log a: 0 at 0, -inf below 0, NaN at NaN."""
+    with np.errstate(all="ignore"):
+        return np.where(a > 0, -a * np.log(a), np.where(a == 0, 0, np.where(a < 0, -np.inf, a))).astype(a.dtype)
+
+
+def _log_ndtr(a):
+    """log Phi(a) in float64: log(erfc(-a / sqrt 2) / 2), log1p(-erfc(a / sqrt 2) / 2) above 0 (where Phi(a)
+    rounds to 1), and below a = -20 (where erfc nears underflow)
+    the asymptotic series log Phi(a) = -a^2/2 - log(-a) - log sqrt(2 pi) + log(1 - 1/a^2 + 3/a^4 - 15/a^6 + ...)
+    (Abramowitz & Stegun 26.2.12)."""
     x = np.asarray(a, np.float64)
-    out = np.full(x.shape, np.inf)
-    ok = ~((x <= 0) & (x == np.floor(x)))  # the poles: math.lgamma raises there
-    out[ok] = np.asarray(_lgamma(x[ok]), np.float64)
+    tail = x < -20
+    with np.errstate(all="ignore"):
+        out = np.where(x > 0, np.log1p(-_erfc(x / math.sqrt(2)) / 2), np.log(_erfc(-x / math.sqrt(2)) / 2))
+        t, z2, term, series = x[tail], 1 / x[tail] ** 2, np.ones(tail.sum()), np.ones(tail.sum())
+        for k in range(1, 8):
+            term = -term * (2 * k - 1) * z2
+            series += term
+        out[tail] = -t * t / 2 - np.log(-t) - _LOG_SQRT_2PI + np.log(series)
     return out.astype(a.dtype, copy=False)
 
 
-def erfinv(a):
-    """The inverse of erf on [-1, 1] (+-inf at +-1, NaN outside): Giles' approximation (2010), then
-    Newton steps on erf(y) = x (on log erfc(|y|) = log(1 - |x|) in the tails, where 1 - |x| is exact)."""
+def _ndtr_ratio(a):
+    """d/da log Phi(a) = phi(a) / Phi(a), as exp(log phi(a) - log Phi(a)) so the tails neither overflow nor
+    divide 0 by 0."""
     x = np.asarray(a, np.float64)
-    with np.errstate(all="ignore"):
-        w = -np.log((1 - x) * (1 + x))
-        small, big = w - 2.5, np.sqrt(w) - 3
-        p1 = 2.81022636e-08
-        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-                  -0.00417768164, 0.246640727, 1.50140941):
-            p1 = c + p1 * small
-        p2 = -0.000200214257
-        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-                  0.00943887047, 1.00167406, 2.83297682):
-            p2 = c + p2 * big
-        y = np.where(w < 5, p1, p2) * x
-        tail, ax = np.abs(x) > 0.5, np.abs(x)
-        for _ in range(4):
-            dens = 2 / math.sqrt(math.pi) * np.exp(-y * y)  # erf'(y)
-            c = np.asarray(_erfc(np.abs(y)), np.float64)
-            # centre: Newton on erf(y) = x; tails: on log erfc(|y|) = log(1 - |x|), fast where erfc is tiny
-            step = np.where(tail, np.sign(x) * c * (np.log(c) - np.log1p(-ax)) / dens,
-                            (x - np.asarray(_erf(y), np.float64)) / dens)
-            y = y + np.where(np.isfinite(y), step, 0)
-        y = np.where(np.abs(x) == 1, np.sign(x) * np.inf, np.where(np.abs(x) > 1, np.nan, y))
-    return y.astype(a.dtype, copy=False)
+    return np.exp(-x * x / 2 - _LOG_SQRT_2PI - _log_ndtr(x)).astype(a.dtype, copy=False)
 
 
-def _shifted(x, n_min, series):
-    """psi^(k)(x) for x >= n_min by the asymptotic ``series``, smaller x shifted up by the recurrence."""
-    x = x.copy()
-    acc = np.zeros_like(x)
-    low = x < n_min
-    while low.any():
-        acc[low] += series.step(x[low])
-        x[low] += 1
-        low = x < n_min
-    return acc + series.tail(x)
+# -a log a has derivative -(1 + log a): inf at 0 and NaN below, as torch's
+_Entr = type("Entr", (ops._Unary,), {"f": staticmethod(_entr),
+                                     "df": staticmethod(lambda a: -(1 + np.log(np.where(a < 0, np.nan, a))))})
+_LogNdtr = type("LogNdtr", (ops._Unary,), {"f": staticmethod(_log_ndtr), "df": staticmethod(_ndtr_ratio)})
 
 
-class _Digamma:
-    """psi(x) = psi(x + 1) - 1/x; for large x, ln x - 1/(2x) - sum B_2k / (2k x^2k)."""
-
-    @staticmethod
-    def step(x):
-        return -1 / x
-
-    @staticmethod
-    def tail(x):
-        r = 1 / (x * x)
-        s = r * (1 / 12 - r * (1 / 120 - r * (1 / 252 - r * (1 / 240 - r * (1 / 132 - r * (691 / 32760))))))
-        return np.log(x) - 0.5 / x - s
+def _float(input):
+    return (input if isinstance(input, Tensor) else Tensor(input))._floating()
 
 
-class _Trigamma:
-    """psi'(x) = psi'(x + 1) + 1/x^2; for large x, 1/x + 1/(2x^2) + sum B_2k / x^(2k+1)."""
-
-    @staticmethod
-    def step(x):
-        return 1 / (x * x)
-
-    @staticmethod
-    def tail(x):
-        r = 1 / (x * x)
-        s = r * (1 / 6 - r * (1 / 30 - r * (1 / 42 - r * (1 / 30 - r * (5 / 66 - r * (691 / 2730))))))
-        return 1 / x + 0.5 * r + s / x
+def entr(input):
+    """Elementwise entropy term -x log x (0 at 0, -inf for x < 0); gradient -(1 + log x)."""
+    return _Entr.apply(_float(input))
 
 
-def digamma(a):
-    """The logarithmic derivative of Gamma: -inf at +0 and inf at -0 (as PyTorch), NaN at the negative integers; negative
-    x by the reflection psi(x) = psi(1 - x) - pi / tan(pi x)."""
-    x = np.asarray(a, np.float64)
-    out = np.empty(x.shape)
-    with np.errstate(all="ignore"):
-        pos, neg = x > 0, x < 0
-        out[pos] = _shifted(x[pos], 10, _Digamma)
-        xn = x[neg]
-        frac = np.modf(xn)[0]  # tan(pi x) from the fractional part: pi x itself would round
-        out[neg] = np.where(frac == 0, np.nan, _shifted(1 - xn, 10, _Digamma) - np.pi / np.tan(np.pi * frac))
-        out[x == 0] = np.where(np.signbit(x[x == 0]), np.inf, -np.inf)
-        out[np.isnan(x)] = np.nan
-        out[x == np.inf] = np.inf
-    return out.astype(a.dtype, copy=False)
+def ndtr(input):
+    """The standard normal CDF, Phi(x) = (1 + erf(x / sqrt 2)) / 2, computed as torch computes it: in the
+    lower tail it loses its relative precision and is 0 below about -8.3 (float64); use ``log_ndtr`` there."""
+    return (erf(_float(input) * math.sqrt(0.5)) + 1) * 0.5
 
 
-def trigamma(a):
-    """The derivative of digamma (inf at 0 and the negative integers); negative x by the reflection
-    psi'(x) = pi^2 / sin^2(pi x) - psi'(1 - x)."""
-    x = np.asarray(a, np.float64)
-    out = np.empty(x.shape)
-    with np.errstate(all="ignore"):
-        pos, neg = x > 0, x <= 0
-        out[pos] = _shifted(x[pos], 10, _Trigamma)
-        xn = x[neg]
-        frac = np.modf(xn)[0]
-        out[neg] = np.where(frac == 0, np.inf, (np.pi / np.sin(np.pi * frac)) ** 2 - _shifted(1 - xn, 10, _Trigamma))
-        out[np.isnan(x)] = np.nan
-        out[x == np.inf] = 0
-    return out.astype(a.dtype, copy=False)
+def ndtri(input):
+    """The inverse of ``ndtr`` on [0, 1]: sqrt 2 erfinv(2p - 1) (-inf at 0, inf at 1, NaN outside)."""
+    return erfinv(_float(input) * 2 - 1) * math.sqrt(2)
+
+
+def log_ndtr(input):
+    """log Phi(x), accurate far into the lower tail (where Phi(x) underflows); gradient phi(x) / Phi(x)."""
+    return _LogNdtr.apply(_float(input))
+
+
+def multigammaln(input, p):
+    """The log multivariate gamma function of dimension ``p``:
+    p (p - 1) / 4 log(pi) + sum_{i < p} lgamma(input - i / 2).  RuntimeError for p < 1; as torch 2.13,
+    elements <= (p - 1) / 2 (outside the domain) are not checked and give lgamma's values there."""
+    x = _float(input)
+    if p < 1:
+        raise RuntimeError(f"multigammaln: p has to be greater than or equal to 1, got p={p}")
+    out = lgamma(x)
+    for i in range(1, p):
+        out = out + lgamma(x - i / 2)
+    return out + p * (p - 1) / 4 * math.log(math.pi)

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import autograd
 from . import ops
+from . import printing
 from .devices import CPU, check_device, to_dtype
 from .windows import Unfold
 
@@ -211,21 +212,16 @@ class Tensor:
         return self._data.tolist()
 
     def __repr__(self):
-        a = self._data
-        fmt = None
-        if a.dtype.kind == "f" and a.size:
-            fmt = {"float_kind": _float_formatter(a)}
-        elif a.dtype.kind == "b" and a.size:  # ' True' is padded only when a 'False' needs the room
-            fmt = {"bool": lambda x, w=5 if not a.all() else 4: str(x).rjust(w)}
-        body = np.array2string(a, separator=", ", formatter=fmt, prefix="tensor(", max_line_width=80)
-        extra = ""
-        if self._data.dtype not in (_default_float[0], np.int64, np.bool_):  # as torch: the default dtype unnamed
-            extra += f", dtype=tinybptt.{self._data.dtype}"
+        a, suffixes = self._data, []
+        if a.size == 0 and a.ndim != 1:  # as torch: an empty tensor's shape is named
+            suffixes.append(f"size={a.shape}")
+        if a.dtype not in (_default_float[0], np.int64, np.bool_):  # as torch: the default dtype unnamed
+            suffixes.append(f"dtype=tinybptt.{a.dtype}")
         if self.grad_fn is not None:
-            extra += f", grad_fn={self.grad_fn!r}"
+            suffixes.append(f"grad_fn={self.grad_fn!r}")
         elif self.requires_grad:
-            extra += ", requires_grad=True"
-        return f"tensor({body}{extra})"
+            suffixes.append("requires_grad=True")
+        return printing.tensor_repr(a, suffixes)
 
     def __format__(self, format_spec):
         """As PyTorch: a 0-d Tensor formats as its value (``f"{loss:.4f}"``), anything else as ``str``."""
@@ -2835,28 +2831,6 @@ for _name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "neg", "po
 
 _TORCH_TYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}  # torch's names in error texts
-
-
-def _float_formatter(a):
-    """Format floats as PyTorch prints them: '2.' when all are whole numbers, else 4 decimals,
-    or 4-digit scientific notation when magnitudes span over 1000x or leave [1e-4, 1e8]."""
-    values = a[np.isfinite(a)]
-    finite = np.abs(values)
-    nonzero = finite[finite != 0]
-    spread = nonzero.size and (nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8)
-    if np.all(finite == np.round(finite)) and not spread:
-        def fmt(x): return f"{x:.0f}."
-    elif spread or (nonzero.size and nonzero.min() < 1e-4):
-        fmt = "{:.4e}".format
-    else:
-        fmt = "{:.4f}".format
-
-    def show(x):
-        return fmt(x) if np.isfinite(x) else str(x)  # 'nan', 'inf', '-inf'
-
-    widest = ([values.min(), values.max()] if values.size else []) + list(np.unique(a[~np.isfinite(a)]))
-    width = max(len(show(x)) for x in widest)  # every element is right-aligned to the widest
-    return lambda x: show(x).rjust(width)
 
 
 _NONLEAF_GRAD_WARNING = (

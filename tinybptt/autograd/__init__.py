@@ -721,8 +721,10 @@ def _send(x, g, pending, waiting, leaf_grads):
 
 
 def __getattr__(name):
-    """``tinybptt.autograd.functional`` is imported on first use (it needs the Tensor class, which imports
+    """``tinybptt.autograd.functional`` (and the legacy ``Variable``) is imported on first use (it needs the Tensor class, which imports
     this module)."""
     if name == "functional":
         return importlib.import_module(f"{__name__}.functional")
+    if name == "Variable":  # the legacy constructor (tinybptt/legacy.py needs the Tensor class too)
+        return importlib.import_module("tinybptt.legacy").Variable
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
