@@ -374,7 +374,11 @@ def test_compile_bad_arguments_as_torch(kwargs):
 
 
 def test_compile_needs_a_callable():
+    validating = torch.distributions.Distribution._validate_args
     raises_alike(lambda: tb.compile(3), lambda: torch.compile(3), match="callable")
+    # torch.compile's first call imports torch._dynamo, which turns torch's distribution checks off for the
+    # whole process: put them back for the tests that follow
+    torch.distributions.Distribution.set_default_validate_args(validating)
 
 
 def test_float32_matmul_precision_as_torch():
