@@ -55,6 +55,14 @@ def test_backends_defaults_and_answers_match_torch():
     assert tb.backends.cuda.is_built() is torch.backends.cuda.is_built()
 
 
+@pytest.fixture(autouse=True)
+def _torch_distribution_checks():
+    """torch.compile's first call imports torch._dynamo, which turns torch's distribution argument checks off
+    for the whole process: put torch's default back after each test, for the parity tests that follow."""
+    yield
+    torch.distributions.Distribution.set_default_validate_args(__debug__)
+
+
 def test_backends_flags_are_settable_and_importable_as_modules():
     import tinybptt.backends.cudnn as cudnn  # the spelling scripts use
     cudnn.deterministic, cudnn.benchmark = True, False
@@ -374,11 +382,7 @@ def test_compile_bad_arguments_as_torch(kwargs):
 
 
 def test_compile_needs_a_callable():
-    validating = torch.distributions.Distribution._validate_args
     raises_alike(lambda: tb.compile(3), lambda: torch.compile(3), match="callable")
-    # torch.compile's first call imports torch._dynamo, which turns torch's distribution checks off for the
-    # whole process: put them back for the tests that follow
-    torch.distributions.Distribution.set_default_validate_args(validating)
 
 
 def test_float32_matmul_precision_as_torch():
