@@ -746,3 +746,32 @@ def test_step_pre_and_post_hooks_like_torch():
         pickle.dumps(opt)
     assert logs[1] == logs[0] == [("pre", True, 1), ("post", True, 1), ("post", True, 1)]
     assert losses == [7.0, 7.0]
+
+
+@pytest.mark.parametrize("name, kwargs", [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+                                          ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)),
+                                          ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+                                          ("Adagrad", dict(lr=0.1))])
+def test_optimizer_takes_over_torchs_state_dict(name, kwargs):
+    """Train in torch, move weights and optimizer state into tinybptt, and both continue with the same steps."""
+    lstm_t = torch.nn.LSTM(3, 4).double()
+    opt_t = getattr(torch.optim, name)(lstm_t.parameters(), **kwargs)
+    xs = np.random.default_rng(5).standard_normal((6, 5, 2, 3))
+
+    def step(lib, model, opt, x):
+        opt.zero_grad()
+        out, _ = model(lib.tensor(x))
+        (out ** 2).sum().backward()
+        opt.step()
+
+    for x in xs[:3]:
+        step(torch, lstm_t, opt_t, x)
+    lstm = nn.LSTM(3, 4, dtype=tb.float64)
+    lstm.load_state_dict(lstm_t.state_dict())
+    opt = getattr(optim, name)(lstm.parameters(), **kwargs)
+    opt.load_state_dict(opt_t.state_dict())
+    for x in xs[3:]:
+        step(torch, lstm_t, opt_t, x)
+        step(tb, lstm, opt, x)
+    for (k, p), (_, q) in zip(lstm.named_parameters(), lstm_t.named_parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
