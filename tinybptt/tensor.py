@@ -473,6 +473,18 @@ class Tensor:
         """A bool copy (self when already bool)."""
         return self.to(np.bool_)
 
+    def short(self):
+        """An int16 copy, without gradient (self when already int16)."""
+        return self.to(np.int16)
+
+    def char(self):
+        """An int8 copy, without gradient (self when already int8)."""
+        return self.to(np.int8)
+
+    def byte(self):
+        """A uint8 copy, without gradient (self when already uint8)."""
+        return self.to(np.uint8)
+
     def cpu(self):
         """Returns self: tensors always live on the CPU."""
         return self
@@ -2545,18 +2557,6 @@ class Tensor:
     def is_same_size(self, other):
         """True when ``other`` has the same shape."""
         return self.shape == other.shape
-
-    def short(self):
-        """An int16 copy, without gradient (self when already int16)."""
-        return self.to(np.int16)
-
-    def char(self):
-        """An int8 copy, without gradient (self when already int8)."""
-        return self.to(np.int8)
-
-    def byte(self):
-        """A uint8 copy, without gradient (self when already uint8)."""
-        return self.to(np.uint8)
 
     def _fill_random(self, name, draw, generator):
         from .random import rng
