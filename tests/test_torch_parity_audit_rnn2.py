@@ -502,6 +502,17 @@ def test_cells_unrolled_on_unbatched_input_without_hx(kind, fused, bias, rng):
 
 
 @pytest.mark.parametrize("kind", list(CELLS))
+def test_packed_sequence_into_a_cell_raises_like_torch(kind):
+    name, extra = CELLS[kind]
+
+    def make(lib):
+        utils = orn if lib is tb else trnn
+        packed = utils.pack_sequence([lib.ones(3, 3), lib.ones(2, 3)])
+        getattr(lib.nn, name)(3, 4, **extra)(packed)
+    raises_like_torch(make)
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
 def test_cell_with_weights_replaced_and_frozen(kind, rng):
     m, tm = cell_pair(kind)
     new = rng.standard_normal(tuple(tm.weight_ih.shape))

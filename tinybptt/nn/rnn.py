@@ -395,6 +395,9 @@ class RNNCellBase(Module):
         name, n_states = type(self).__name__, 2 if self.mode == "LSTM" else 1
         if self.mode == "RNN" and self.nonlinearity not in ("tanh", "relu"):
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
+        if isinstance(input, PackedSequence):  # PyTorch: AttributeError ("... has no attribute 'dim'")
+            raise AttributeError(f"{name}: input is a PackedSequence; a cell takes one step as a tensor "
+                                 "(run the layer, e.g. nn.LSTM, on packed sequences)")
         x = _tensor(input)
         if x.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.ndim}D instead")
