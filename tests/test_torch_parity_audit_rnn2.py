@@ -375,6 +375,27 @@ def test_hx_of_batch_first_layers_and_its_gradient(kind, fused, layout, rng):
     assert_close(*results)
 
 
+@pytest.mark.parametrize("shape", [(2, 1, 4), (3, 1, 4), (2, 1, 2, 4), (3, 1, 2, 4), (2, 1, 3, 4), (1, 1, 2, 4),
+                                   (2, 2, 4)])
+@pytest.mark.parametrize("fused", BOTH)
+def test_lstm_hx_as_one_stacked_tensor_like_torch(shape, fused, rng):
+    """hx = torch.stack([h0, c0]): PyTorch takes hx[0] and hx[1]; fine for unbatched input (values and the
+    stacked tensor's gradient), for batched input its shape checks, then a TypeError (not a tuple)."""
+    m, tm = pair("lstm", fused)
+    x = rng.standard_normal((5, 3) if len(shape) == 3 else (5, 2, 3))
+    h = rng.standard_normal(shape)
+    if len(shape) == 3 and shape[1:] == (1, 4):
+        results = []
+        for lib, mod in ((tb, m), (torch, tm)):
+            hs = lib.tensor(h, requires_grad=True)
+            out, (hn, cn) = mod(lib.tensor(x), hs)
+            ((out ** 2).sum() + cn.sum()).backward()
+            results.append([out, hn, cn, hs.grad, *grads(mod)])
+        assert_close(*results)
+    else:
+        raises_like_torch(lambda lib: (m if lib is tb else tm)(lib.tensor(x), lib.tensor(h)))
+
+
 # ---------------------------------------------------------------- outputs used in part
 PARTS = {"h_n_only": lambda out, h, d: states(h)[0].sum(),
          "last_step": lambda out, h, d: (out[-1] ** 2).sum(),
