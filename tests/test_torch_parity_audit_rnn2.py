@@ -657,3 +657,10 @@ def test_flatten_parameters_flat_weights_and_all_weights(kind, config):
     assert [len(group) for group in m.all_weights] == [len(group) for group in tm.all_weights]
     assert_close([p for g in m.all_weights for p in g], [p for g in tm.all_weights for p in g])
     assert all(a is b for a, b in zip(m._flat_weights, m.parameters()))
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_bool_num_layers_raises_type_error_at_forward_like_torch(name):
+    """num_layers=True is accepted by both constructors (one layer of weights); forward refuses it."""
+    ours, theirs = raises_like_torch(lambda lib: getattr(lib.nn, name)(3, 4, num_layers=True)(lib.zeros(2, 1, 3)))
+    assert "num_layers" in ours

@@ -603,6 +603,8 @@ class RNNBase(Module):
         if not isinstance(self.bidirectional, bool):  # accepted by the constructor, refused by PyTorch's kernel
             raise TypeError(f"{_mode(self).lower()}(): argument 'bidirectional' must be bool, not "
                             f"{type(self.bidirectional).__name__}")
+        if isinstance(self.num_layers, bool):  # range(True) builds one layer; PyTorch's kernel refuses the bool
+            raise TypeError(f"{_mode(self).lower()}(): argument 'num_layers' must be int, not bool")
         if isinstance(input, PackedSequence):  # run the lengths= path on the padded batch
             if self.mode == "LSTM":  # PyTorch's packed LSTM checks no dtype: its matmul raises RuntimeError
                 _check_same_dtype("input", input.data, self.weight_ih_l0)
