@@ -110,6 +110,30 @@ def test_weight_replaced_by_assignment_between_forwards(kind, fused, rng):
     assert_close(*results)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru", "lstm_proj"])
+@pytest.mark.parametrize("fused", BOTH)
+def test_initialisation_through_data(kind, fused, rng):
+    """Init code: the forget-gate bias set through ``b.data[H:2H].fill_(1)``, a weight swapped with
+    ``w.data = ...``, an identity-like weight_hh through ``.data.copy_``: the layer then trains as torch's."""
+    m, tm = pair(kind, fused)
+    new_ih = rng.standard_normal(tuple(tm.weight_ih_l0.shape)) * 0.2
+    x = rng.standard_normal((5, 2, 3))
+    results = []
+    for lib, mod in ((tb, m), (torch, tm)):
+        for b in (mod.bias_ih_l0, mod.bias_hh_l0):
+            b.data[4:8].fill_(1.0)
+        mod.weight_ih_l0.data = lib.tensor(new_ih)
+        mod.weight_hh_l0.data.copy_(lib.tensor(np.tile(np.eye(4, mod.weight_hh_l0.shape[1]), (GATES[kind], 1))))
+        out, h = mod(lib.tensor(x))
+        ((out ** 2).sum() + states(h)[-1].sum()).backward()
+        assert type(mod.weight_ih_l0).__name__ == "Parameter" and mod.weight_ih_l0.requires_grad
+        results.append([out, *states(h), *mod.parameters(), *grads(mod)])
+    assert_close(*results)
+
+
+GATES = {"lstm": 4, "gru": 3, "lstm_proj": 4}
+
+
 def test_weight_replaced_by_a_plain_tensor_raises_like_torch():
     def make(lib):
         lib.nn.LSTM(3, 4).weight_hh_l0 = lib.zeros(16, 4)
@@ -642,6 +666,37 @@ def test_tbptt_loop_with_adam_clipping_and_steplr_for_20_windows(fused, config, 
             sched.step()
             record += [loss.detach(), norm.detach(), lib.tensor(sched.get_last_lr()[0])]
         runs.append(record + [p.detach() for p in params] + list(state))
+    assert_close(*runs)
+
+
+CUTS = {"detach_": lambda h: [s.detach_() for s in h] and h, "data": lambda h: tuple(s.data for s in h),
+        "clone_detach": lambda h: tuple(s.clone().detach() for s in h)}
+
+
+@pytest.mark.parametrize("cut", list(CUTS))
+@pytest.mark.parametrize("kind", ["lstm", "lstm_proj"])
+@pytest.mark.parametrize("fused", BOTH)
+def test_older_ways_to_cut_the_graph_between_windows(cut, kind, fused, rng):
+    """Code written for older PyTorch cuts the state with h.detach_() in place, h.data, or clone().detach();
+    a hand-written SGD step between windows: losses, final state flags and weights as torch's."""
+    m, tm = pair(kind, fused, num_layers=2)
+    xs = rng.standard_normal((3, 4, 2, 3))
+    runs = []
+    for lib, mod in ((tb, m), (torch, tm)):
+        state, record = None, []
+        for x in xs:
+            if state is not None:
+                state = CUTS[cut](state)
+            mod.zero_grad()
+            out, state = mod(lib.tensor(x), state)
+            loss = (out ** 2).sum() + state[1].sum()
+            loss.backward()
+            with lib.no_grad():
+                for p in mod.parameters():
+                    p -= 0.1 * p.grad
+            record.append(loss.detach())
+        assert state[0].requires_grad and not state[0].is_leaf
+        runs.append(record + list(mod.parameters()) + list(state))
     assert_close(*runs)
 
 
