@@ -82,6 +82,16 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
+    def __deepcopy__(self, memo):
+        """A Parameter with a copy of the values and the same requires_grad; as in PyTorch, not its .grad."""
+        if id(self) not in memo:
+            memo[id(self)] = Parameter(self._data, self.requires_grad)
+        return memo[id(self)]
+
+    def __reduce_ex__(self, protocol):
+        """Pickled as its values and requires_grad; as in PyTorch, not its .grad."""
+        return Parameter, (self._data, self.requires_grad)
+
 
 class _ModuleHookHandle:
     """What ``register_forward_hook`` returns: ``remove()`` unregisters the hook."""

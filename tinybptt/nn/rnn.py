@@ -395,6 +395,9 @@ class RNNCellBase(Module):
         name, n_states = type(self).__name__, 2 if self.mode == "LSTM" else 1
         if self.mode == "RNN" and self.nonlinearity not in ("tanh", "relu"):
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
+        if isinstance(input, PackedSequence):  # PyTorch: AttributeError ("... has no attribute 'dim'")
+            raise AttributeError(f"{name}: input is a PackedSequence; a cell takes one step as a tensor "
+                                 "(run the layer, e.g. nn.LSTM, on packed sequences)")
         x = _tensor(input)
         if x.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.ndim}D instead")
@@ -600,6 +603,8 @@ class RNNBase(Module):
         if not isinstance(self.bidirectional, bool):  # accepted by the constructor, refused by PyTorch's kernel
             raise TypeError(f"{_mode(self).lower()}(): argument 'bidirectional' must be bool, not "
                             f"{type(self.bidirectional).__name__}")
+        if isinstance(self.num_layers, bool):  # range(True) builds one layer; PyTorch's kernel refuses the bool
+            raise TypeError(f"{_mode(self).lower()}(): argument 'num_layers' must be int, not bool")
         if isinstance(input, PackedSequence):  # run the lengths= path on the padded batch
             if self.mode == "LSTM":  # PyTorch's packed LSTM checks no dtype: its matmul raises RuntimeError
                 _check_same_dtype("input", input.data, self.weight_ih_l0)
@@ -612,8 +617,11 @@ class RNNBase(Module):
             tensor_word = " tensor" if self.mode.startswith("RNN") else ""
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {x.ndim}D{tensor_word} instead")
         batched, batch_dim = x.ndim == 3, 0 if self.batch_first else 1
+        # an LSTM's hx given as one stacked Tensor: PyTorch takes hx[0] and hx[1] (fine for unbatched input)
+        stacked = lstm and isinstance(hx, Tensor) and hx.ndim > 0 and hx.shape[0] >= 2
         if hx is not None:
-            hs = [_tensor(h) for h in _state_tuple("lstm", hx, short=IndexError)] if lstm else [_tensor(_single_state(name, hx))]
+            pair = (hx[0], hx[1]) if stacked else hx
+            hs = [_tensor(h) for h in _state_tuple("lstm", pair, short=IndexError)] if lstm else [_tensor(_single_state(name, hx))]
             want = 3 if batched else 2
             if any(h.ndim != want for h in hs):
                 kind = "batched 3-D" if batched else "unbatched 2-D"
@@ -641,6 +649,10 @@ class RNNBase(Module):
                 if h.shape != expected:
                     what = f"hidden[{i}]" if lstm else "hidden"
                     raise RuntimeError(f"Expected {what} size {expected}, got {list(h.shape)}")
+            if stacked and batched:  # PyTorch's kernel then refuses the Tensor where it wants a tuple
+                raise TypeError(f"lstm(): argument 'hx' must be a tuple of Tensors (h_0, c_0), not a Tensor of "
+                                f"shape {tuple(hx.shape)} (a stacked pair is taken only with unbatched input)")
+            for i, h in enumerate(hs):
                 _check_same_dtype(f"hx[{i}]" if lstm else "hx", h, self.weight_ih_l0)
         mask = None if lengths is None else _lengths_mask(lengths, steps, batch)
 
