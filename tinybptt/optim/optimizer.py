@@ -33,8 +33,10 @@ def _typename(obj):
 
 
 def _scalar(x):
-    """A hyper-parameter as a Python float (accepts one-element tensors and arrays)."""
-    return float(np.asarray(x)) if isinstance(x, (Tensor, np.ndarray)) else x
+    """A hyper-parameter as a number: a one-element tensor or array becomes a numpy scalar of its dtype, so
+    that arithmetic with Python floats stays in that dtype (a float32 tensor lr makes Adam's lr / (1 - beta1^t)
+    a float32 number, as in PyTorch); other values are returned as they are."""
+    return np.asarray(x).reshape(())[()] if isinstance(x, (Tensor, np.ndarray)) else x
 
 
 def _scalar_dtype():
