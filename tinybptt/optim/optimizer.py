@@ -53,6 +53,14 @@ def _check_lr(lr, message="Invalid learning rate: {}", nan_ok=False):
         raise ValueError(message.format(lr))
 
 
+def _check_fused(fused, foreach, differentiable):
+    """PyTorch's refusals of ``fused`` together with ``differentiable`` or ``foreach`` (which we otherwise ignore)."""
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
 def _check_adam_args(lr, eps, betas, weight_decay):
     """PyTorch's checks, with its error texts, of the hyper-parameters Adam and its variants share."""
     _check_lr(lr)
