@@ -16,6 +16,7 @@ class Adam(Optimizer):
     scales p by (1 - lr * weight_decay).  ``foreach``, ``capturable``,
     ``differentiable`` and ``fused`` are accepted for compatibility and ignored
     (``fused`` with ``foreach`` or ``differentiable`` raises, as in PyTorch).
+    ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor

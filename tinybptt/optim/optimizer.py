@@ -245,10 +245,19 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    @staticmethod
-    def _params_with_grad(group):
-        """(parameter, its gradient array in the parameter's dtype) for each parameter of ``group`` with a gradient."""
-        return [(p, p.grad._data.astype(p.dtype, copy=False)) for p in group["params"] if p.grad is not None]
+    # what PyTorch's step asserts when ``capturable=True`` meets a CPU parameter (all of ours are on the CPU)
+    _capturable_error = ("If capturable=True, params and state_steps must be on supported devices: "
+                         "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla'].")
+
+    def _params_with_grad(self, group):
+        """(parameter, its gradient array in the parameter's dtype) for each parameter of ``group`` with a gradient.
+
+        With ``capturable=True`` a parameter with a gradient raises PyTorch's AssertionError for CPU tensors.
+        """
+        pairs = [(p, p.grad._data.astype(p.dtype, copy=False)) for p in group["params"] if p.grad is not None]
+        if pairs and group.get("capturable"):
+            raise AssertionError(self._capturable_error)
+        return pairs
 
     def _counted_state(self, p, *buffers):
         """p's state with its step counted; made on first use: step 0 and a zero array per name in ``buffers``."""
