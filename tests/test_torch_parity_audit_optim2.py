@@ -183,6 +183,24 @@ def test_zero_dim_tensor_lr_like_torch(name, dtype):
     assert isinstance(oopt.param_groups[0]["lr"], tb.Tensor)
 
 
+GROUPED_MORE = GROUPED + [("Adafactor", dict(lr=0.01), [dict(beta2_decay=-0.5), dict(d=2.0)]),
+                          ("LBFGS", dict(lr=0.5), [dict(), dict(max_iter=5, history_size=7)])]
+
+
+@pytest.mark.parametrize("name,kw,groups", GROUPED_MORE, ids=[g[0] for g in GROUPED_MORE])
+def test_repr_and_param_groups_after_add_param_group_like_torch(name, kw, groups):
+    """The saved param_groups (keys in torch's order, values) and repr (a blank line between groups)."""
+    theirs, ours = make()
+    topt = getattr(torch.optim, name)([{"params": theirs[:2], **groups[0]}], **kw)
+    oopt = getattr(optim, name)([{"params": ours[:2], **ours_kw(groups[0])}], **ours_kw(kw))
+    topt.add_param_group({"params": theirs[2:], **groups[1]})
+    oopt.add_param_group({"params": ours[2:], **ours_kw(groups[1])})
+    tg, og = topt.state_dict()["param_groups"], oopt.state_dict()["param_groups"]
+    assert [list(g) for g in og] == [list(g) for g in tg]
+    assert og == tg
+    assert repr(oopt) == repr(topt)
+
+
 # ------------------------------------------------------------------ argument rules
 def raises_like(fn_torch, fn_ours, match=None):
     """Both raise the same exception type (ours matching ``match``, default: torch's message)."""
