@@ -243,6 +243,18 @@ def test_capturable_on_cpu_is_refused_at_step_like_torch(name):
     raises_like(t.step, o.step)
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam", "Adamax",
+                                  "Adadelta", "Rprop", "ASGD"])
+def test_differentiable_step_of_a_leaf_is_refused_like_torch(name):
+    """torch steps a differentiable optimizer with grad enabled, so the in-place update of a leaf is refused."""
+    t = getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], lr=0.1, differentiable=True)
+    o = getattr(optim, name)([nn.Parameter(np.zeros(2))], lr=0.1, differentiable=True)
+    t.step(), o.step()  # no gradient: nothing to update
+    t.param_groups[0]["params"][0].grad = torch.ones(2)
+    o.param_groups[0]["params"][0].grad = tb.ones(2, dtype=tb.float64)
+    raises_like(t.step, o.step)
+
+
 def test_nesterov_and_duplicate_parameter_errors_like_torch():
     p, q = torch.zeros(2, requires_grad=True), nn.Parameter(np.zeros(2))
     for kw in (dict(nesterov=True, momentum=0.9, dampening=0.1), dict(nesterov=True), dict(momentum=-0.5),

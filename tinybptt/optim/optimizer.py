@@ -252,11 +252,15 @@ class Optimizer:
     def _params_with_grad(self, group):
         """(parameter, its gradient array in the parameter's dtype) for each parameter of ``group`` with a gradient.
 
-        With ``capturable=True`` a parameter with a gradient raises PyTorch's AssertionError for CPU tensors.
+        With ``capturable=True`` a parameter with a gradient raises PyTorch's AssertionError for CPU tensors;
+        with ``differentiable=True`` a leaf that requires grad raises PyTorch's RuntimeError (its step runs
+        with grad enabled, so the in-place update of such a leaf is refused).
         """
         pairs = [(p, p.grad._data.astype(p.dtype, copy=False)) for p in group["params"] if p.grad is not None]
         if pairs and group.get("capturable"):
             raise AssertionError(self._capturable_error)
+        if group.get("differentiable") and any(p.is_leaf and p.requires_grad for p, _ in pairs):
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         return pairs
 
     def _counted_state(self, p, *buffers):
