@@ -393,6 +393,42 @@ def test_chained_and_sequential_schedulers_like_torch():
     assert oq2.last_epoch == tq.last_epoch == oq.last_epoch
 
 
+def _plateau_then_group(L, o):
+    s = L.ReduceLROnPlateau(o, patience=0, min_lr=0.04)
+    o.add_param_group({"params": [torch.zeros(1, requires_grad=True) if L is TL else tb.zeros(1, requires_grad=True)],
+                       "lr": 0.3})
+    return s
+
+
+NESTED = [
+    lambda L, o: L.SequentialLR(o, [L.ChainedScheduler([L.ConstantLR(o, 0.5, total_iters=2), L.ExponentialLR(o, 0.9)]),
+                                    L.MultiplicativeLR(o, lambda e: 0.95)], milestones=[4]),
+    lambda L, o: L.SequentialLR(o, [L.LambdaLR(o, lambda e: (e + 1) / 4), L.CosineAnnealingLR(o, 5, 0.001)],
+                                milestones=[3]),
+    lambda L, o: L.ChainedScheduler([L.SequentialLR(o, [L.LinearLR(o, 0.3, total_iters=3), L.ExponentialLR(o, 0.8)],
+                                                    milestones=[3]), L.StepLR(o, 4, 0.5)]),
+    lambda L, o: L.SequentialLR(o, [L.ExponentialLR(o, 0.9), L.OneCycleLR(o, 0.5, total_steps=10)], milestones=[3]),
+    lambda L, o: L.SequentialLR(o, [L.LinearLR(o, 0.3, total_iters=3), L.CyclicLR(o, 0.01, 0.1, step_size_up=2)],
+                                milestones=[3]),
+    lambda L, o: L.SequentialLR(o, [L.ConstantLR(o, 0.3, total_iters=3), L.CosineAnnealingWarmRestarts(o, 3, 2)],
+                                milestones=[2]),
+    lambda L, o: L.ChainedScheduler([L.ConstantLR(o, 0.3, total_iters=3), L.CosineAnnealingWarmRestarts(o, 3, 2)],
+                                    optimizer=o),
+    _plateau_then_group,
+]
+
+
+@pytest.mark.parametrize("i", range(len(NESTED)))
+def test_nested_scheduler_compositions_like_torch(i):
+    """SequentialLR and ChainedScheduler inside each other, with the closed-form restarts at milestones; and
+    ReduceLROnPlateau with a scalar min_lr after a group is added."""
+    topt, oopt = opt_pair()
+    ts, os_ = NESTED[i](TL, topt), NESTED[i](lr_scheduler, oopt)
+    metrics = [1, 2, 3, 4, 5, 6] if isinstance(ts, TL.ReduceLROnPlateau) else None
+    np.testing.assert_allclose(os_.get_last_lr(), ts.get_last_lr(), rtol=1e-12)
+    drive([ts], [os_], topt, oopt, 6 if metrics else 12, metrics=metrics)
+
+
 def test_cosine_warm_restarts_with_fractional_epochs_like_torch():
     topt, oopt = opt_pair()
     ts = TL.CosineAnnealingWarmRestarts(topt, T_0=2, T_mult=3, eta_min=0.01)
