@@ -11,9 +11,12 @@ class Adadelta(Optimizer):
     v = rho v + (1 - rho) g^2,  d = sqrt(u + eps) / sqrt(v + eps) * g,
     u = rho u + (1 - rho) d^2,  p -= lr d.  ``foreach``, ``capturable`` and
     ``differentiable`` are accepted for compatibility and ignored.
+    ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _capturable_error = ("If capturable=True, params and state_steps must be on supported devices: "
+                         "['cuda', 'xpu', 'hpu', 'privateuseone'].")
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):

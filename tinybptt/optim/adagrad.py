@@ -1,7 +1,7 @@
 """Adagrad (Duchi, Hazan and Singer 2011)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _effective_grad, _fma, _scalar, _scalar_dtype
+from .optimizer import Optimizer, _check_fused, _bump, _check_lr, _effective_grad, _fma, _scalar, _scalar_dtype
 
 
 class Adagrad(Optimizer):
@@ -12,7 +12,8 @@ class Adagrad(Optimizer):
     The state (``step``, ``sum`` = initial_accumulator_value) exists from construction, as in PyTorch;
     like PyTorch, ``sum`` always starts from the constructor's initial_accumulator_value, even for
     groups that give their own (or are added later with ``add_param_group``).
-    ``foreach``, ``differentiable`` and ``fused`` are accepted for compatibility and ignored.
+    ``foreach``, ``differentiable`` and ``fused`` are accepted for compatibility and ignored
+    (``fused`` with ``foreach`` or ``differentiable`` raises, as in PyTorch).
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
@@ -29,6 +30,7 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
                         differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        _check_fused(fused, foreach, differentiable)
         for group in self.param_groups:
             for p in group["params"]:
                 self._init_state(p)

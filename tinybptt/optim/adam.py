@@ -1,7 +1,7 @@
 """Adam and AdamW (Kingma & Ba 2015; Loshchilov & Hutter 2019)."""
 import numpy as np
 
-from .optimizer import Optimizer, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar
+from .optimizer import Optimizer, _check_fused, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar
 from ..tensor import Tensor
 
 
@@ -14,7 +14,9 @@ class Adam(Optimizer):
     where v' = v, or its running maximum with ``amsgrad``.  Weight decay adds
     weight_decay * p to g, or with ``decoupled_weight_decay`` (AdamW) first
     scales p by (1 - lr * weight_decay).  ``foreach``, ``capturable``,
-    ``differentiable`` and ``fused`` are accepted for compatibility and ignored.
+    ``differentiable`` and ``fused`` are accepted for compatibility and ignored
+    (``fused`` with ``foreach`` or ``differentiable`` raises, as in PyTorch).
+    ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
@@ -23,12 +25,15 @@ class Adam(Optimizer):
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
         _check_adam_args(lr, eps, betas, weight_decay)
+        if isinstance(lr, Tensor) and foreach and not capturable:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
         if not (all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)):
             raise ValueError("betas must be either both floats or both Tensors")
         defaults = dict(lr=lr, betas=tuple(_scalar(b) for b in betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
+        _check_fused(fused, foreach, differentiable)
 
     def step(self, closure=None):
         """One Adam update of every parameter that has a gradient; returns the closure's loss."""

@@ -11,6 +11,7 @@ class Adamax(Optimizer):
     m = beta1 m + (1 - beta1) g,  u = max(beta2 u, |g| + eps),
     p -= lr / (1 - beta1^t) * m / u.  ``foreach``, ``capturable`` and
     ``differentiable`` are accepted for compatibility and ignored.
+    ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor

@@ -13,9 +13,12 @@ class ASGD(Optimizer):
     eta = lr / (1 + lambd lr t)^alpha and mu = 1 / max(1, t - t0), both kept
     as float32 numbers (float64 when that is the default dtype) as PyTorch keeps them.  ``foreach``, ``differentiable``
     and ``capturable`` are accepted for compatibility and ignored.
+    ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _capturable_error = ("If capturable=True, params, mus, etas, and state_steps must be on supported devices: "
+                         "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla'].")
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
                  maximize=False, differentiable=False, capturable=False):

@@ -15,9 +15,12 @@ class NAdam(Optimizer):
     first scales p by (1 - lr * weight_decay).  ``mu_product`` is a float32
     scalar in the state (float64 when that is the default dtype), as PyTorch keeps it.  ``foreach``, ``capturable`` and
     ``differentiable`` are accepted for compatibility and ignored.
+    ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _capturable_error = ("If capturable=True, params, mu_products and state_steps must be on supported devices: "
+                         "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla'].")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,

@@ -33,8 +33,10 @@ def _typename(obj):
 
 
 def _scalar(x):
-    """A hyper-parameter as a Python float (accepts one-element tensors and arrays)."""
-    return float(np.asarray(x)) if isinstance(x, (Tensor, np.ndarray)) else x
+    """A hyper-parameter as a number: a one-element tensor or array becomes a numpy scalar of its dtype, so
+    that arithmetic with Python floats stays in that dtype (a float32 tensor lr makes Adam's lr / (1 - beta1^t)
+    a float32 number, as in PyTorch); other values are returned as they are."""
+    return np.asarray(x).reshape(())[()] if isinstance(x, (Tensor, np.ndarray)) else x
 
 
 def _scalar_dtype():
@@ -49,6 +51,14 @@ def _check_lr(lr, message="Invalid learning rate: {}", nan_ok=False):
         raise ValueError("Tensor lr must be 1-element")
     if lr < 0.0 if nan_ok else not 0.0 <= lr:
         raise ValueError(message.format(lr))
+
+
+def _check_fused(fused, foreach, differentiable):
+    """PyTorch's refusals of ``fused`` together with ``differentiable`` or ``foreach`` (which we otherwise ignore)."""
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def _check_adam_args(lr, eps, betas, weight_decay):
@@ -235,10 +245,23 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    @staticmethod
-    def _params_with_grad(group):
-        """(parameter, its gradient array in the parameter's dtype) for each parameter of ``group`` with a gradient."""
-        return [(p, p.grad._data.astype(p.dtype, copy=False)) for p in group["params"] if p.grad is not None]
+    # what PyTorch's step asserts when ``capturable=True`` meets a CPU parameter (all of ours are on the CPU)
+    _capturable_error = ("If capturable=True, params and state_steps must be on supported devices: "
+                         "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla'].")
+
+    def _params_with_grad(self, group):
+        """(parameter, its gradient array in the parameter's dtype) for each parameter of ``group`` with a gradient.
+
+        With ``capturable=True`` a parameter with a gradient raises PyTorch's AssertionError for CPU tensors;
+        with ``differentiable=True`` a leaf that requires grad raises PyTorch's RuntimeError (its step runs
+        with grad enabled, so the in-place update of such a leaf is refused).
+        """
+        pairs = [(p, p.grad._data.astype(p.dtype, copy=False)) for p in group["params"] if p.grad is not None]
+        if pairs and group.get("capturable"):
+            raise AssertionError(self._capturable_error)
+        if group.get("differentiable") and any(p.is_leaf and p.requires_grad for p, _ in pairs):
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        return pairs
 
     def _counted_state(self, p, *buffers):
         """p's state with its step counted; made on first use: step 0 and a zero array per name in ``buffers``."""
@@ -312,7 +335,7 @@ class Optimizer:
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
+            lines += [""] * (i > 0) + [f"Parameter Group {i}"]  # a blank line between groups, as PyTorch
             lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
         return "\n".join(lines) + "\n)"
 

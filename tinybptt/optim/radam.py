@@ -15,6 +15,7 @@ class RAdam(Optimizer):
     Weight decay adds weight_decay * p to g (negated when ``maximize``), or with
     ``decoupled_weight_decay`` first scales p by (1 - lr * weight_decay).
     ``foreach``, ``capturable`` and ``differentiable`` are accepted for compatibility and ignored.
+    ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor

@@ -13,6 +13,7 @@ class RMSprop(Optimizer):
     (eps outside the square root).  Without momentum p -= lr g / denom; with
     it b = momentum b + g / denom and p -= lr b.  ``capturable``, ``foreach``
     and ``differentiable`` are accepted for compatibility and ignored.
+    ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor

@@ -13,6 +13,7 @@ class Rprop(Optimizer):
     by etaminus and g is taken as 0, clamped to [step_sizes[0], step_sizes[1]];
     then p -= sign(g) * step_size and g_prev = g.  ``capturable``, ``foreach``
     and ``differentiable`` are accepted for compatibility and ignored.
+    ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
     _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor

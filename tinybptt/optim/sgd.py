@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _effective_grad, _fma, _scalar
+from .optimizer import Optimizer, _check_fused, _bump, _check_lr, _effective_grad, _fma, _scalar
 
 
 class SGD(Optimizer):
@@ -11,7 +11,8 @@ class SGD(Optimizer):
     g += weight_decay * p; then with momentum b = g on the first step and
     b = momentum * b + (1 - dampening) * g afterwards, g = g + momentum * b
     (nesterov) or g = b; finally p -= lr * g.  ``foreach``, ``differentiable``
-    and ``fused`` are accepted for compatibility and ignored.
+    and ``fused`` are accepted for compatibility and ignored
+    (``fused`` with ``foreach`` or ``differentiable`` raises, as in PyTorch).
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
@@ -27,6 +28,7 @@ class SGD(Optimizer):
                         nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
                         fused=fused)
         super().__init__(params, defaults)
+        _check_fused(fused, foreach, differentiable)
 
     def step(self, closure=None):
         """One SGD update of every parameter that has a gradient; returns the closure's loss."""
