@@ -49,9 +49,16 @@ class Col2Im(Function):
         return im2col(g, *self.args)
 
 
+def _pair(name, arg, value):
+    """An int, or a sequence of exactly two ints (torch's im2col takes no 1-sequence), as a pair."""
+    if isinstance(value, (tuple, list)) and len(value) != 2:
+        raise RuntimeError(f"{name}: It is expected {arg} equals to 2, but got size {len(value)}")
+    return ntuple(name, arg, value, 2)
+
+
 def _pairs(name, kernel_size, dilation, padding, stride):
     """The four arguments as pairs, checked as torch checks them."""
-    kernel, dilation, padding, stride = (ntuple(name, a, v, 2) for a, v in (
+    kernel, dilation, padding, stride = (_pair(name, a, v) for a, v in (
         ("kernel_size", kernel_size), ("dilation", dilation), ("padding", padding), ("stride", stride)))
     for what, v, ok in (("kernel size", kernel, 0), ("stride", stride, 0), ("dilation", dilation, 0)):
         if min(v) <= ok:
@@ -89,7 +96,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum the columns (N, C * prod(kernel_size), L) (or unbatched (C * prod(kernel_size), L)) onto
     (N, C, *output_size): the adjoint of ``unfold``, overlapping blocks adding up."""
-    size = ntuple("fold", "output_size", output_size, 2)
+    size = _pair("fold", "output_size", output_size)
     kernel, dilation, padding, stride = _pairs("fold", kernel_size, dilation, padding, stride)
     shape = list(input.shape)
     if input.ndim not in (2, 3) or 0 in shape[-2:]:

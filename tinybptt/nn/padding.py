@@ -38,7 +38,7 @@ def _int_list(name, arg, value):
     if not isinstance(value, (tuple, list)):
         raise TypeError(f"{name}(): argument '{arg}' must be tuple of ints, not {type(value).__name__}")
     for i, v in enumerate(value):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+        if not isinstance(v, (int, np.integer)):
             raise TypeError(f"{name}(): argument '{arg}' must be tuple of ints, but found element of type "
                             f"{type(v).__name__} at pos {i}")
     return [int(v) for v in value]
@@ -61,11 +61,11 @@ def pad(input, pad, mode="constant", value=None):
     spatial = input.shape[input.ndim - nd:]
     if mode == "constant":
         for (lo, hi), n in zip(pads, spatial):
-            if n + lo + hi < 0:
+            if n + min(lo, 0) + min(hi, 0) < 0:
                 raise RuntimeError(f"pad: narrow(): length must be non-negative (padding ({lo}, {hi}) of a dim of "
                                    f"size {n})")
         return Pad.apply(input, pads=pads, mode=mode, value=0 if value is None else value)
-    if value is not None:
+    if value:  # torch takes a zero value (only) in the other modes
         raise RuntimeError(f'pad: Padding mode "{mode}" doesn\'t take in value argument')
     if nd not in (1, 2, 3) or input.ndim not in (nd + 1, nd + 2):
         raise NotImplementedError(
