@@ -26,6 +26,17 @@ def _scatter_rows(shape, idx, rows):
     return out
 
 
+def _freq_divisors(idx, n):
+    """The divisor of each row's gradient under scale_grad_by_freq, as torch 2.13's CPU kernel computes it: the
+    i-th smallest distinct index is divided by the frequency of the i-th entry of the sorted indices (which is its
+    own frequency while no smaller index repeats; not the plain frequency that ``F.embedding`` uses)."""
+    out = np.ones(n)
+    if idx.size:
+        uniq, counts = np.unique(idx, return_counts=True)
+        out[uniq] = np.bincount(idx, minlength=n)[np.sort(idx)[:len(uniq)]]
+    return out
+
+
 class EmbeddingBagFn(Function):
     """Reduce weight[idx[t]] (times psw[t]) over the positions t of each bag; ``bag[t]`` is t's bag, ``keep[t]``
     False for padding positions."""
@@ -72,8 +83,8 @@ class EmbeddingBagFn(Function):
         grows = gb[bag] * keep[:, None]  # (positions, D), zero at padding positions
         if self.needs_input_grad[0]:
             gw = _scatter_rows(weight.shape, idx, grows if psw is None else grows * psw[:, None])
-            if by_freq:  # each row's gradient divided by how often its index occurs in the input
-                gw /= np.maximum(np.bincount(idx, minlength=weight.shape[0]), 1).astype(gw.dtype)[:, None]
+            if by_freq:
+                gw /= _freq_divisors(idx, weight.shape[0]).astype(gw.dtype)[:, None]
         if psw is not None and self.needs_input_grad[1]:
             gpsw = (grows * weight[idx]).sum(axis=1)
         return gw, gpsw
@@ -152,7 +163,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if bad.size:
         raise RuntimeError(f"{name}: Index {bad[0]} of input takes value {idx[bad[0]]} which is not in the valid range "
                            f"[0, {n})")
-    ends = np.append(offs[1:], idx.size) if not include_last_offset else offs[1:]
+    ends = np.append(offs[1:], idx.size) if offs.size and not include_last_offset else offs[1:]
     starts = offs[:len(ends)]
     nbags = len(ends)
     bag = np.repeat(np.arange(nbags), ends - starts)
