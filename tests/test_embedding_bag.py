@@ -223,7 +223,8 @@ def test_bad_input_raises_as_torch(input, offsets, kwargs, exc, match):
         F.embedding_bag(tb.tensor(input), tb.tensor(w), None if offsets is None else tb.tensor(offsets), **okw)
 
 
-@pytest.mark.parametrize("weight,exc", [(np.zeros(10, np.float32), ValueError), (np.zeros((10, 3), np.int64), RuntimeError)])
+@pytest.mark.parametrize("weight,exc", [(np.zeros(10, np.float32), ValueError),
+                                        (np.zeros((10, 3), np.int64), RuntimeError)])
 def test_bad_weight(weight, exc):
     with pytest.raises(exc):
         TF.embedding_bag(torch.tensor(I), torch.tensor(weight), torch.tensor(O))

@@ -132,7 +132,8 @@ def test_padding_modules_match_torch(name, args, batched):
 
 @pytest.mark.parametrize("name,shape,exc", [("ReflectionPad1d", (1, 2, 3, 4), NotImplementedError),
                                             ("ReplicationPad1d", (4,), NotImplementedError),
-                                            ("CircularPad1d", (4,), ValueError), ("CircularPad1d", (1, 2, 3, 4), ValueError),
+                                            ("CircularPad1d", (4,), ValueError),
+                                            ("CircularPad1d", (1, 2, 3, 4), ValueError),
                                             ("CircularPad2d", (3, 4), ValueError),
                                             ("ReflectionPad2d", (1, 1, 2, 3, 4), NotImplementedError),
                                             ("ConstantPad2d", (3,), RuntimeError)])
@@ -187,8 +188,10 @@ def test_unfold_fold_gradcheck():
     assert tb.gradcheck(lambda c: F.fold(c, (5, 4), (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)), (cols,))
 
 
-@pytest.mark.parametrize("module", [(torch.nn.Unfold, nn.Unfold, (2,)), (torch.nn.Unfold, nn.Unfold, ((2, 3), 2, 1, (1, 2))),
-                                    (torch.nn.Fold, nn.Fold, ((4, 5), 2)), (torch.nn.Fold, nn.Fold, (4, (2, 3), 1, 0, 1))])
+@pytest.mark.parametrize("module", [(torch.nn.Unfold, nn.Unfold, (2,)),
+                                    (torch.nn.Unfold, nn.Unfold, ((2, 3), 2, 1, (1, 2))),
+                                    (torch.nn.Fold, nn.Fold, ((4, 5), 2)),
+                                    (torch.nn.Fold, nn.Fold, (4, (2, 3), 1, 0, 1))])
 def test_fold_module_reprs(module):
     theirs, ours, args = module
     assert repr(ours(*args)) == repr(theirs(*args))

@@ -32,7 +32,7 @@ def _freq_divisors(idx, n):
     own frequency while no smaller index repeats; not the plain frequency that ``F.embedding`` uses)."""
     out = np.ones(n)
     if idx.size:
-        uniq, counts = np.unique(idx, return_counts=True)
+        uniq = np.unique(idx)
         out[uniq] = np.bincount(idx, minlength=n)[np.sort(idx)[:len(uniq)]]
     return out
 

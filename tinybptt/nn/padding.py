@@ -17,7 +17,8 @@ class Pad(Function):
 
     def forward(self, x, pads, mode, value):
         lead = x.ndim - len(pads)
-        self.crop = (Ellipsis,) + tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(pads, x.shape[lead:]))
+        self.crop = (Ellipsis,) + tuple(slice(max(-lo, 0), n - max(-hi, 0))
+                                        for (lo, hi), n in zip(pads, x.shape[lead:]))
         self.shape, self.mode = x.shape, ("zeros" if mode == "constant" else mode)
         self.pads = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pads)
         cropped = x[self.crop]
