@@ -673,27 +673,6 @@ def bilinear(input1, input2, weight, bias=None):
     return y if bias is None else y + bias
 
 
-def pad(input, pad, mode="constant", value=0.0):
-    """Pad the last len(pad) // 2 dims: pad = (left_last, right_last, left_prev, right_prev, ...); constant only."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
-    if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * {input.ndim}")
-    out = input
-    for i in range(len(pad) // 2):
-        dim, (before, after) = input.ndim - 1 - i, pad[2 * i:2 * i + 2]
-        if before < 0 or after < 0:  # negative padding crops
-            out = out[(slice(None),) * dim + (slice(max(-before, 0), out.shape[dim] + min(after, 0)),)]
-            before, after = max(before, 0), max(after, 0)
-        pieces = []
-        for n in (before, after):
-            shape = list(out.shape)
-            shape[dim] = n
-            pieces.append(Tensor(np.full(shape, value, out.dtype)))
-        out = ops.cat([pieces[0], out, pieces[1]], dim)
-    return out
-
-
 class _XLogX(Function):
     """t * log(t), 0 at t = 0 (PyTorch's xlogy(t, t)); its gradient log(t) + 1 is nan at t = 0 as PyTorch's."""
 
@@ -764,3 +743,6 @@ from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_poo
                       adaptive_max_pool1d_with_indices, adaptive_max_pool2d, adaptive_max_pool2d_with_indices,
                       avg_pool1d, avg_pool2d, max_pool1d, max_pool1d_with_indices, max_pool2d,
                       max_pool2d_with_indices)
+from .padding import pad  # noqa: E402,F401
+from .fold import fold, unfold  # noqa: E402,F401
+from .embedding_bag import embedding_bag  # noqa: E402,F401
