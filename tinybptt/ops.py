@@ -615,6 +615,7 @@ class MinMax(Function):
 
 # ---------------------------------------------------------------- shape
 class Reshape(Function):
+    is_view = True
     def forward(self, a, shape):
         self.shape = a.shape
         try:
@@ -629,6 +630,7 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    is_view = True
     def forward(self, a, dims):
         if len(dims) != a.ndim:
             raise RuntimeError(f"permute: dims {dims} are not a permutation of the {a.ndim} dims of shape {a.shape}: "
@@ -648,6 +650,7 @@ class Permute(Function):
 
 
 class Expand(Function):
+    is_view = True
     def forward(self, a, shape, name="expand"):
         if len(shape) < a.ndim:
             raise RuntimeError(f"{name}: cannot expand shape {a.shape} to {shape}: the number of sizes provided "
@@ -887,6 +890,7 @@ class Einsum(Function):
 
 
 class GetItem(Function):
+    is_view = True
     def forward(self, a, index):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index
         return np.asarray(a[index])

@@ -93,8 +93,9 @@ class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_out_index", "_version",
-                 "_hooks", "_retains_grad", "_base", "_rebased", "_post_hooks", "__weakref__")
-    # _base, _rebased and _post_hooks are set only by detach(), autograd.rebase and register_post_accumulate_grad_hook
+                 "_hooks", "_retains_grad", "_base", "_rebased", "_post_hooks", "_views", "__weakref__")
+    # _base, _rebased, _post_hooks and _views are set only by detach(), autograd.rebase,
+    # register_post_accumulate_grad_hook and _add_view
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -391,14 +392,24 @@ class Tensor:
         """Copy values of ``src`` into this tensor in place (broadcasting); in a graph the gradient flows to ``src``."""
         return self._assign("copy_", Ellipsis, src)
 
-    def _bump_version(self):
-        """Count an in-place change (backward checks saved tensors against it)."""
+    def _bump_version(self, through_base=True):
+        """Count an in-place change (backward checks saved tensors against it), in the recorded views of
+        this tensor's array too: they changed with it (PyTorch's views share their base's counter)."""
         self._version += 1
         if self.grad_fn is not None:
             self.grad_fn.watched = True  # the walk must look at this output's version
+        for view in tuple(getattr(self, "_views", None) or ()):
+            view._bump_version(through_base=False)
         base = getattr(self, "_base", None)
-        if base is not None and base() is not None:
+        if through_base and base is not None and base() is not None:
             base()._bump_version()
+
+    def _add_view(self, view):
+        """Remember ``view``, a recorded op's result sharing this tensor's array (weakly: views come and go)."""
+        views = getattr(self, "_views", None)
+        if views is None:
+            self._views = views = weakref.WeakSet()
+        views.add(view)
 
     def _check_inplace(self, name, view=False):
         """PyTorch's refusal to change in place, while recording, a leaf that requires grad, or a view of one

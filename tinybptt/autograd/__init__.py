@@ -287,6 +287,7 @@ class Function:
     """
 
     needs_input_grad = (True,) * 64  # default when backward is called outside the walk
+    is_view = False  # True for ops whose result may share its first input's array (reshape, permute, ...)
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -319,6 +320,8 @@ class Function:
             fn.needs_input_grad = tuple(needs)
             tensors = inputs if all_tensors else tuple([x if isinstance(x, Tensor) else None for x in inputs])
             node = Node(fn, tensors, tuple(versions), outs)
+            if fn.is_view and out.base is not None and np.may_share_memory(out, arrays[0]):
+                inputs[0]._add_view(outs[0])  # an in-place change of the input changes this result too
             if multi:
                 for i, o in enumerate(outs):
                     o.grad_fn, o._out_index = node, i

@@ -356,7 +356,7 @@ def _renorm_rows(weight, rows, max_norm, norm_type):
     big = norms > max_norm
     if big.any():
         w[rows[big]] *= (max_norm / (norms[big] + 1e-7)).astype(w.dtype)[:, None]
-        weight._version += 1
+        weight._bump_version()
 
 
 def _legacy_reduction(size_average, reduce, reduction):

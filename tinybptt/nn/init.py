@@ -9,7 +9,7 @@ from ..random import rng
 
 def _fill(t, values):
     t._data[...] = values
-    t._version += 1
+    t._bump_version()
     return t
 
 

@@ -436,7 +436,7 @@ class Module:
                 own[k]._data = v
             else:
                 own[k]._data[...] = v
-            own[k]._version += 1
+            own[k]._bump_version()
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ calling and printing

@@ -422,4 +422,4 @@ def _adam_moments_(m, v, g, beta1, beta2):
 
 
 def _bump(p):
-    p._version += 1
+    p._bump_version()
