@@ -17,6 +17,7 @@ import torch.nn.utils.rnn as trnn
 import tinybptt as tb
 from tinybptt import nn
 from tinybptt.nn.utils import rnn as orn
+from test_torch_parity_audit_rnn import assert_close, grads, raises_like_torch  # shared helpers
 
 TOL = 1e-10
 KINDS = {"rnn_tanh": ("RNN", {}), "rnn_relu": ("RNN", {"nonlinearity": "relu"}), "lstm": ("LSTM", {}),
@@ -61,27 +62,14 @@ def hidden(lib, arrays, requires_grad=False):
     return hs, (tuple(hs) if len(hs) == 2 else hs[0])
 
 
-def assert_close(ours, theirs, atol=TOL):
-    assert len(ours) == len(theirs)
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        assert (a is None) == (b is None), i
-        if a is not None:
-            a, b = a.detach().numpy(), b.detach().numpy()
-            assert a.shape == b.shape and a.dtype == b.dtype, (i, a.shape, b.shape, a.dtype, b.dtype)
-            np.testing.assert_allclose(a, b, rtol=0, atol=atol, err_msg=str(i))
-
-
-def grads(module):
-    return [p.grad for p in module.parameters()]
-
-
-def raises_like_torch(make):
-    """make(lib) raises in both libraries, the same exception type; returns (ours, torch's) message."""
-    with pytest.raises(Exception) as theirs:
-        make(torch)
-    with pytest.raises(type(theirs.value)) as ours:
-        make(tb)
-    return str(ours.value), str(theirs.value)
+def outputs_and_grads(m, tm, x):
+    """[output, final states, parameter gradients] of ours and torch's after backward of sum(out^2) + sum(h_n)."""
+    results = []
+    for lib, mod in ((tb, m), (torch, tm)):
+        out, h = mod(lib.tensor(x))
+        ((out ** 2).sum() + states(h)[0].sum()).backward()
+        results.append([out, *states(h), *grads(mod)])
+    return results
 
 
 BOTH = [True, False]
@@ -447,12 +435,7 @@ def test_dropout_is_off_in_eval_mode(kind, fused, rng):
     m, tm = pair(kind, fused, num_layers=3, dropout=0.7, bidirectional=True)
     m.eval(), tm.eval()
     x = rng.standard_normal((5, 2, 3))
-    results = []
-    for lib, mod in ((tb, m), (torch, tm)):
-        out, h = mod(lib.tensor(x))
-        ((out ** 2).sum() + states(h)[0].sum()).backward()
-        results.append([out, *states(h), *grads(mod)])
-    assert_close(*results)
+    assert_close(*outputs_and_grads(m, tm, x))
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -461,12 +444,7 @@ def test_three_layers_train_mode_dropout_zero(kind, fused, rng):
     m, tm = pair(kind, fused, num_layers=3, dropout=0.0)
     m.train(), tm.train()
     x = rng.standard_normal((5, 2, 3))
-    results = []
-    for lib, mod in ((tb, m), (torch, tm)):
-        out, h = mod(lib.tensor(x))
-        ((out ** 2).sum() + states(h)[0].sum()).backward()
-        results.append([out, *states(h), *grads(mod)])
-    assert_close(*results)
+    assert_close(*outputs_and_grads(m, tm, x))
 
 
 @pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "gru"])
