@@ -256,10 +256,10 @@ def cross_entropy_backward(g, logp, target, weight, ignore_index, smoothing, out
     """d loss_r / d logits[r, :] scaled by g[r]: the softmax minus the (smoothed, weighted) target."""
     n, c = logp.shape
     for r in range(n):
-        t = target[r]
+        t, o = target[r], out[r]
         if t == ignore_index:
             for j in range(c):
-                out[r, j] = 0.0
+                o[j] = 0.0
             continue
         a = (1.0 - smoothing) * weight[t]          # weight on the one-hot target
         b = smoothing / c                          # weight of the uniform part (times w[j])
@@ -267,12 +267,10 @@ def cross_entropy_backward(g, logp, target, weight, ignore_index, smoothing, out
         if smoothing > 0.0:
             for j in range(c):
                 total += b * weight[j]
-        for j in range(c):
-            d = math.exp(logp[r, j]) * total - b * weight[j]
-            if j == t:
-                d -= a
-            out[r, j] = g[r] * d
-
+        lp, gr = logp[r], g[r]
+        for j in range(c):  # no branch inside: the loop vectorises (exp_ is a polynomial in float32)
+            o[j] = gr * (exp_(lp[j]) * total - b * weight[j])
+        o[t] = gr * (exp_(lp[t]) * total - b * weight[t] - a)
 
 
 # ---------------------------------------------------------------- ordered sums
