@@ -136,6 +136,19 @@ def scatter_add_rows(out, idx, rows):
 
 
 @elementwise
+def fma_wide(a, b, c, out):
+    """out = a * b + c for float32 flat arrays, computed in float64 (where a product of two float32
+    numbers is exact) and rounded to float32 at the end; ``b`` of size 1 is one factor for all."""
+    if b.size == 1:
+        f = np.float64(b[0])
+        for i in range(out.size):
+            out[i] = np.float64(a[i]) * f + np.float64(c[i])
+    else:
+        for i in range(out.size):
+            out[i] = np.float64(a[i]) * np.float64(b[i]) + np.float64(c[i])
+
+
+@elementwise
 def erf_forward(x, out):
     """out = erf(x), elementwise over flat arrays (libm's erf, in the input's precision)."""
     for i in range(x.size):
@@ -289,4 +302,4 @@ def outer_running_sum(at, b, start, stop, step, acc):
             for j in range(m):
                 row[j] += a * bk[j]
 
-__all__ = [n for n in dir() if n.endswith(("_forward", "_backward"))] + ["numba", "outer_running_sum"]
+__all__ = [n for n in dir() if n.endswith(("_forward", "_backward"))] + ["numba", "outer_running_sum", "fma_wide"]
