@@ -123,7 +123,7 @@ def test_state_dicts_interchange_with_torch_and_closure():
     theirs2 = [torch.tensor(o.detach().numpy().copy(), requires_grad=True) for o in ours]
     topt2 = torch.optim.Muon(theirs2, lr=0.5)
     osd = oopt.state_dict()
-    topt2.load_state_dict({"state": {i: {k: torch.tensor(v) for k, v in st.items()} for i, st in osd["state"].items()},
+    topt2.load_state_dict({"state": {i: {k: torch.tensor(v.numpy()) for k, v in st.items()} for i, st in osd["state"].items()},
                            "param_groups": osd["param_groups"]})
     for gs in grads[4:]:
         for t, o, o2, t2, g in zip(theirs, ours, ours2, theirs2, gs):

@@ -293,8 +293,10 @@ def test_state_dict_layout(rng):
     assert set(sd["state"]) == {0, 2}  # b had no grad, so no state
     assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
     assert float(sd["state"][0]["step"]) == 1.0
-    sd["state"][0]["exp_avg"][...] = 123.0  # a copy: the optimizer is untouched
-    assert not (opt.state[a]["exp_avg"] == 123.0).any()
+    sd["state"][0]["exp_avg"][...] = 123.0  # as in torch, the optimizer's own state, not a copy
+    assert (opt.state[a]["exp_avg"] == 123.0).all()
+    sd["param_groups"][1]["lr"] = 9.0  # but the groups are copies
+    assert opt.param_groups[1]["lr"] == 0.5
 
 
 @pytest.mark.parametrize("cls,kw", [(optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),

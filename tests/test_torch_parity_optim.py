@@ -122,7 +122,7 @@ def test_state_dicts_interchange_with_torch(name, kw):
     oopt2.load_state_dict(as_numpy)
 
     osd = oopt.state_dict()
-    as_torch = {"state": {i: {k: torch.tensor(v) for k, v in s.items()} for i, s in osd["state"].items()},
+    as_torch = {"state": {i: {k: torch.tensor(v.numpy()) for k, v in s.items()} for i, s in osd["state"].items()},
                 "param_groups": osd["param_groups"]}
     theirs2 = [torch.tensor(o.detach().numpy().copy(), requires_grad=True) for o in ours]
     topt2 = getattr(torch.optim, name)(groups(theirs2, {}), lr=0.5)

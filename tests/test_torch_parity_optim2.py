@@ -67,8 +67,9 @@ def to_numpy(value):
 
 
 def to_torch(value):
-    if isinstance(value, np.ndarray):
-        return torch.tensor(value)
+    """One of our state values as torch holds it: Tensors as torch tensors, lists element by element."""
+    if isinstance(value, tb.Tensor):
+        return torch.tensor(value.numpy())
     if isinstance(value, (list, tuple)):
         return type(value)(to_torch(v) for v in value)
     return value

@@ -1,7 +1,7 @@
 """Adadelta (Zeiler 2012)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _effective_grad, _fma, _scalar
+from .optimizer import Optimizer, _arrays, _bump, _check_lr, _effective_grad, _fma, _scalar
 
 
 class Adadelta(Optimizer):
@@ -14,7 +14,7 @@ class Adadelta(Optimizer):
     ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step",)
     _capturable_error = ("If capturable=True, params and state_steps must be on supported devices: "
                          "['cuda', 'xpu', 'hpu', 'privateuseone'].")
 
@@ -39,7 +39,7 @@ class Adadelta(Optimizer):
             for p, g in self._params_with_grad(group):
                 state = self._counted_state(p, "square_avg", "acc_delta")
                 g = _effective_grad(p, g, group, lr, wd)
-                v, u = state["square_avg"], state["acc_delta"]
+                v, u = _arrays(state, "square_avg", "acc_delta")
                 v *= rho
                 _fma(g * (1 - rho), g, v, out=v)
                 delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g

@@ -1,7 +1,7 @@
 """Adafactor: Adam-like steps with a factored second moment (Shazeer & Stern 2018)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _fma, _lerp_, _scalar, _scalar_dtype
+from .optimizer import Optimizer, _arrays, _bump, _check_lr, _fma, _lerp_, _scalar, _scalar_dtype, _state_tensor
 
 
 def _norm(a):
@@ -25,7 +25,7 @@ class Adafactor(Optimizer):
     accepted for compatibility and ignored.
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step",)
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
                  foreach=None, maximize=False):
@@ -54,18 +54,19 @@ class Adafactor(Optimizer):
                     raise RuntimeError("Adafactor does not support complex parameters")
                 state = self.state[p]
                 if not state:
-                    state["step"] = np.zeros((), _scalar_dtype())
+                    state["step"] = _state_tensor(np.zeros((), _scalar_dtype()))
                     if g.ndim > 1:
-                        state["row_var"] = np.zeros(g.shape[:-1] + (1,), g.dtype)
-                        state["col_var"] = np.zeros(g.shape[:-2] + (1,) + g.shape[-1:], g.dtype)
+                        state["row_var"] = _state_tensor(np.zeros(g.shape[:-1] + (1,), g.dtype))
+                        state["col_var"] = _state_tensor(np.zeros(g.shape[:-2] + (1,) + g.shape[-1:], g.dtype))
                     else:
-                        state["variance"] = np.zeros_like(g)
+                        state["variance"] = _state_tensor(np.zeros_like(g))
                 if eps1 is None:  # set once per group, from its first parameter, as in torch
                     eps1 = float(np.finfo(p.dtype).eps)
                 if group["maximize"]:
                     g = -g
-                state["step"] += 1
-                t = float(state["step"])
+                step, = _arrays(state, "step")
+                step += 1
+                t = float(step)
                 weight = t ** group["beta2_decay"]  # 1 - beta2_t
                 rho = min(lr, 1 / t ** 0.5)
                 alpha = max(eps2, _norm(p._data) / p._data.size ** 0.5) * rho
@@ -75,14 +76,15 @@ class Adafactor(Optimizer):
                     # the means of g^2 along the last two dims, as torch computes them: norm^2 / n
                     row_mean = np.sqrt(np.sum(g * g, axis=-1, keepdims=True)) ** 2 / g.shape[-1]
                     col_mean = np.sqrt(np.sum(g * g, axis=-2, keepdims=True)) ** 2 / g.shape[-2]
-                    row_var, col_var = state["row_var"], state["col_var"]
+                    row_var, col_var = _arrays(state, "row_var", "col_var")
                     _lerp_(row_var, row_mean, weight)
                     _lerp_(col_var, col_mean, weight)
                     v = row_var @ col_var
                     v /= np.maximum(row_var.mean(axis=-2, keepdims=True), eps1)
                 else:
-                    _lerp_(state["variance"], g * g, weight)
-                    v = state["variance"].copy()
+                    variance, = _arrays(state, "variance")
+                    _lerp_(variance, g * g, weight)
+                    v = variance.copy()
                 update = 1 / np.sqrt(np.maximum(v, eps1 * eps1)) * g  # eps1 squared: the sqrt follows
                 denom = max(1.0, _norm(update) / (update.size ** 0.5 * d))
                 _fma(update, -alpha / denom, p._data, out=p._data)

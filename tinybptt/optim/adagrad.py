@@ -1,7 +1,8 @@
 """Adagrad (Duchi, Hazan and Singer 2011)."""
 import numpy as np
 
-from .optimizer import Optimizer, _check_fused, _bump, _check_lr, _effective_grad, _fma, _scalar, _scalar_dtype
+from .optimizer import (Optimizer, _arrays, _check_fused, _bump, _check_lr, _effective_grad, _fma, _scalar,
+                        _scalar_dtype, _state_tensor)
 
 
 class Adagrad(Optimizer):
@@ -16,7 +17,7 @@ class Adagrad(Optimizer):
     (``fused`` with ``foreach`` or ``differentiable`` raises, as in PyTorch).
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step",)
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
@@ -36,8 +37,8 @@ class Adagrad(Optimizer):
                 self._init_state(p)
 
     def _init_state(self, p):
-        self.state[p].update(step=np.zeros((), _scalar_dtype()),
-                             sum=np.full_like(p._data, self.defaults["initial_accumulator_value"]))
+        self.state[p].update(step=_state_tensor(np.zeros((), _scalar_dtype())),
+                             sum=_state_tensor(np.full_like(p._data, self.defaults["initial_accumulator_value"])))
 
     def step(self, closure=None):
         """One Adagrad update of every parameter that has a gradient; returns the closure's loss."""
@@ -48,10 +49,10 @@ class Adagrad(Optimizer):
                 state = self.state[p]
                 if not state:  # a group added after construction
                     self._init_state(p)
-                state["step"] += 1
+                step, s = _arrays(state, "step", "sum")
+                step += 1
                 g = _effective_grad(p, g, group, lr, wd)
-                clr = lr / (1 + (float(state["step"]) - 1) * group["lr_decay"])
-                s = state["sum"]
+                clr = lr / (1 + (float(step) - 1) * group["lr_decay"])
                 _fma(g, g, s, out=s)
                 p._data -= clr * g / (np.sqrt(s) + eps)
                 _bump(p)

@@ -1,7 +1,8 @@
 """Adam and AdamW (Kingma & Ba 2015; Loshchilov & Hutter 2019)."""
 import numpy as np
 
-from .optimizer import Optimizer, _check_fused, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar
+from .optimizer import (Optimizer, _arrays, _check_fused, _adam_moments_, _bump, _check_adam_args, _effective_grad,
+                        _scalar)
 from ..tensor import Tensor
 
 
@@ -19,7 +20,7 @@ class Adam(Optimizer):
     ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step",)
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
@@ -44,11 +45,12 @@ class Adam(Optimizer):
             for p, g in self._params_with_grad(group):
                 state = self._counted_state(p, "exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if amsgrad else []))
                 g = _effective_grad(p, g, group, lr, wd)
-                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m, v = _arrays(state, "exp_avg", "exp_avg_sq")
                 _adam_moments_(m, v, g, beta1, beta2)
                 if amsgrad:
-                    v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                t = float(state["step"])
+                    v_max, = _arrays(state, "max_exp_avg_sq")
+                    v = np.maximum(v_max, v, out=v_max)
+                t = float(state["step"]._data)
                 step_size = lr / (1 - beta1 ** t)
                 denom = np.sqrt(v) / (1 - beta2 ** t) ** 0.5 + eps
                 p._data += -step_size * m / denom

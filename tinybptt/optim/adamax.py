@@ -1,7 +1,7 @@
 """Adamax: Adam with the infinity norm (Kingma & Ba 2015, section 7)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_adam_args, _effective_grad, _lerp_, _scalar
+from .optimizer import Optimizer, _arrays, _bump, _check_adam_args, _effective_grad, _lerp_, _scalar
 
 
 class Adamax(Optimizer):
@@ -14,7 +14,7 @@ class Adamax(Optimizer):
     ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step",)
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
@@ -32,11 +32,11 @@ class Adamax(Optimizer):
             for p, g in self._params_with_grad(group):
                 state = self._counted_state(p, "exp_avg", "exp_inf")
                 g = _effective_grad(p, g, group, lr, wd)
-                m, u = state["exp_avg"], state["exp_inf"]
+                m, u = _arrays(state, "exp_avg", "exp_inf")
                 _lerp_(m, g, 1 - beta1)
                 u *= beta2
                 np.maximum(u, np.abs(g) + eps, out=u)
-                clr = lr / (1 - beta1 ** float(state["step"]))
+                clr = lr / (1 - beta1 ** float(state["step"]._data))
                 p._data += -clr * m / u
                 _bump(p)
         return loss

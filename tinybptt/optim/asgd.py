@@ -1,7 +1,7 @@
 """ASGD: averaged stochastic gradient descent (Polyak & Juditsky 1992)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _fma, _scalar, _scalar_dtype
+from .optimizer import Optimizer, _arrays, _bump, _check_lr, _fma, _scalar, _scalar_dtype, _state_tensor
 
 
 class ASGD(Optimizer):
@@ -11,12 +11,12 @@ class ASGD(Optimizer):
     eta, mu from the state: p = p (1 - lambd eta) - eta g, then the average
     ax += mu (p - ax) (ax = p while mu is 1).  After step t,
     eta = lr / (1 + lambd lr t)^alpha and mu = 1 / max(1, t - t0), both kept
-    as float32 numbers (float64 when that is the default dtype) as PyTorch keeps them.  ``foreach``, ``differentiable``
-    and ``capturable`` are accepted for compatibility and ignored.
+    as 0-d float32 Tensors (float64 when that is the default dtype) as PyTorch keeps them.  ``foreach``,
+    ``differentiable`` and ``capturable`` are accepted for compatibility and ignored.
     ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step", "eta", "mu")
     _capturable_error = ("If capturable=True, params, mus, etas, and state_steps must be on supported devices: "
                          "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla'].")
 
@@ -38,27 +38,27 @@ class ASGD(Optimizer):
             for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if not state:
-                    state["step"] = np.zeros((), _scalar_dtype())
-                    state["eta"] = np.array(lr, _scalar_dtype())
-                    state["mu"] = np.ones((), _scalar_dtype())
-                    state["ax"] = np.zeros_like(p._data)
-                state["step"] += 1
+                    state["step"] = _state_tensor(np.zeros((), _scalar_dtype()))
+                    state["eta"] = _state_tensor(np.array(lr, _scalar_dtype()))
+                    state["mu"] = _state_tensor(np.ones((), _scalar_dtype()))
+                    state["ax"] = _state_tensor(np.zeros_like(p._data))
+                step, eta_t, mu_t, ax = _arrays(state, "step", "eta", "mu", "ax")
+                step += 1
                 if group["maximize"]:
                     g = -g
                 if wd != 0:
                     g = _fma(p._data, wd, g)
-                eta = float(state["eta"])
+                eta = float(eta_t)
                 p._data *= 1 - lambd * eta  # decay term
                 _fma(g, -eta, p._data, out=p._data)
-                ax = state["ax"]
-                if float(state["mu"]) != 1:
-                    ax += (p._data - ax) * state["mu"]
+                if float(mu_t) != 1:
+                    ax += (p._data - ax) * mu_t
                 else:
                     ax[...] = p._data
-                t = float(state["step"])
+                t = float(step)
                 # rounded to the scalar dtype even when a loaded state holds them wider, as torch's copy_ of as_tensor
                 rounded = _scalar_dtype().type
-                state["eta"][...] = rounded(lr / ((1 + lambd * lr * t) ** alpha))
-                state["mu"][...] = rounded(1 / max(1, t - t0))
+                eta_t[...] = rounded(lr / ((1 + lambd * lr * t) ** alpha))
+                mu_t[...] = rounded(1 / max(1, t - t0))
                 _bump(p)
         return loss

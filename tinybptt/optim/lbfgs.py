@@ -1,7 +1,21 @@
 """L-BFGS (Nocedal 1980; Liu & Nocedal 1989) with an optional strong-Wolfe line search, after minFunc."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _fma, _scalar
+from .optimizer import Optimizer, _bump, _check_lr, _fma, _scalar, _state_tensor
+from ..tensor import Tensor
+
+
+def _unwrap(value):
+    """A state Tensor's array (a number or None as it is)."""
+    return value._data if isinstance(value, Tensor) else value
+
+
+def _rewrap(value, old):
+    """``value`` as the state keeps it: a numpy scalar or array, where PyTorch has a tensor, as a Tensor (``old``,
+    the state's Tensor, when it wraps that very array), a Python number as it is."""
+    if isinstance(old, Tensor) and old._data is value:
+        return old
+    return _state_tensor(np.asarray(value)) if isinstance(value, (np.ndarray, np.generic)) else value
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -108,7 +122,9 @@ class LBFGS(Optimizer):
     ``line_search_fn="strong_wolfe"`` the line search's.  It stops early when max|g| <=
     tolerance_grad, when g.d > -tolerance_change, or when the step or the loss change falls below
     tolerance_change.  The state ('func_evals', 'n_iter', the direction and history) is kept
-    with the first parameter.  Only one parameter group is supported.
+    with the first parameter, with PyTorch's types: Tensors where it has tensors (the direction 'd',
+    'prev_flat_grad', the history lists' elements, and 't' and 'H_diag' once computed from the
+    gradients), Python numbers where it has numbers.  Only one parameter group is supported.
     """
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
@@ -168,8 +184,11 @@ class LBFGS(Optimizer):
         if np.abs(flat_grad).max() <= tolerance_grad:  # already optimal
             return orig_loss
 
-        d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss = (
-            state.get(k) for k in ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss"))
+        # numpy scalars stand for torch's 0-d tensors (numbers stay numbers), so that 't' and 'H_diag' end up
+        # Tensors exactly where torch's are tensors; the history lists hold Tensors
+        saved = {k: state.get(k) for k in ("d", "t", "H_diag", "prev_flat_grad")}
+        d, t, H_diag, prev_flat_grad = (_unwrap(v) for v in saved.values())
+        old_dirs, old_stps, ro, prev_loss = (state.get(k) for k in ("old_dirs", "old_stps", "ro", "prev_loss"))
         n_iter = 0
         opt_cond = False
         while n_iter < max_iter:
@@ -189,9 +208,9 @@ class LBFGS(Optimizer):
                         old_dirs.pop(0)
                         old_stps.pop(0)
                         ro.pop(0)
-                    old_dirs.append(y)
-                    old_stps.append(s)
-                    ro.append(1.0 / ys)
+                    old_dirs.append(_state_tensor(y))
+                    old_stps.append(_state_tensor(s))
+                    ro.append(_state_tensor(np.asarray(1.0 / ys)))
                     H_diag = ys / y.dot(y)  # the initial inverse Hessian is H_diag * I
                 if "al" not in state:
                     state["al"] = [None] * history_size
@@ -199,12 +218,13 @@ class LBFGS(Optimizer):
                 # two-loop recursion: d = -H g
                 q = -flat_grad
                 for i in range(len(old_dirs) - 1, -1, -1):
-                    al[i] = old_stps[i].dot(q) * ro[i]
-                    _fma(old_dirs[i], -al[i], q, out=q)
+                    al_i = old_stps[i]._data.dot(q) * ro[i]._data
+                    al[i] = _state_tensor(np.asarray(al_i))
+                    _fma(old_dirs[i]._data, -al_i, q, out=q)
                 d = q * H_diag
                 for i in range(len(old_dirs)):
-                    be_i = old_dirs[i].dot(d) * ro[i]
-                    _fma(old_stps[i], al[i] - be_i, d, out=d)
+                    be_i = old_dirs[i]._data.dot(d) * ro[i]._data
+                    _fma(old_stps[i]._data, al[i]._data - be_i, d, out=d)
 
             if prev_flat_grad is None:
                 prev_flat_grad = flat_grad.copy()
@@ -245,6 +265,7 @@ class LBFGS(Optimizer):
             if abs(loss - prev_loss) < tolerance_change:  # nor in the loss
                 break
 
-        state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=H_diag,
-                     prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
+        state.update(d=_rewrap(d, saved["d"]), t=_rewrap(t, saved["t"]), old_dirs=old_dirs, old_stps=old_stps,
+                     ro=ro, H_diag=_rewrap(H_diag, saved["H_diag"]),
+                     prev_flat_grad=_rewrap(prev_flat_grad, saved["prev_flat_grad"]), prev_loss=prev_loss)
         return orig_loss

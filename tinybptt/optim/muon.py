@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ..ops import kernels
-from .optimizer import Optimizer, _bump, _check_lr, _fma, _lerp_, _scalar
+from .optimizer import Optimizer, _arrays, _bump, _check_lr, _fma, _lerp_, _scalar, _state_tensor
 
 EPS = 1e-7
 DEFAULT_A, DEFAULT_B, DEFAULT_C = 3.4445, -4.7750, 2.0315  # the quintic of Keller Jordan's Muon post
@@ -148,11 +148,12 @@ class Muon(Optimizer):
             lr, wd, momentum = _scalar(group["lr"]), group["weight_decay"], group["momentum"]
             pairs = self._params_with_grad(group)
             for p, g in pairs:  # every buffer exists before any update, as in PyTorch
-                self.state[p].setdefault("momentum_buffer", np.zeros_like(g))
+                if "momentum_buffer" not in self.state[p]:
+                    self.state[p]["momentum_buffer"] = _state_tensor(np.zeros_like(g))
             for p, g in pairs:
                 if g.ndim != 2:
                     raise ValueError("Param gradient must be a 2D matrix")
-                buf = self.state[p]["momentum_buffer"]
+                buf, = _arrays(self.state[p], "momentum_buffer")
                 _lerp_(buf, g, 1 - momentum)
                 if group["nesterov"]:
                     update = np.array(g, copy=True)

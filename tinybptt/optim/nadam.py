@@ -1,7 +1,8 @@
 """NAdam: Adam with Nesterov momentum (Dozat 2016)."""
 import numpy as np
 
-from .optimizer import Optimizer, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar, _scalar_dtype
+from .optimizer import (Optimizer, _adam_moments_, _arrays, _bump, _check_adam_args, _effective_grad, _scalar,
+                        _scalar_dtype, _state_tensor)
 
 
 class NAdam(Optimizer):
@@ -12,13 +13,13 @@ class NAdam(Optimizer):
     product P_t = mu_1 ... mu_t: m and v are Adam's moments, and
     p -= lr [(1 - mu_t) / (1 - P_t) g + mu_{t+1} / (1 - P_t mu_{t+1}) m] / (sqrt(v / (1 - beta2^t)) + eps).
     Weight decay adds weight_decay * p to g, or with ``decoupled_weight_decay``
-    first scales p by (1 - lr * weight_decay).  ``mu_product`` is a float32
-    scalar in the state (float64 when that is the default dtype), as PyTorch keeps it.  ``foreach``, ``capturable`` and
+    first scales p by (1 - lr * weight_decay).  ``mu_product`` is a 0-d float32
+    Tensor in the state (float64 when that is the default dtype), as PyTorch keeps it.  ``foreach``, ``capturable`` and
     ``differentiable`` are accepted for compatibility and ignored.
     ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step", "mu_product")
     _capturable_error = ("If capturable=True, params, mu_products and state_steps must be on supported devices: "
                          "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla'].")
 
@@ -42,18 +43,18 @@ class NAdam(Optimizer):
             for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if not state:
-                    state["step"] = np.zeros((), _scalar_dtype())
-                    state["mu_product"] = np.ones((), _scalar_dtype())
-                    state["exp_avg"] = np.zeros_like(p._data)
-                    state["exp_avg_sq"] = np.zeros_like(p._data)
-                state["step"] += 1
-                t = float(state["step"])
+                    state["step"] = _state_tensor(np.zeros((), _scalar_dtype()))
+                    state["mu_product"] = _state_tensor(np.ones((), _scalar_dtype()))
+                    state["exp_avg"] = _state_tensor(np.zeros_like(p._data))
+                    state["exp_avg_sq"] = _state_tensor(np.zeros_like(p._data))
+                step, product, m, v = _arrays(state, "step", "mu_product", "exp_avg", "exp_avg_sq")
+                step += 1
+                t = float(step)
                 g = _effective_grad(p, g, group, lr, wd)
                 mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
                 mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-                state["mu_product"] *= mu  # rounded to the product's own dtype, as torch's in-place mul
-                mu_product = float(state["mu_product"])
-                m, v = state["exp_avg"], state["exp_avg_sq"]
+                product *= mu  # rounded to the product's own dtype, as torch's in-place mul
+                mu_product = float(product)
                 _adam_moments_(m, v, g, beta1, beta2)
                 denom = np.sqrt(v / (1 - beta2 ** t))
                 denom += eps

@@ -2,7 +2,9 @@
 
 Optimizers update the parameters' arrays in place (vectorised numpy, nothing
 recorded on the tape) and bump each parameter's ``_version`` so that a tensor
-saved for a pending backward notices the change.
+saved for a pending backward notices the change.  Their per-parameter state
+holds Tensors where PyTorch's holds tensors (numbers where it holds numbers),
+made once; the steps update the Tensors' arrays in place.
 """
 import copy
 import functools
@@ -122,7 +124,9 @@ class Optimizer:
     for that group.  Subclasses implement ``step``.
     """
 
-    _array_step = False  # True for the built-ins, whose load_state_dict makes a 'step' number an array
+    # state keys whose loaded Python numbers become 0-d Tensors of the scalar dtype (see _scalar_dtype), as the
+    # built-ins' __setstate__ in PyTorch makes them: ('step',) for most of them; a custom optimizer keeps numbers
+    _scalar_state = ()
 
     def __init_subclass__(cls, **kwargs):
         """Every subclass's own ``step`` runs the step hooks (``register_step_pre_hook``), as in PyTorch."""
@@ -265,21 +269,24 @@ class Optimizer:
         return pairs
 
     def _counted_state(self, p, *buffers):
-        """p's state with its step counted; made on first use: step 0 and a zero array per name in ``buffers``."""
+        """p's state with its step counted; made on first use: a 0-d Tensor step 0 and a zero Tensor like p per
+        name in ``buffers``."""
         state = self.state[p]
         if not state:
-            state["step"] = np.zeros((), _scalar_dtype())
+            state["step"] = _state_tensor(np.zeros((), _scalar_dtype()))
             for name in buffers:
-                state[name] = np.zeros_like(p._data)
-        state["step"] += 1
+                state[name] = _state_tensor(np.zeros_like(p._data))
+        step, = _arrays(state, "step")
+        step += 1
         return state
 
     # ------------------------------------------------------------ state
     def state_dict(self):
         """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as PyTorch lays it out.
 
-        Parameters are replaced by their position over all groups; state arrays
-        are numpy copies.
+        Parameters are replaced by their position over all groups.  As in PyTorch the groups are copies,
+        but each parameter's state is the optimizer's own dict, holding the Tensors the next step updates
+        (``copy.deepcopy`` it, or save it, to keep a snapshot).
         """
         for hook in self._hooks("_optimizer_state_dict_pre_hooks"):
             hook(self)
@@ -290,16 +297,20 @@ class Optimizer:
                 index.setdefault(id(p), len(index))
             packed["params"] = [index[id(p)] for p in g["params"]]
             groups.append(packed)
-        state = {index[id(p)] if isinstance(p, Tensor) else p: _copy_state(s) for p, s in self.state.items()}
+        state = {index[id(p)] if isinstance(p, Tensor) else p: s for p, s in self.state.items()}
         state_dict = {"state": state, "param_groups": groups}
         for hook in self._hooks("_optimizer_state_dict_post_hooks"):
             state_dict = _or(hook(self, state_dict), state_dict)
         return state_dict
 
     def load_state_dict(self, state_dict):
-        """Load a state from ``state_dict()`` (ours, or PyTorch's with tensors converted to numpy).
+        """Load a state from ``state_dict()``: ours (Tensors, also after ``save``/``load``), an older one holding
+        numpy arrays, or PyTorch's (torch tensors).
 
-        State arrays are copied and cast to their parameter's dtype.
+        As PyTorch's: a Tensor value is cast to its parameter's dtype, and kept as the same Tensor when it
+        has that dtype already ('step' is always kept); numpy arrays and torch tensors become Tensors of
+        copies (so that our steps never write into them).  Lists, tuples and dicts are loaded element by
+        element; numbers stay numbers, except the keys in ``_scalar_state`` (see there).
         """
         state_dict = dict(state_dict)  # a hook may change it: not the caller's
         for hook in self._hooks("_optimizer_load_state_dict_pre_hooks"):
@@ -318,7 +329,10 @@ class Optimizer:
             if p is None:
                 state[k] = v
                 continue
-            state[p] = {key: _state_value(key, val, p.dtype, self._array_step) for key, val in v.items()}
+            state[p] = {key: _state_value(key, val, p) for key, val in v.items()}
+            for key in self._scalar_state:
+                if key in state[p] and not isinstance(state[p][key], Tensor):
+                    state[p][key] = _state_tensor(np.array(float(state[p][key]), _scalar_dtype()))
         for g, s in zip(self.param_groups, saved_groups):
             s["params"] = g["params"]
             if "param_names" in g and "param_names" not in s:
@@ -346,33 +360,46 @@ def _or(result, default):
     return default if result is None else result
 
 
-def _copy_state(s):
-    return {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else copy.deepcopy(v) for k, v in s.items()}
+def _state_tensor(array):
+    """A state Tensor wrapping ``array`` itself: the steps update the array in place, so the Tensor a user
+    holds (``opt.state[p]['exp_avg']``) follows every step, and a change made to it reaches the next one."""
+    return _cheap_to_bump(Tensor._wrap(array))
 
 
-def _state_value(key, value, dtype, array_step=True):
-    """A copy of a loaded state value, cast to the param's dtype if floating (except 'step'), as PyTorch.
+def _cheap_to_bump(t):
+    """``t`` with its unset view slots (``_base``, ``_views``) set to None, which is what unset means: counting
+    an in-place change (``_bump_version``) then finds them without a failed lookup, once per step."""
+    for slot in ("_base", "_views"):
+        if getattr(t, slot, None) is None:
+            setattr(t, slot, None)
+    return t
 
-    Our Tensors stay Tensors (a custom optimizer may keep its buffers as Tensors); other arrays,
-    torch tensors included, become numpy arrays; an array 'step' keeps its floating dtype, as
-    PyTorch keeps it.  Python numbers and other objects are kept as they are (a custom optimizer's
-    int step stays int), except a 'step' number when ``array_step`` (the built-in optimizers), which
-    becomes a 0-d array of the scalar dtype (float32, or float64 when that is the default dtype).
-    Lists and tuples (LBFGS's history) stay lists and tuples, loaded element by element.
-    """
+
+def _arrays(state, *names):
+    """The arrays of ``state``'s Tensors ``names``, for a step to update in place (their versions counted,
+    as PyTorch counts its in-place updates of the state)."""
+    tensors = [state[name] for name in names]
+    for t in tensors:
+        t._bump_version()
+    return [t._data for t in tensors]
+
+
+def _state_value(key, value, param):
+    """A loaded state value as PyTorch's ``load_state_dict`` makes it (see there): a Tensor for a Tensor,
+    numpy array or scalar, or torch tensor, cast to ``param``'s dtype when it is floating (all but 'step')."""
+    if isinstance(value, dict):
+        return {k: _state_value(k, v, param) for k, v in value.items()}
     if isinstance(value, (list, tuple)):  # as PyTorch, which casts each element (with no key)
-        return type(value)(_state_value(None, v, dtype, array_step) for v in value)
+        return type(value)(_state_value(None, v, param) for v in value)
     if isinstance(value, Tensor):
-        a = np.array(value.detach()._data, copy=True)
-        return Tensor(a.astype(dtype, copy=False) if a.dtype.kind == "f" and key != "step" else a)
-    scalar = value is None or isinstance(value, (bool, int, float, str))
-    if key == "step" and (array_step or not scalar):
-        step = np.array(value.detach() if hasattr(value, "detach") else value, copy=True).reshape(())
-        return step if step.dtype.kind == "f" else step.astype(_scalar_dtype())
-    if scalar:
+        t = _cheap_to_bump(value)
+    elif hasattr(value, "__array__"):  # a numpy array or scalar, a torch tensor: copied
+        t = _state_tensor(np.array(value.detach() if hasattr(value, "detach") else value, copy=True))
+    else:
         return value
-    a = np.array(value.detach() if hasattr(value, "detach") else value, copy=True)
-    return a.astype(dtype, copy=False) if a.dtype.kind == "f" else a
+    if key == "step" or param.dtype.kind != "f" or t.dtype == param.dtype:
+        return t
+    return _state_tensor(t._data.astype(param.dtype))
 
 
 def _fma(a, b, c, out=None):

@@ -1,7 +1,7 @@
 """RAdam: Adam with a rectified adaptive learning rate (Liu et al. 2020)."""
 import numpy as np
 
-from .optimizer import Optimizer, _adam_moments_, _bump, _check_adam_args, _effective_grad, _scalar
+from .optimizer import Optimizer, _adam_moments_, _arrays, _bump, _check_adam_args, _effective_grad, _scalar
 
 
 class RAdam(Optimizer):
@@ -18,7 +18,7 @@ class RAdam(Optimizer):
     ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step",)
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
@@ -36,9 +36,9 @@ class RAdam(Optimizer):
             wd = _scalar(group["weight_decay"])
             for p, g in self._params_with_grad(group):
                 state = self._counted_state(p, "exp_avg", "exp_avg_sq")
-                t = float(state["step"])
+                t = float(state["step"]._data)
                 g = _effective_grad(p, g, group, lr, wd)
-                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m, v = _arrays(state, "exp_avg", "exp_avg_sq")
                 _adam_moments_(m, v, g, beta1, beta2)
                 bias_correction2 = 1 - beta2 ** t
                 update = m / (1 - beta1 ** t) * lr

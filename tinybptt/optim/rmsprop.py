@@ -1,7 +1,7 @@
 """RMSprop (Hinton's lecture 6e; centered variant of Graves 2013)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _effective_grad, _fma, _lerp_, _scalar
+from .optimizer import Optimizer, _arrays, _bump, _check_lr, _effective_grad, _fma, _lerp_, _scalar
 
 
 class RMSprop(Optimizer):
@@ -16,7 +16,7 @@ class RMSprop(Optimizer):
     ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step",)
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
@@ -44,18 +44,18 @@ class RMSprop(Optimizer):
                 state = self._counted_state(p, "square_avg", *(["momentum_buffer"] if momentum > 0 else []),
                                             *(["grad_avg"] if group["centered"] else []))
                 g = _effective_grad(p, g, group, lr, wd)
-                v = state["square_avg"]
+                v, = _arrays(state, "square_avg")
                 v *= alpha
                 _fma(g * (1 - alpha), g, v, out=v)
                 if group["centered"]:
-                    gbar = state["grad_avg"]
+                    gbar, = _arrays(state, "grad_avg")
                     _lerp_(gbar, g, 1 - alpha)
                     denom = np.sqrt(_fma(-gbar, gbar, v))
                 else:
                     denom = np.sqrt(v)
                 denom += eps
                 if momentum > 0:
-                    buf = state["momentum_buffer"]
+                    buf, = _arrays(state, "momentum_buffer")
                     buf *= momentum
                     buf += g / denom
                     _fma(buf, -lr, p._data, out=p._data)

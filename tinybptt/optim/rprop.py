@@ -1,7 +1,7 @@
 """Rprop: resilient backpropagation (Riedmiller & Braun 1993)."""
 import numpy as np
 
-from .optimizer import Optimizer, _bump, _check_lr, _scalar
+from .optimizer import Optimizer, _arrays, _bump, _check_lr, _scalar
 
 
 class Rprop(Optimizer):
@@ -16,7 +16,7 @@ class Rprop(Optimizer):
     ``capturable=True`` raises at the first step with a gradient, as PyTorch's does for CPU tensors.
     """
 
-    _array_step = True  # a loaded 'step' number becomes a float32 0-d array, as PyTorch's makes it a tensor
+    _scalar_state = ("step",)
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False, foreach=None,
                  maximize=False, differentiable=False):
@@ -35,20 +35,20 @@ class Rprop(Optimizer):
             for p, g in self._params_with_grad(group):
                 fresh = not self.state[p]
                 state = self._counted_state(p, "prev", "step_size")
+                prev, size = _arrays(state, "prev", "step_size")
                 if fresh:  # every element starts at the group's lr
-                    state["step_size"].fill(_scalar(group["lr"]))
+                    size.fill(_scalar(group["lr"]))
                 if group["maximize"]:
                     g = -g
                 # the factor in the gradient's dtype, set in torch's order: > 0, then < 0, then == 0
-                factor = np.sign(g * state["prev"])
+                factor = np.sign(g * prev)
                 factor = np.where(factor > 0, etaplus, factor)
                 factor = np.where(factor < 0, etaminus, factor)
                 factor = np.where(factor == 0, 1, factor)
-                size = state["step_size"]
                 size *= factor
                 np.clip(size, size_min, size_max, out=size)
                 g = np.where(factor == etaminus, 0, g)  # after a sign change: no move
                 p._data -= np.sign(g) * size
-                state["prev"][...] = g
+                prev[...] = g
                 _bump(p)
         return loss

@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
 import numpy as np
 
-from .optimizer import Optimizer, _check_fused, _bump, _check_lr, _effective_grad, _fma, _scalar
+from .optimizer import Optimizer, _arrays, _check_fused, _bump, _check_lr, _effective_grad, _fma, _scalar, _state_tensor
 
 
 class SGD(Optimizer):
@@ -39,10 +39,11 @@ class SGD(Optimizer):
                 g = _effective_grad(p, g, group, lr, wd)
                 if momentum != 0:
                     state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:  # the first buffer is the gradient itself, not (1 - dampening) * g
-                        buf = state["momentum_buffer"] = np.array(g, copy=True)
-                    else:
+                    fresh = state.get("momentum_buffer") is None
+                    if fresh:  # the first buffer is the gradient itself, not (1 - dampening) * g
+                        state["momentum_buffer"] = _state_tensor(np.array(g, copy=True))
+                    buf, = _arrays(state, "momentum_buffer")
+                    if not fresh:
                         buf *= momentum
                         _fma(g, 1 - group["dampening"], buf, out=buf)
                     g = _fma(buf, momentum, g) if group["nesterov"] else buf
