@@ -582,3 +582,29 @@ def test_boilerplate_block_then_lstm_step_as_torch():
         np.testing.assert_allclose(state[k], tstate[k], rtol=1e-5, atol=1e-6, err_msg=k)
     tb.testing.assert_close(tb.tensor(state["weight_hh_l0"]), tb.tensor(tstate["weight_hh_l0"]), rtol=1e-5, atol=1e-6)
     assert tb.get_num_threads() == 1 and tb.are_deterministic_algorithms_enabled()
+
+
+# ---------------------------------------------------------------- DLPack: tensors cross between the libraries
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+def test_dlpack_both_ways_share_memory(dtype):
+    ours = tb.from_numpy(np.arange(6).reshape(2, 3).astype(dtype))
+    theirs = torch.from_dlpack(ours)
+    assert str(theirs.dtype) == f"torch.{dtype}" and tuple(theirs.shape) == (2, 3)
+    np.testing.assert_array_equal(theirs.numpy(), ours.numpy())
+    back = tb.from_dlpack(theirs)
+    assert back.dtype == ours.dtype and back.shape == (2, 3)
+    if dtype != "bool":
+        theirs[0, 0] = 5  # one memory for all three
+        assert ours[0, 0].item() == 5 and back[0, 0].item() == 5
+    np.testing.assert_array_equal(torch.tensor(ours).numpy(), ours.numpy())  # torch.tensor copies
+    assert torch.tensor(tb.tensor(2.5)).item() == 2.5 and torch.tensor(tb.tensor(2.5)).dim() == 0
+
+
+def test_dlpack_refuses_a_tensor_that_requires_grad_as_torch():
+    with pytest.raises(BufferError, match="require gradient"):
+        torch.zeros(2, requires_grad=True).__dlpack__()
+    with pytest.raises(BufferError, match="require gradient"):
+        torch.from_dlpack(tb.zeros(2, requires_grad=True))
+    with pytest.raises(BufferError, match="require gradient"):
+        tb.from_dlpack(torch.zeros(2, requires_grad=True))
+    assert torch.from_dlpack(tb.zeros(2, requires_grad=True).detach()).shape == (2,)

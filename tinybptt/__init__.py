@@ -10,9 +10,10 @@ import numpy as np
 
 from .autograd import (current_scope, detect_anomaly, enable_grad, inference_mode, is_anomaly_check_nan_enabled,
                        is_anomaly_enabled, is_grad_enabled, no_grad, scope, set_grad_enabled)
-from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, get_default_dtype,
-                       linspace, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
-                       set_default_dtype, tensor, tril_indices, triu_indices, zeros, zeros_like)
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
+                       get_default_dtype, linspace, ones, ones_like, rand, rand_like, randint, randint_like, randn,
+                       randn_like, randperm, set_default_dtype, tensor, tril_indices, triu_indices, zeros,
+                       zeros_like)
 from .functions import (abs, allclose, argmax, bmm, cat, chunk, clamp, concat, exp, flatten, is_tensor, log,
                         log_softmax, masked_fill, matmul, max, maximum, mean, min, minimum, numel, permute, pow,
                         relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze,

@@ -41,6 +41,11 @@ def from_numpy(array):
     return Tensor(array)
 
 
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with any CPU array that speaks DLPack (a torch tensor, a numpy array, ...)."""
+    return Tensor(np.from_dlpack(ext_tensor))
+
+
 def zeros(*size, dtype=None, device=None, requires_grad=False):
     """A tensor of zeros (the default dtype, float32, unless ``dtype``)."""
     check_device("zeros", device)

@@ -201,6 +201,16 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         return self._data if dtype is None else self._data.astype(dtype)
 
+    def __dlpack__(self, **kwargs):
+        """A DLPack capsule of the array (shares memory): ``torch.from_dlpack(t)``, ``torch.tensor(t)``."""
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+        return self._data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        """(device type, device id) for DLPack: the CPU."""
+        return self._data.__dlpack_device__()
+
     def item(self):
         """The single value of a one-element tensor as a Python number."""
         if self._data.size != 1:
