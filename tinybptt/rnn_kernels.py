@@ -51,7 +51,7 @@ def add_transposed(a_t, m, out):
 
 # ---------------------------------------------------------------- LSTM: gates i, f, g, o
 @kernel
-def lstm_forward(xp, hh, h_prev, c_prev, active, h, c, tc):
+def lstm_forward(xp, b_ih, hh, h_prev, c_prev, active, h, c, tc):
     """c = f*c_prev + i*g, h = o*tanh(c); leaves i, f, g, o in ``hh`` and tanh(c) in ``tc``."""
     n, H = c.shape
     for b in range(n):
@@ -62,11 +62,11 @@ def lstm_forward(xp, hh, h_prev, c_prev, active, h, c, tc):
         x, a, cp, cb, tb, hb = xp[b], hh[b], c_prev[b], c[b], tc[b], h[b]
         # short loops over few arrays, each starting at 0: the shapes LLVM vectorises
         for j in range(2 * H):
-            a[j] = sigmoid_(x[j] + a[j])                      # i, f
+            a[j] = sigmoid_((x[j] + b_ih[j]) + a[j])                      # i, f
         for j in range(H):
-            a[2 * H + j] = tanh_(x[2 * H + j] + a[2 * H + j])  # g
+            a[2 * H + j] = tanh_((x[2 * H + j] + b_ih[2 * H + j]) + a[2 * H + j])  # g
         for j in range(H):
-            a[3 * H + j] = sigmoid_(x[3 * H + j] + a[3 * H + j])  # o
+            a[3 * H + j] = sigmoid_((x[3 * H + j] + b_ih[3 * H + j]) + a[3 * H + j])  # o
         for j in range(H):
             cb[j] = a[H + j] * cp[j] + a[j] * a[2 * H + j]
         for j in range(H):
@@ -105,7 +105,7 @@ def lstm_backward(acts, c_prev, tc, dh, dc, active, dgates, dc_prev, dh_direct):
 
 # ---------------------------------------------------------------- GRU: gates r, z, n
 @kernel
-def gru_forward(xp, hh, h_prev, active, h, nn):
+def gru_forward(xp, b_ih, hh, h_prev, active, h, nn):
     """n = tanh(x_n + r*hh_n), h = (1-z)*n + z*h_prev; leaves r, z, hh_n in ``hh`` and n in ``nn``."""
     n_rows, H = h.shape
     for b in range(n_rows):
@@ -114,9 +114,9 @@ def gru_forward(xp, hh, h_prev, active, h, nn):
             continue
         x, a, nb, hb, hp = xp[b], hh[b], nn[b], h[b], h_prev[b]
         for j in range(2 * H):
-            a[j] = sigmoid_(x[j] + a[j])  # r, z
+            a[j] = sigmoid_((x[j] + b_ih[j]) + a[j])  # r, z
         for j in range(H):
-            nb[j] = tanh_(x[2 * H + j] + a[j] * a[2 * H + j])
+            nb[j] = tanh_((x[2 * H + j] + b_ih[2 * H + j]) + a[j] * a[2 * H + j])
         for j in range(H):
             hb[j] = nb[j] + a[H + j] * (hp[j] - nb[j])
 
@@ -150,7 +150,7 @@ def gru_backward(acts, nn, h_prev, dh, active, dxp, dhh, dh_direct):
 
 # ---------------------------------------------------------------- simple RNN
 @kernel
-def rnn_forward(xp, hh, h_prev, active, relu, residual, h):
+def rnn_forward(xp, b_ih, hh, h_prev, active, relu, residual, h):
     """y = phi(x W_ih^T + b_ih + hh), h = y (+ h_prev when ``residual``); leaves y in ``hh``."""
     n, H = h.shape
     zero = h.dtype.type(0)
@@ -161,10 +161,10 @@ def rnn_forward(xp, hh, h_prev, active, relu, residual, h):
         x, y, hb, hp = xp[b], hh[b], h[b], h_prev[b]
         if relu:
             for j in range(H):
-                y[j] = max(x[j] + y[j], zero)
+                y[j] = max((x[j] + b_ih[j]) + y[j], zero)
         else:
             for j in range(H):
-                y[j] = tanh_(x[j] + y[j])
+                y[j] = tanh_((x[j] + b_ih[j]) + y[j])
         if residual:
             for j in range(H):
                 hb[j] = y[j] + hp[j]
