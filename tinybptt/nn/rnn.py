@@ -103,20 +103,15 @@ class Unbind(Function):
         return tuple(a)
 
     def backward(self, *grads):
-        base = grads[0].base
-        if base is not None and base.flags.c_contiguous and base.shape == (len(grads), *grads[0].shape) \
-                and all(g.base is base for g in grads):
-            start, step = base.__array_interface__["data"][0], base.strides[0]
-            if all(g.__array_interface__["data"][0] == start + t * step for t, g in enumerate(grads)):
-                return base  # the fused steps wrote their gradients as the rows of one array already
         return np.stack(grads)
 
 
 class InputProjection(Function):
     """x W_ih^T for all time steps at once: one GEMM forward, one per gradient backward.
 
-    The bias b_ih is added by the fused steps' kernels and its gradient summed with b_hh's
-    (``_Sequence.weight_grads``): no separate pass over the (T*B, G) array for either."""
+    The fused steps read their rows of the result; the bias b_ih is added by their kernels,
+    and the one that ran first returns the gradient of the whole result and of b_ih
+    (``_Sequence.sequence_grads``): no separate pass over the (T*B, G) array for either."""
 
     def forward(self, x, w):
         self.x, self.w = x, w
@@ -138,9 +133,10 @@ class _Sequence:
     gradient dhh_t of its recurrent pre-activation (and, for the GRU, where it
     differs, of its input projection dxp_t) as rows of one array.
     The step that ran first is the last one the reverse walk reaches (every later step
-    sends it a gradient through h), so it returns dW_hh = sum_t dhh_t^T h_{t-1},
-    db_hh = sum_t dhh_t and db_ih = sum_t dxp_t for all steps: one GEMM and one sum
-    (two for the GRU; LSTM and RNN have dxp = dhh, so db_ih is a copy of db_hh).
+    sends it a gradient through h), so it returns the gradient of the whole input
+    projection (all rows dxp_t), dW_hh = sum_t dhh_t^T h_{t-1}, db_hh = sum_t dhh_t and
+    db_ih = sum_t dxp_t for all steps: one GEMM and one sum (two for the GRU; LSTM and
+    RNN have dxp = dhh, so db_ih is a copy of db_hh).
     """
 
     def __init__(self, steps, h_shape, dtype, gates, first=0, separate_dxp=False, outputs=1, reverse=False):
@@ -175,28 +171,33 @@ class _Sequence:
         return self.w_t
 
     def grad_slots(self, t):
-        """(dxp_t, dhh_t) rows to write (the same row unless separate_dxp); unreached rows stay zero."""
+        """(dxp_t, dhh_t) rows to write (the same row unless separate_dxp)."""
         if self.dhh is None:
             shape = (*self.h_prev.shape[:2], self.gates)
-            self.dhh = np.zeros(shape, self.h_prev.dtype)
-            self.dxp = np.zeros(shape, self.h_prev.dtype) if self.separate_dxp else self.dhh
+            self.dhh = np.empty(shape, self.h_prev.dtype)
+            self.dxp = np.empty(shape, self.h_prev.dtype) if self.separate_dxp else self.dhh
+            self.written = np.zeros(shape[0], bool)
+        self.written[t] = True
         return self.dxp[t], self.dhh[t]
 
-    def weight_grads(self, need_w, need_b_ih, need_b_hh):
-        """(dW_hh, db_ih, db_hh) summed over all steps (None where not needed); fresh buffers for the
-        next backward."""
-        dhh, dxp, self.dhh, self.dxp = self.dhh, self.dxp, None, None
-        flat = dhh.reshape(-1, self.gates)
+    def sequence_grads(self, need_w, need_b_ih, need_b_hh):
+        """(dxp of all steps as (T*B, G), dW_hh, db_ih, db_hh), the last three summed over all steps (None
+        where not needed); fresh buffers for the next backward."""
+        if not self.written.all():  # (every step writes its rows before the first one runs; just in case)
+            self.dhh[~self.written] = 0
+            self.dxp[~self.written] = 0
+        flat, flat_x = (a.reshape(-1, self.gates) for a in (self.dhh, self.dxp))
+        self.dhh = self.dxp = None
         h_prev = self.h_prev.reshape(len(flat), self.h_prev.shape[-1])  # (an empty batch has no -1 to infer)
         dw = flat.T @ h_prev if need_w else None
         db_hh = flat.sum(0) if need_b_hh else None
         if not need_b_ih:
-            return dw, None, db_hh
-        if self.separate_dxp:
-            db_ih = dxp.reshape(-1, self.gates).sum(0)
+            db_ih = None
+        elif self.separate_dxp:
+            db_ih = flat_x.sum(0)
         else:  # dxp is dhh: the same sum, copied so that each bias gets an array of its own
             db_ih = db_hh.copy() if need_b_hh else flat.sum(0)
-        return dw, db_ih, db_hh
+        return flat_x, dw, db_ih, db_hh
 
 
 class _FusedStep(Function):
@@ -211,25 +212,28 @@ class _FusedStep(Function):
     result back into a row per sequence as it adds the bias (or dh_direct).
     """
 
-    def _recurrent(self, h_prev, w, b_ih, b_hh, seq, t):
-        """(b_ih or its stand-in, step t's buffers (acts, h, ...)), acts holding hh = h_prev W_hh^T + b_hh."""
+    def _recurrent(self, xp, h_prev, w, b_ih, b_hh, seq, t):
+        """(xp_t, b_ih or its stand-in, step t's buffers (acts, h, ...)), acts holding hh = h_prev W_hh^T + b_hh."""
         self.w, self.seq, self.t = w, seq, t
         buffers = seq.step_buffers(t, h_prev)
         hh_t = np.matmul(w, h_prev.T, out=seq.hh_t)
         rnn_kernels().add_transposed(hh_t, b_hh[None] if b_hh is not None else seq.no_bias, buffers[0])
-        return (b_ih if b_ih is not None else seq.no_input_bias), buffers
+        n = len(h_prev)
+        return _c(xp[t * n:(t + 1) * n]), (b_ih if b_ih is not None else seq.no_input_bias), buffers
 
-    def _grads(self, dxp, dhh, dh_direct):
-        """(dxp, dh_prev, dW_hh, db_ih, db_hh); dh_prev = dhh W_hh + the part that skips W_hh."""
+    def _grads(self, dhh, dh_direct):
+        """(dxp, dh_prev, dW_hh, db_ih, db_hh); dh_prev = dhh W_hh + the part that skips W_hh.  The other
+        four are None but in the step that ran first, which returns them for all steps."""
         dh_prev = None
         needs = self.needs_input_grad
         if needs[1]:
             dh_t = np.matmul(self.seq.transposed(self.w), dhh.T, out=self.seq.dh_t)
             rnn_kernels().add_transposed(dh_t, dh_direct, dh_direct)
             dh_prev = dh_direct
-        first = self.t == self.seq.first  # inputs end with w_hh, b_ih, b_hh
-        grads = self.seq.weight_grads(*needs[-3:]) if first else (None, None, None)
-        return (dxp, dh_prev, *grads)
+        if self.t != self.seq.first:
+            return None, dh_prev, None, None, None
+        dxp, *weights = self.seq.sequence_grads(*needs[-3:])  # inputs end with w_hh, b_ih, b_hh
+        return (dxp, dh_prev, *weights)
 
 
 def _c(a):
@@ -242,17 +246,17 @@ class fused:
     class LSTMCell(_FusedStep):
         def forward(self, xp, h_prev, c_prev, w, b_ih, b_hh, seq, t, active):
             h_prev, c_prev = _c(h_prev), _c(c_prev)
-            b_ih, (hh, h, c, tc) = self._recurrent(h_prev, w, b_ih, b_hh, seq, t)
-            rnn_kernels().lstm_forward(_c(xp), b_ih, hh, h_prev, c_prev, active, h, c, tc)
+            xp, b_ih, (hh, h, c, tc) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
+            rnn_kernels().lstm_forward(xp, b_ih, hh, h_prev, c_prev, active, h, c, tc)
             self.acts, self.c_prev, self.tc, self.active = hh, c_prev, tc, active
             return h, c
 
         def backward(self, dh, dc):
-            dgates, _ = self.seq.grad_slots(self.t)
+            _, dgates = self.seq.grad_slots(self.t)
             dc_prev, dh_direct = np.empty_like(self.tc), np.empty_like(self.tc)
             rnn_kernels().lstm_backward(self.acts, self.c_prev, self.tc, _c(dh), _c(dc), self.active,
                                         dgates, dc_prev, dh_direct)
-            dxp, dh_prev, *weights = self._grads(dgates, dgates, dh_direct)
+            dxp, dh_prev, *weights = self._grads(dgates, dh_direct)
             return dxp, dh_prev, dc_prev, *weights
 
         def inner_grad(self, i, grads):
@@ -266,8 +270,8 @@ class fused:
     class GRUCell(_FusedStep):
         def forward(self, xp, h_prev, w, b_ih, b_hh, seq, t, active):
             h_prev = _c(h_prev)
-            b_ih, (hh, h, n) = self._recurrent(h_prev, w, b_ih, b_hh, seq, t)
-            rnn_kernels().gru_forward(_c(xp), b_ih, hh, h_prev, active, h, n)
+            xp, b_ih, (hh, h, n) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
+            rnn_kernels().gru_forward(xp, b_ih, hh, h_prev, active, h, n)
             self.acts, self.n, self.active = hh, n, active
             return h
 
@@ -276,21 +280,21 @@ class fused:
             dh_direct = np.empty_like(self.n)
             rnn_kernels().gru_backward(self.acts, self.n, self.seq.h_prev[self.t], _c(dh), self.active,
                                        dxp, dhh, dh_direct)
-            return self._grads(dxp, dhh, dh_direct)
+            return self._grads(dhh, dh_direct)
 
     class RNNCell(_FusedStep):
         def forward(self, xp, h_prev, w, b_ih, b_hh, seq, t, active, relu=False, residual=False):
             h_prev = _c(h_prev)
-            b_ih, (hh, h) = self._recurrent(h_prev, w, b_ih, b_hh, seq, t)
-            rnn_kernels().rnn_forward(_c(xp), b_ih, hh, h_prev, active, relu, residual, h)
+            xp, b_ih, (hh, h) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
+            rnn_kernels().rnn_forward(xp, b_ih, hh, h_prev, active, relu, residual, h)
             self.y, self.active, self.relu, self.residual = hh, active, relu, residual
             return h
 
         def backward(self, dh):
-            da, _ = self.seq.grad_slots(self.t)
+            _, da = self.seq.grad_slots(self.t)
             dh_direct = np.empty_like(self.y)
             rnn_kernels().rnn_backward(self.y, _c(dh), self.active, self.relu, self.residual, da, dh_direct)
-            return self._grads(da, da, dh_direct)
+            return self._grads(da, dh_direct)
 
 
 OUTPUTS = {"LSTM": 3, "GRU": 2, "RNN_TANH": 1, "RNN_RELU": 1}  # (B, H) arrays a fused step writes
@@ -705,8 +709,8 @@ class RNNBase(Module):
         fused = self.fused and w_hr is None  # a projected LSTM runs the primitive cell
         if fused:
             xp = InputProjection.apply(x.reshape(steps * batch, x.shape[2]), w_ih)  # all steps: one GEMM
-            inputs = Unbind.apply(xp.reshape(steps, batch, w_ih.shape[0]))
-            seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], first=order[0], separate_dxp=mode == "GRU", outputs=OUTPUTS[mode], reverse=bool(d))
+            seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], first=order[0],
+                            separate_dxp=mode == "GRU", outputs=OUTPUTS[mode], reverse=bool(d))
             active = mask if mask is not None else np.ones((steps, batch), bool)
         else:
             inputs = Unbind.apply(x)
@@ -714,7 +718,7 @@ class RNNBase(Module):
         for t in order:
             with scope(f"t={t}"):
                 if fused:
-                    state = _fused_step(mode, inputs[t], state, w_hh, b_ih, b_hh, seq, t, active[t], residual)
+                    state = _fused_step(mode, xp, state, w_hh, b_ih, b_hh, seq, t, active[t], residual)
                 else:
                     state = _unfused_step(mode, inputs[t], state, w_ih, w_hh, b_ih, b_hh,
                                           None if mask is None else mask[t], residual, w_hr)
