@@ -49,6 +49,25 @@ def add_transposed(a_t, m, out):
             out[b, j] = a_t[j, b] + m[r, j]
 
 
+@kernel
+def transpose(a, out):
+    """out = a.T for 2-D arrays, in blocks of 16 x 16: several times faster than numpy's strided copy
+    for the weight matrices BLAS wants C-contiguous in their transposed form."""
+    n, m = a.shape
+    nf, mf = n - n % 16, m - m % 16
+    for i0 in range(0, nf, 16):
+        for j0 in range(0, mf, 16):
+            for j in range(16):
+                for i in range(16):
+                    out[j0 + j, i0 + i] = a[i0 + i, j0 + j]
+    for i in range(n):  # the columns past the last full block
+        for j in range(mf, m):
+            out[j, i] = a[i, j]
+    for i in range(nf, n):  # the rows past the last full block
+        for j in range(mf):
+            out[j, i] = a[i, j]
+
+
 # ---------------------------------------------------------------- LSTM: gates i, f, g, o
 @kernel
 def lstm_forward(xp, b_ih, hh, h_prev, c_prev, active, h, c, tc):
@@ -195,4 +214,4 @@ def rnn_backward(y, dh, active, relu, residual, da, dh_direct):
             _fill(dh_direct[b], 0)
 
 
-__all__ = ["add_transposed", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward"]
+__all__ = ["add_transposed", "transpose", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward"]
