@@ -3,11 +3,15 @@
 Imported lazily (``nn.rnn.rnn_kernels()``) the first time a fused step runs, like
 ``kernels.py``, whose dtype-aware ``sigmoid_`` and ``tanh_`` they use (a rational
 tanh in float32 that LLVM vectorises).  Arrays are 2-D and C-contiguous: a row
-per sequence of the batch, gates side by side in PyTorch's order.  ``hh`` is
-the recurrent product h_{t-1} W_hh^T + b_hh computed by BLAS before the call;
-the kernels overwrite it with what backward needs.  ``active[b]`` is False for
-a sequence that has ended (or, running backward in time, not yet begun): its
-state passes through unchanged and its gradient goes straight to h_{t-1}.
+per sequence of the batch, gates side by side in PyTorch's order, except the
+recurrent products, which BLAS computes transposed (see ``nn.rnn._FusedStep``).
+A forward kernel reads ``xp`` (x W_ih^T, this step's rows of the input
+projection), the biases, and ``hh_t`` = W_hh h_{t-1}^T, shape (G, B): per
+sequence b it gathers column b of ``hh_t`` plus b_hh into its row of ``acts``,
+adds xp + b_ih (pre-activation (xp + b_ih) + (hh + b_hh)) and leaves there what
+backward needs (the gate activations).  ``active[b]`` is False for a sequence
+that has ended (or, running backward in time, not yet begun): its state passes
+through unchanged and its gradient goes straight to h_{t-1}.
 """
 
 from .kernels import elementwise as kernel  # njit(cache=True, error_model="numpy"): vectorisable loops
@@ -31,22 +35,19 @@ def _fill(dst, value):
 
 @kernel
 def add_transposed(a_t, m, out):
-    """out[b, j] = a_t[j, b] + m[b, j] (m with one row: + m[0, j], a bias).
-
-    Turns the recurrent product, which BLAS computes faster as W h^T (see ``nn.rnn._FusedStep``),
-    back into a row per sequence.  Blocks of 16 columns keep the reads and the writes inside
-    cache lines; the fixed inner trip count lets LLVM vectorise them."""
+    """out[b, j] = a_t[j, b] + m[b, j]: the backward recurrent product W_hh^T dhh^T, which BLAS computes
+    transposed (see ``nn.rnn._FusedStep``), back to a row per sequence plus dh_direct.  Blocks of 16
+    columns keep the reads and the writes inside cache lines; the fixed inner trip count lets LLVM
+    vectorise them."""
     n, G = out.shape
     full = G - G % 16
     for j0 in range(0, full, 16):
         for b in range(n):
-            r = b if m.shape[0] > 1 else 0
             for j in range(16):
-                out[b, j0 + j] = a_t[j0 + j, b] + m[r, j0 + j]
+                out[b, j0 + j] = a_t[j0 + j, b] + m[b, j0 + j]
     for b in range(n):
-        r = b if m.shape[0] > 1 else 0
         for j in range(full, G):
-            out[b, j] = a_t[j, b] + m[r, j]
+            out[b, j] = a_t[j, b] + m[b, j]
 
 
 @kernel
@@ -68,17 +69,26 @@ def transpose(a, out):
             out[j, i] = a[i, j]
 
 
+@kernel
+def _gather(hh_t, b_hh, b, row):
+    """row = hh_t[:, b] + b_hh: sequence b's part of the recurrent product, which BLAS computes
+    transposed (see ``nn.rnn._FusedStep``), plus the bias: into the row the gate loops then read."""
+    for j in range(row.size):
+        row[j] = hh_t[j, b] + b_hh[j]
+
+
 # ---------------------------------------------------------------- LSTM: gates i, f, g, o
 @kernel
-def lstm_forward(xp, b_ih, hh, h_prev, c_prev, active, h, c, tc):
-    """c = f*c_prev + i*g, h = o*tanh(c); leaves i, f, g, o in ``hh`` and tanh(c) in ``tc``."""
+def lstm_forward(xp, b_ih, hh_t, b_hh, h_prev, c_prev, active, acts, h, c, tc):
+    """c = f*c_prev + i*g, h = o*tanh(c); leaves i, f, g, o in ``acts`` and tanh(c) in ``tc``."""
     n, H = c.shape
     for b in range(n):
+        _gather(hh_t, b_hh, b, acts[b])
         if not active[b]:
             _copy(h[b], h_prev[b])
             _copy(c[b], c_prev[b])
             continue
-        x, a, cp, cb, tb, hb = xp[b], hh[b], c_prev[b], c[b], tc[b], h[b]
+        x, a, cp, cb, tb, hb = xp[b], acts[b], c_prev[b], c[b], tc[b], h[b]
         # short loops over few arrays, each starting at 0: the shapes LLVM vectorises
         for j in range(2 * H):
             a[j] = sigmoid_((x[j] + b_ih[j]) + a[j])                      # i, f
@@ -124,14 +134,15 @@ def lstm_backward(acts, c_prev, tc, dh, dc, active, dgates, dc_prev, dh_direct):
 
 # ---------------------------------------------------------------- GRU: gates r, z, n
 @kernel
-def gru_forward(xp, b_ih, hh, h_prev, active, h, nn):
-    """n = tanh(x_n + r*hh_n), h = (1-z)*n + z*h_prev; leaves r, z, hh_n in ``hh`` and n in ``nn``."""
+def gru_forward(xp, b_ih, hh_t, b_hh, h_prev, active, acts, h, nn):
+    """n = tanh(x_n + r*hh_n), h = (1-z)*n + z*h_prev; leaves r, z, hh_n in ``acts`` and n in ``nn``."""
     n_rows, H = h.shape
     for b in range(n_rows):
+        _gather(hh_t, b_hh, b, acts[b])
         if not active[b]:
             _copy(h[b], h_prev[b])
             continue
-        x, a, nb, hb, hp = xp[b], hh[b], nn[b], h[b], h_prev[b]
+        x, a, nb, hb, hp = xp[b], acts[b], nn[b], h[b], h_prev[b]
         for j in range(2 * H):
             a[j] = sigmoid_((x[j] + b_ih[j]) + a[j])  # r, z
         for j in range(H):
@@ -169,15 +180,16 @@ def gru_backward(acts, nn, h_prev, dh, active, dxp, dhh, dh_direct):
 
 # ---------------------------------------------------------------- simple RNN
 @kernel
-def rnn_forward(xp, b_ih, hh, h_prev, active, relu, residual, h):
-    """y = phi(x W_ih^T + b_ih + hh), h = y (+ h_prev when ``residual``); leaves y in ``hh``."""
+def rnn_forward(xp, b_ih, hh_t, b_hh, h_prev, active, relu, residual, acts, h):
+    """y = phi(x W_ih^T + b_ih + hh), h = y (+ h_prev when ``residual``); leaves y in ``acts``."""
     n, H = h.shape
     zero = h.dtype.type(0)
     for b in range(n):
+        _gather(hh_t, b_hh, b, acts[b])
         if not active[b]:
             _copy(h[b], h_prev[b])
             continue
-        x, y, hb, hp = xp[b], hh[b], h[b], h_prev[b]
+        x, y, hb, hp = xp[b], acts[b], h[b], h_prev[b]
         if relu:
             for j in range(H):
                 y[j] = max((x[j] + b_ih[j]) + y[j], zero)

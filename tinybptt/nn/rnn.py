@@ -153,7 +153,7 @@ class _Sequence:
         # the recurrent products of one step, transposed: (G, B) forward, (H, B) backward, reused by every step
         self.hh_t = np.empty((gates, h_shape[0]), dtype)
         self.dh_t = np.empty(h_shape[::-1], dtype)
-        self.no_bias = np.zeros((1, gates), dtype)
+        self.no_bias = np.zeros(gates, dtype)
         # a missing b_ih: -0.0 leaves every x unchanged (x + -0.0 is x, even for x = -0.0)
         self.no_input_bias = np.full(gates, -0.0, dtype)
 
@@ -201,25 +201,28 @@ class _Sequence:
 
 
 class _FusedStep(Function):
-    """One cell step as one record: hh = h_prev W_hh^T + b_hh by BLAS, then one gate kernel
-    (which adds xp + b_ih, the input projection of this step, to hh).
+    """One cell step as one record: W_hh h_prev^T by BLAS, then one gate kernel that adds
+    b_hh and this step's input projection xp + b_ih and applies the gates.
 
-    Options: ``seq`` (the shared ``_Sequence``), ``t`` (this step's row in it) and
-    ``active`` (per sequence of the batch: False = pass the state through).
-    BLAS computes both per-step products transposed, W_hh h_prev^T and W_hh^T dhh^T:
-    with the long side (the gates, or H) as rows instead of the batch, OpenBLAS runs
-    them about 1.5x faster at the benchmark's shapes; ``add_transposed`` turns the
-    result back into a row per sequence as it adds the bias (or dh_direct).
+    Inputs: the input projection of all steps (T*B, G) (the step reads its rows), h_prev
+    (, c_prev), W_hh, b_ih, b_hh.  Options: ``seq`` (the shared ``_Sequence``), ``t``
+    (this step's row in it) and ``active`` (per sequence of the batch: False = pass the
+    state through).  BLAS computes both per-step products transposed, W_hh h_prev^T and
+    W_hh^T dhh^T: with the long side (the gates, or H) as rows instead of the batch,
+    OpenBLAS runs them faster at the benchmark's shapes.  The forward kernels read the
+    (G, B) product as it is, a column per sequence; backward turns its (H, B) product
+    back into rows with ``add_transposed`` as it adds dh_direct.
     """
 
     def _recurrent(self, xp, h_prev, w, b_ih, b_hh, seq, t):
-        """(xp_t, b_ih or its stand-in, step t's buffers (acts, h, ...)), acts holding hh = h_prev W_hh^T + b_hh."""
+        """The gate kernel's first four arguments (xp_t, b_ih, W_hh h_prev^T, b_hh; a stand-in for a missing
+        bias) and step t's buffers (acts, h, ...)."""
         self.w, self.seq, self.t = w, seq, t
         buffers = seq.step_buffers(t, h_prev)
         hh_t = np.matmul(w, h_prev.T, out=seq.hh_t)
-        rnn_kernels().add_transposed(hh_t, b_hh[None] if b_hh is not None else seq.no_bias, buffers[0])
         n = len(h_prev)
-        return _c(xp[t * n:(t + 1) * n]), (b_ih if b_ih is not None else seq.no_input_bias), buffers
+        b_ih = b_ih if b_ih is not None else seq.no_input_bias
+        return (_c(xp[t * n:(t + 1) * n]), b_ih, hh_t, b_hh if b_hh is not None else seq.no_bias), buffers
 
     def _grads(self, dhh, dh_direct):
         """(dxp, dh_prev, dW_hh, db_ih, db_hh); dh_prev = dhh W_hh + the part that skips W_hh.  The other
@@ -253,9 +256,9 @@ class fused:
     class LSTMCell(_FusedStep):
         def forward(self, xp, h_prev, c_prev, w, b_ih, b_hh, seq, t, active):
             h_prev, c_prev = _c(h_prev), _c(c_prev)
-            xp, b_ih, (hh, h, c, tc) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
-            rnn_kernels().lstm_forward(xp, b_ih, hh, h_prev, c_prev, active, h, c, tc)
-            self.acts, self.c_prev, self.tc, self.active = hh, c_prev, tc, active
+            args, (acts, h, c, tc) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
+            rnn_kernels().lstm_forward(*args, h_prev, c_prev, active, acts, h, c, tc)
+            self.acts, self.c_prev, self.tc, self.active = acts, c_prev, tc, active
             return h, c
 
         def backward(self, dh, dc):
@@ -277,9 +280,9 @@ class fused:
     class GRUCell(_FusedStep):
         def forward(self, xp, h_prev, w, b_ih, b_hh, seq, t, active):
             h_prev = _c(h_prev)
-            xp, b_ih, (hh, h, n) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
-            rnn_kernels().gru_forward(xp, b_ih, hh, h_prev, active, h, n)
-            self.acts, self.n, self.active = hh, n, active
+            args, (acts, h, n) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
+            rnn_kernels().gru_forward(*args, h_prev, active, acts, h, n)
+            self.acts, self.n, self.active = acts, n, active
             return h
 
         def backward(self, dh):
@@ -292,9 +295,9 @@ class fused:
     class RNNCell(_FusedStep):
         def forward(self, xp, h_prev, w, b_ih, b_hh, seq, t, active, relu=False, residual=False):
             h_prev = _c(h_prev)
-            xp, b_ih, (hh, h) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
-            rnn_kernels().rnn_forward(xp, b_ih, hh, h_prev, active, relu, residual, h)
-            self.y, self.active, self.relu, self.residual = hh, active, relu, residual
+            args, (y, h) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
+            rnn_kernels().rnn_forward(*args, h_prev, active, relu, residual, y, h)
+            self.y, self.active, self.relu, self.residual = y, active, relu, residual
             return h
 
         def backward(self, dh):
