@@ -47,12 +47,14 @@ def test_nan_input_gives_nan_state_not_a_number(layer):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("gates, batch", [(1024, 32), (40, 3), (7, 1)])
 def test_add_transposed_matches_numpy(dtype, gates, batch):
-    """The kernel that turns W h^T back into rows: out = a_t^T + m, m one bias row or a full matrix;
-    sizes that are and are not multiples of its 16-column blocks."""
+    """The kernel that turns W^T dhh^T back into rows as it adds dh_direct: out = a_t^T + m; sizes that
+    are and are not multiples of its 16-column blocks, and out given as m itself (as the step does)."""
     from tinybptt.rnn_kernels import add_transposed
     r = np.random.default_rng(0)
     a_t = r.standard_normal((gates, batch)).astype(dtype)
-    for m in (r.standard_normal((1, gates)).astype(dtype), r.standard_normal((batch, gates)).astype(dtype)):
-        out = np.full((batch, gates), np.nan, dtype)
-        add_transposed(a_t, m, out)
-        np.testing.assert_array_equal(out, a_t.T + m)
+    m = r.standard_normal((batch, gates)).astype(dtype)
+    out = np.full((batch, gates), np.nan, dtype)
+    add_transposed(a_t, m, out)
+    np.testing.assert_array_equal(out, a_t.T + m)
+    add_transposed(a_t, m, m)
+    np.testing.assert_array_equal(m, out)

@@ -153,8 +153,8 @@ def test_fused_cell_is_one_record_per_step(rng):
         h = out[0] if isinstance(out, tuple) else out
         assert h.grad_fn.name == name
         assert isinstance(h.grad_fn.fn, getattr(fused_steps, name))
-        # its inputs: the input projection, h_prev (, c_prev), W_hh, b_hh
-        assert h.grad_fn.inputs[-2] is cell.weight_hh and h.grad_fn.inputs[-1] is cell.bias_hh
+        # its inputs: the input projection x W_ih^T, h_prev (, c_prev), W_hh, b_ih, b_hh
+        assert h.grad_fn.inputs[-3:] == (cell.weight_hh, cell.bias_ih, cell.bias_hh)
 
 
 def test_cell_errors_like_pytorch():

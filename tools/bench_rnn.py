@@ -167,15 +167,15 @@ def bench_kernels(np, repeats=200):
         act = np.ones(b, bool)
         xp4, hh4, hp, cp, dh, dc = f32(b, 4 * h), f32(b, 4 * h), f32(b, h), f32(b, h), f32(b, h), f32(b, h)
         out = [np.empty((b, h), np.float32) for _ in range(3)]
-        hh_work = hh4.copy()
+        # the kernels take the recurrent product transposed, as BLAS gives it, and the biases
+        t_ = lambda a: np.ascontiguousarray(a.T)  # noqa: E731
+        hh4_t, acts4, bias = t_(hh4), np.empty((b, 4 * h), np.float32), np.zeros(4 * h, np.float32)
 
         def lstm_nb():
-            hh_work[...] = hh4
-            K.lstm_forward(xp4, hh_work, hp, cp, act, *out)
+            K.lstm_forward(xp4, bias, hh4_t, bias, hp, cp, act, acts4, *out)
 
         def lstm_np():
-            hh_work[...] = hh4
-            a = xp4 + hh_work
+            a = xp4 + hh4
             i, f, g, o = sig(a[:, :h]), sig(a[:, h:2 * h]), np.tanh(a[:, 2 * h:3 * h]), sig(a[:, 3 * h:])
             c = f * cp + i * g
             tc = np.tanh(c)
@@ -194,17 +194,15 @@ def bench_kernels(np, repeats=200):
                                    dh * tc * o * (1 - o)], 1), dct * f
 
         xp3, hh3 = f32(b, 3 * h), f32(b, 3 * h)
-        hh3w = hh3.copy()
+        hh3_t, acts3_out = t_(hh3), np.empty((b, 3 * h), np.float32)
 
         def gru_nb():
-            hh3w[...] = hh3
-            K.gru_forward(xp3, hh3w, hp, act, out[0], out[1])
+            K.gru_forward(xp3, bias[:3 * h], hh3_t, bias[:3 * h], hp, act, acts3_out, out[0], out[1])
 
         def gru_np():
-            hh3w[...] = hh3
-            r_ = sig(xp3[:, :h] + hh3w[:, :h])
-            z = sig(xp3[:, h:2 * h] + hh3w[:, h:2 * h])
-            n = np.tanh(xp3[:, 2 * h:] + r_ * hh3w[:, 2 * h:])
+            r_ = sig(xp3[:, :h] + hh3[:, :h])
+            z = sig(xp3[:, h:2 * h] + hh3[:, h:2 * h])
+            n = np.tanh(xp3[:, 2 * h:] + r_ * hh3[:, 2 * h:])
             return n + z * (hp - n)
 
         acts3 = np.concatenate([sig(f32(b, h)), sig(f32(b, h)), f32(b, h)], 1)
@@ -222,15 +220,13 @@ def bench_kernels(np, repeats=200):
             return np.concatenate([dr, dz, dn], 1), np.concatenate([dr, dz, dn * r_], 1), dh * z
 
         xp1, hh1 = f32(b, h), f32(b, h)
-        hh1w = hh1.copy()
+        hh1_t, y = t_(hh1), np.empty((b, h), np.float32)
 
         def rnn_nb():
-            hh1w[...] = hh1
-            K.rnn_forward(xp1, hh1w, hp, act, False, False, out[0])
+            K.rnn_forward(xp1, bias[:h], hh1_t, bias[:h], hp, act, False, False, y, out[0])
 
         def rnn_np():
-            hh1w[...] = hh1
-            return np.tanh(xp1 + hh1w)
+            return np.tanh(xp1 + hh1)
 
         for name, nb, ref in (("lstm_forward", lstm_nb, lstm_np), ("lstm_backward", lstm_bw_nb, lstm_bw_np),
                               ("gru_forward", gru_nb, gru_np), ("gru_backward", gru_bw_nb, gru_bw_np),

@@ -103,29 +103,23 @@ class Unbind(Function):
         return tuple(a)
 
     def backward(self, *grads):
-        base = grads[0].base
-        if base is not None and base.flags.c_contiguous and base.shape == (len(grads), *grads[0].shape) \
-                and all(g.base is base for g in grads):
-            start, step = base.__array_interface__["data"][0], base.strides[0]
-            if all(g.__array_interface__["data"][0] == start + t * step for t, g in enumerate(grads)):
-                return base  # the fused steps wrote their gradients as the rows of one array already
         return np.stack(grads)
 
 
 class InputProjection(Function):
-    """x W_ih^T + b_ih for all time steps at once: one GEMM forward, one per gradient backward."""
+    """x W_ih^T for all time steps at once: one GEMM forward, one per gradient backward.
 
-    def forward(self, x, w, b):
-        self.x, self.w, self.bias = x, w, b is not None
-        y = x @ np.ascontiguousarray(w.T)  # (T*B, I) @ (I, G), the layout BLAS runs fastest
-        if b is not None:
-            y += b
-        return y
+    The fused steps read their rows of the result; the bias b_ih is added by their kernels,
+    and the one that ran first returns the gradient of the whole result and of b_ih
+    (``_Sequence.sequence_grads``): no separate pass over the (T*B, G) array for either."""
+
+    def forward(self, x, w):
+        self.x, self.w = x, w
+        return x @ _transposed(w)  # (T*B, I) @ (I, G), the layout BLAS runs fastest
 
     def backward(self, g):
-        need_x, need_w, need_b = self.needs_input_grad[:3]
-        return (g @ self.w if need_x else None, g.T @ self.x if need_w else None,
-                g.sum(0) if self.bias and need_b else None)
+        need_x, need_w = self.needs_input_grad[:2]
+        return g @ self.w if need_x else None, g.T @ self.x if need_w else None
 
 
 class _Sequence:
@@ -139,12 +133,13 @@ class _Sequence:
     gradient dhh_t of its recurrent pre-activation (and, for the GRU, where it
     differs, of its input projection dxp_t) as rows of one array.
     The step that ran first is the last one the reverse walk reaches (every later step
-    sends it a gradient through h), so it returns dW_hh = sum_t dhh_t^T h_{t-1} and
-    db_hh = sum_t dhh_t for all steps: one GEMM and one sum.
+    sends it a gradient through h), so it returns the gradient of the whole input
+    projection (all rows dxp_t), dW_hh = sum_t dhh_t^T h_{t-1}, db_hh = sum_t dhh_t and
+    db_ih = sum_t dxp_t for all steps: one GEMM and one sum (two for the GRU; LSTM and
+    RNN have dxp = dhh, so db_ih is a copy of db_hh).
     """
 
-    def __init__(self, steps, h_shape, dtype, gates, weight_grad=True, first=0, separate_dxp=False, outputs=1,
-                 reverse=False):
+    def __init__(self, steps, h_shape, dtype, gates, first=0, separate_dxp=False, outputs=1, reverse=False):
         states = np.empty((steps + 1, *h_shape), dtype)
         self.h, self.h_prev = (states[:-1], states[1:]) if reverse else (states[1:], states[:-1])
         # what backward needs besides h_prev: hh = h_{t-1} W_hh^T + b_hh (then the gates), and c_t,
@@ -153,12 +148,14 @@ class _Sequence:
         rows = steps if is_grad_enabled() else 1
         self.acts = np.empty((rows, h_shape[0], gates), dtype)
         self.extra = np.empty((outputs - 1, rows, *h_shape), dtype)
-        self.gates, self.weight_grad, self.first, self.separate_dxp = gates, weight_grad, first, separate_dxp
+        self.gates, self.first, self.separate_dxp = gates, first, separate_dxp
         self.dhh = self.dxp = self.w_t = None
         # the recurrent products of one step, transposed: (G, B) forward, (H, B) backward, reused by every step
         self.hh_t = np.empty((gates, h_shape[0]), dtype)
         self.dh_t = np.empty(h_shape[::-1], dtype)
-        self.no_bias = np.zeros((1, gates), dtype)
+        self.no_bias = np.zeros(gates, dtype)
+        # a missing b_ih: -0.0 leaves every x unchanged (x + -0.0 is x, even for x = -0.0)
+        self.no_input_bias = np.full(gates, -0.0, dtype)
 
     def step_buffers(self, t, h_prev):
         """Step t's forward arrays (acts_t, h_t, ...); the first step copies the initial state in."""
@@ -170,79 +167,107 @@ class _Sequence:
     def transposed(self, w):
         """W_hh^T as a C-contiguous copy, made once per sequence (BLAS runs W^T dhh^T faster from it)."""
         if self.w_t is None:
-            self.w_t = np.ascontiguousarray(w.T)
+            self.w_t = _transposed(w)
         return self.w_t
 
     def grad_slots(self, t):
-        """(dxp_t, dhh_t) rows to write (the same row unless separate_dxp); unreached rows stay zero."""
+        """(dxp_t, dhh_t) rows to write (the same row unless separate_dxp)."""
         if self.dhh is None:
             shape = (*self.h_prev.shape[:2], self.gates)
-            self.dhh = np.zeros(shape, self.h_prev.dtype)
-            self.dxp = np.zeros(shape, self.h_prev.dtype) if self.separate_dxp else self.dhh
+            self.dhh = np.empty(shape, self.h_prev.dtype)
+            self.dxp = np.empty(shape, self.h_prev.dtype) if self.separate_dxp else self.dhh
+            self.written = np.zeros(shape[0], bool)
+        self.written[t] = True
         return self.dxp[t], self.dhh[t]
 
-    def weight_grads(self, bias):
-        """(dW_hh, db_hh) summed over all steps; fresh buffers for the next backward."""
-        dhh, self.dhh, self.dxp = self.dhh, None, None
-        if not self.weight_grad:
-            return None, None
-        flat = dhh.reshape(-1, self.gates)
+    def sequence_grads(self, need_w, need_b_ih, need_b_hh):
+        """(dxp of all steps as (T*B, G), dW_hh, db_ih, db_hh), the last three summed over all steps (None
+        where not needed); fresh buffers for the next backward."""
+        if not self.written.all():  # (every step writes its rows before the first one runs; just in case)
+            self.dhh[~self.written] = 0
+            self.dxp[~self.written] = 0
+        flat, flat_x = (a.reshape(-1, self.gates) for a in (self.dhh, self.dxp))
+        self.dhh = self.dxp = None
         h_prev = self.h_prev.reshape(len(flat), self.h_prev.shape[-1])  # (an empty batch has no -1 to infer)
-        return flat.T @ h_prev, (flat.sum(0) if bias else None)
+        dw = flat.T @ h_prev if need_w else None
+        db_hh = flat.sum(0) if need_b_hh else None
+        if not need_b_ih:
+            db_ih = None
+        elif self.separate_dxp:
+            db_ih = flat_x.sum(0)
+        else:  # dxp is dhh: the same sum, copied so that each bias gets an array of its own
+            db_ih = db_hh.copy() if need_b_hh else flat.sum(0)
+        return flat_x, dw, db_ih, db_hh
 
 
 class _FusedStep(Function):
-    """One cell step as one record: hh = h_prev W_hh^T + b_hh by BLAS, then one gate kernel.
+    """One cell step as one record: W_hh h_prev^T by BLAS, then one gate kernel that adds
+    b_hh and this step's input projection xp + b_ih and applies the gates.
 
-    Options: ``seq`` (the shared ``_Sequence``), ``t`` (this step's row in it) and
-    ``active`` (per sequence of the batch: False = pass the state through).
-    BLAS computes both per-step products transposed, W_hh h_prev^T and W_hh^T dhh^T:
-    with the long side (the gates, or H) as rows instead of the batch, OpenBLAS runs
-    them about 1.5x faster at the benchmark's shapes; ``add_transposed`` turns the
-    result back into a row per sequence as it adds the bias (or dh_direct).
+    Inputs: the input projection of all steps (T*B, G) (the step reads its rows), h_prev
+    (, c_prev), W_hh, b_ih, b_hh.  Options: ``seq`` (the shared ``_Sequence``), ``t``
+    (this step's row in it) and ``active`` (per sequence of the batch: False = pass the
+    state through).  BLAS computes both per-step products transposed, W_hh h_prev^T and
+    W_hh^T dhh^T: with the long side (the gates, or H) as rows instead of the batch,
+    OpenBLAS runs them faster at the benchmark's shapes.  The forward kernels read the
+    (G, B) product as it is, a column per sequence; backward turns its (H, B) product
+    back into rows with ``add_transposed`` as it adds dh_direct.
     """
 
-    def _recurrent(self, h_prev, w, b, seq, t):
-        """Step t's buffers (acts, h, ...), acts holding hh = h_prev W_hh^T + b_hh."""
-        self.w, self.seq, self.t, self.bias = w, seq, t, b is not None
+    def _recurrent(self, xp, h_prev, w, b_ih, b_hh, seq, t):
+        """The gate kernel's first four arguments (xp_t, b_ih, W_hh h_prev^T, b_hh; a stand-in for a missing
+        bias) and step t's buffers (acts, h, ...)."""
+        self.w, self.seq, self.t = w, seq, t
         buffers = seq.step_buffers(t, h_prev)
         hh_t = np.matmul(w, h_prev.T, out=seq.hh_t)
-        rnn_kernels().add_transposed(hh_t, b[None] if b is not None else seq.no_bias, buffers[0])
-        return buffers
+        n = len(h_prev)
+        b_ih = b_ih if b_ih is not None else seq.no_input_bias
+        return (_c(xp[t * n:(t + 1) * n]), b_ih, hh_t, b_hh if b_hh is not None else seq.no_bias), buffers
 
-    def _grads(self, dxp, dhh, dh_direct):
-        """(dxp, dh_prev, dW_hh, db_hh); dh_prev = dhh W_hh + the part that skips W_hh."""
+    def _grads(self, dhh, dh_direct):
+        """(dxp, dh_prev, dW_hh, db_ih, db_hh); dh_prev = dhh W_hh + the part that skips W_hh.  The other
+        four are None but in the step that ran first, which returns them for all steps."""
         dh_prev = None
-        if self.needs_input_grad[1]:
+        needs = self.needs_input_grad
+        if needs[1]:
             dh_t = np.matmul(self.seq.transposed(self.w), dhh.T, out=self.seq.dh_t)
             rnn_kernels().add_transposed(dh_t, dh_direct, dh_direct)
             dh_prev = dh_direct
-        dw, db = self.seq.weight_grads(self.bias) if self.t == self.seq.first else (None, None)
-        return dxp, dh_prev, dw, db
+        if self.t != self.seq.first:
+            return None, dh_prev, None, None, None
+        dxp, *weights = self.seq.sequence_grads(*needs[-3:])  # inputs end with w_hh, b_ih, b_hh
+        return (dxp, dh_prev, *weights)
 
 
 def _c(a):
     return np.ascontiguousarray(a)
 
 
+def _transposed(w):
+    """w.T as a C-contiguous copy, by a blocked kernel (numpy's strided copy is several times slower)."""
+    out = np.empty(w.shape[::-1], w.dtype)
+    rnn_kernels().transpose(w, out)
+    return out
+
+
 class fused:
     """The fused steps, each one tape record named like the cell it runs."""
 
     class LSTMCell(_FusedStep):
-        def forward(self, xp, h_prev, c_prev, w, b, seq, t, active):
+        def forward(self, xp, h_prev, c_prev, w, b_ih, b_hh, seq, t, active):
             h_prev, c_prev = _c(h_prev), _c(c_prev)
-            hh, h, c, tc = self._recurrent(h_prev, w, b, seq, t)
-            rnn_kernels().lstm_forward(_c(xp), hh, h_prev, c_prev, active, h, c, tc)
-            self.acts, self.c_prev, self.tc, self.active = hh, c_prev, tc, active
+            args, (acts, h, c, tc) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
+            rnn_kernels().lstm_forward(*args, h_prev, c_prev, active, acts, h, c, tc)
+            self.acts, self.c_prev, self.tc, self.active = acts, c_prev, tc, active
             return h, c
 
         def backward(self, dh, dc):
-            dgates, _ = self.seq.grad_slots(self.t)
+            _, dgates = self.seq.grad_slots(self.t)
             dc_prev, dh_direct = np.empty_like(self.tc), np.empty_like(self.tc)
             rnn_kernels().lstm_backward(self.acts, self.c_prev, self.tc, _c(dh), _c(dc), self.active,
                                         dgates, dc_prev, dh_direct)
-            dxp, dh_prev, dw, db = self._grads(dgates, dgates, dh_direct)
-            return dxp, dh_prev, dc_prev, dw, db
+            dxp, dh_prev, *weights = self._grads(dgates, dh_direct)
+            return dxp, dh_prev, dc_prev, *weights
 
         def inner_grad(self, i, grads):
             """c_t also reaches the loss through h_t = o * tanh(c_t) of this step: dh * o * (1 - tanh(c_t)^2)
@@ -253,11 +278,11 @@ class fused:
             return grads[0] * o * (1 - self.tc * self.tc) * self.active[:, None]
 
     class GRUCell(_FusedStep):
-        def forward(self, xp, h_prev, w, b, seq, t, active):
+        def forward(self, xp, h_prev, w, b_ih, b_hh, seq, t, active):
             h_prev = _c(h_prev)
-            hh, h, n = self._recurrent(h_prev, w, b, seq, t)
-            rnn_kernels().gru_forward(_c(xp), hh, h_prev, active, h, n)
-            self.acts, self.n, self.active = hh, n, active
+            args, (acts, h, n) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
+            rnn_kernels().gru_forward(*args, h_prev, active, acts, h, n)
+            self.acts, self.n, self.active = acts, n, active
             return h
 
         def backward(self, dh):
@@ -265,21 +290,21 @@ class fused:
             dh_direct = np.empty_like(self.n)
             rnn_kernels().gru_backward(self.acts, self.n, self.seq.h_prev[self.t], _c(dh), self.active,
                                        dxp, dhh, dh_direct)
-            return self._grads(dxp, dhh, dh_direct)
+            return self._grads(dhh, dh_direct)
 
     class RNNCell(_FusedStep):
-        def forward(self, xp, h_prev, w, b, seq, t, active, relu=False, residual=False):
+        def forward(self, xp, h_prev, w, b_ih, b_hh, seq, t, active, relu=False, residual=False):
             h_prev = _c(h_prev)
-            hh, h = self._recurrent(h_prev, w, b, seq, t)
-            rnn_kernels().rnn_forward(_c(xp), hh, h_prev, active, relu, residual, h)
-            self.y, self.active, self.relu, self.residual = hh, active, relu, residual
+            args, (y, h) = self._recurrent(xp, h_prev, w, b_ih, b_hh, seq, t)
+            rnn_kernels().rnn_forward(*args, h_prev, active, relu, residual, y, h)
+            self.y, self.active, self.relu, self.residual = y, active, relu, residual
             return h
 
         def backward(self, dh):
-            da, _ = self.seq.grad_slots(self.t)
+            _, da = self.seq.grad_slots(self.t)
             dh_direct = np.empty_like(self.y)
             rnn_kernels().rnn_backward(self.y, _c(dh), self.active, self.relu, self.residual, da, dh_direct)
-            return self._grads(da, da, dh_direct)
+            return self._grads(da, dh_direct)
 
 
 OUTPUTS = {"LSTM": 3, "GRU": 2, "RNN_TANH": 1, "RNN_RELU": 1}  # (B, H) arrays a fused step writes
@@ -295,12 +320,12 @@ class StackSteps(Function):
         return tuple(g)
 
 
-def _fused_step(mode, xp, state, w_hh, b_hh, seq, t, active, residual=False):
+def _fused_step(mode, xp, state, w_hh, b_ih, b_hh, seq, t, active, residual=False):
     if mode == "LSTM":
-        return fused.LSTMCell.apply(xp, state[0], state[1], w_hh, b_hh, seq=seq, t=t, active=active)
+        return fused.LSTMCell.apply(xp, state[0], state[1], w_hh, b_ih, b_hh, seq=seq, t=t, active=active)
     if mode == "GRU":
-        return fused.GRUCell.apply(xp, state, w_hh, b_hh, seq=seq, t=t, active=active)
-    return fused.RNNCell.apply(xp, state, w_hh, b_hh, seq=seq, t=t, active=active,
+        return fused.GRUCell.apply(xp, state, w_hh, b_ih, b_hh, seq=seq, t=t, active=active)
+    return fused.RNNCell.apply(xp, state, w_hh, b_ih, b_hh, seq=seq, t=t, active=active,
                                relu=mode == "RNN_RELU", residual=residual)
 
 
@@ -443,7 +468,7 @@ class RNNCellBase(Module):
         batch = x.shape[0]
         seq = _Sequence(1, (batch, self.hidden_size), x.dtype, w_hh.shape[0], separate_dxp=mode == "GRU",
                         outputs=OUTPUTS[mode])
-        return _fused_step(mode, InputProjection.apply(x, w_ih, b_ih), state, w_hh, b_hh, seq, 0,
+        return _fused_step(mode, InputProjection.apply(x, w_ih), state, w_hh, b_ih, b_hh, seq, 0,
                            np.ones(batch, bool), residual)
 
     def extra_repr(self):
@@ -693,11 +718,9 @@ class RNNBase(Module):
         order = range(steps - 1, -1, -1) if d else range(steps)
         fused = self.fused and w_hr is None  # a projected LSTM runs the primitive cell
         if fused:
-            xp = InputProjection.apply(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih)  # all steps: one GEMM
-            inputs = Unbind.apply(xp.reshape(steps, batch, w_ih.shape[0]))
-            needs = w_hh.requires_grad or (b_hh is not None and b_hh.requires_grad)
-            seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], needs,
-                            first=order[0], separate_dxp=mode == "GRU", outputs=OUTPUTS[mode], reverse=bool(d))
+            xp = InputProjection.apply(x.reshape(steps * batch, x.shape[2]), w_ih)  # all steps: one GEMM
+            seq = _Sequence(steps, (batch, self.hidden_size), x.dtype, w_ih.shape[0], first=order[0],
+                            separate_dxp=mode == "GRU", outputs=OUTPUTS[mode], reverse=bool(d))
             active = mask if mask is not None else np.ones((steps, batch), bool)
         else:
             inputs = Unbind.apply(x)
@@ -705,7 +728,7 @@ class RNNBase(Module):
         for t in order:
             with scope(f"t={t}"):
                 if fused:
-                    state = _fused_step(mode, inputs[t], state, w_hh, b_hh, seq, t, active[t], residual)
+                    state = _fused_step(mode, xp, state, w_hh, b_ih, b_hh, seq, t, active[t], residual)
                 else:
                     state = _unfused_step(mode, inputs[t], state, w_ih, w_hh, b_ih, b_hh,
                                           None if mask is None else mask[t], residual, w_hr)
