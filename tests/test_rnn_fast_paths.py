@@ -61,7 +61,7 @@ def test_forward_kernels_read_the_transposed_product(dtype, batch, hidden):
             K.rnn_forward(xp, b_ih, hh_t, b_hh, hp, active, False, True, acts, outs[0])
             want_h = np.tanh(pre) + hp
         np.testing.assert_allclose(outs[0], np.where(active[:, None], want_h, hp), **tol)
-        assert np.array_equal(acts[~active], hb[~active])  # an inactive row keeps hh + b_hh, computed in full
+        assert np.array_equal(acts[~active], hb[~active])  # an inactive row's acts: hh + b_hh, as gathered
 
 
 @pytest.mark.parametrize("layer", [nn.LSTM, nn.GRU, nn.RNN])
